@@ -1,0 +1,296 @@
+"""Site configs: ``sites/<name>.toml`` parsed into a frozen `SiteConfig`.
+
+Sites are data: a new portal should need a config file, not code. A config is checked completely
+before any request is made, and every problem is reported as a `ConfigError` naming the file, the
+key and what was expected, so a user can fix it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import codecs
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SELECTOR_FIELDS = (
+    "title",
+    "published_at",
+    "body",
+    "lead",
+    "source",
+    "author",
+    "editor",
+    "category",
+)
+
+
+class ConfigError(ValueError):
+    """A site config that cannot be used; the message is one line meant for the user."""
+
+    def __init__(self, file: str, key: str, expected: str) -> None:
+        self.file, self.key, self.expected = file, key, expected
+        super().__init__(f"{file}: {key}: {expected}")
+
+
+@dataclass(frozen=True, slots=True)
+class Politeness:
+    download_delay: float = 0.5
+    """Seconds between requests to the site (AutoThrottle may raise it, never lower it)."""
+    concurrency: int = 4
+    """Concurrent requests to the site."""
+    obey_robots: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    name: str
+    start_urls: tuple[str, ...]
+    allowed_domains: tuple[str, ...]
+    article_patterns: tuple[str, ...]
+    """Regexes (searched in the absolute URL) that mark article pages."""
+    list_patterns: tuple[str, ...] = ()
+    """Regexes for list/section pages to walk. Start URLs are always list pages."""
+    pagination_patterns: tuple[str, ...] = ()
+    """Regexes for pagination links of list pages (followed like list pages)."""
+    deny_patterns: tuple[str, ...] = ()
+    site_name: str | None = None
+    """Display name (``法制晨报``); when unset, extraction reads it from the page."""
+    timezone: str = "Asia/Shanghai"
+    encoding: str | None = None
+    """Force this encoding instead of trusting headers and ``<meta charset>``."""
+    language: str | None = None
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    """Per-field CSS/XPath overrides for pages where the heuristics fail."""
+    max_pages: int | None = None
+    """Upper bound of pages fetched per run (list + article), None for no bound."""
+    max_depth: int = 8
+    """Link depth from a start URL; bounds pagination/calendar traps."""
+    allow_private: bool = False
+    """Allow fetching private/loopback addresses (demo and test portals only)."""
+    politeness: Politeness = field(default_factory=Politeness)
+    path: str | None = None
+    """The file this config was read from, for messages."""
+
+    def compiled(self) -> CompiledPatterns:
+        return CompiledPatterns(
+            article=tuple(re.compile(p) for p in self.article_patterns),
+            listing=tuple(re.compile(p) for p in self.list_patterns),
+            pagination=tuple(re.compile(p) for p in self.pagination_patterns),
+            deny=tuple(re.compile(p) for p in self.deny_patterns),
+        )
+
+    def with_start(self, start_urls: list[str], allowed_domains: list[str]) -> SiteConfig:
+        """The same site served elsewhere (the demo portal binds a free port)."""
+        from dataclasses import replace
+
+        return replace(
+            self, start_urls=tuple(start_urls), allowed_domains=tuple(allowed_domains)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPatterns:
+    article: tuple[re.Pattern[str], ...]
+    listing: tuple[re.Pattern[str], ...]
+    pagination: tuple[re.Pattern[str], ...]
+    deny: tuple[re.Pattern[str], ...]
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Pulls typed values out of the parsed TOML, raising ConfigError on the first bad key."""
+
+    def __init__(self, file: str, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.file, self.data, self.prefix = file, data, prefix
+        self.seen: set[str] = set()
+
+    def err(self, key: str, expected: str) -> ConfigError:
+        return ConfigError(self.file, self.prefix + key, expected)
+
+    def get(self, key: str, kind: type | tuple[type, ...], expected: str, default: Any = None, required: bool = False) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            if required:
+                raise self.err(key, f"missing; expected {expected}")
+            return default
+        value = self.data[key]
+        # bool is an int subclass: `concurrency = true` must not pass as 1.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.err(key, f"expected {expected}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.err(key, f"expected {expected}, got {type(value).__name__} {value!r}")
+        return value
+
+    def str_list(self, key: str, expected: str, required: bool = False, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+        value = self.get(key, (list, str), expected, default=[], required=required)
+        items = [value] if isinstance(value, str) else value
+        for i, item in enumerate(items):
+            if not isinstance(item, str) or not item:
+                raise self.err(f"{key}[{i}]", f"expected {expected}, got {item!r}")
+            if check is not None:
+                problem = check(item)
+                if problem:
+                    raise self.err(f"{key}[{i}]", f"{problem}, got {item!r}")
+        if required and not items:
+            raise self.err(key, f"expected {expected}, got an empty list")
+        return tuple(items)
+
+    def table(self, key: str) -> _Reader:
+        value = self.get(key, dict, "a table", default={})
+        return _Reader(self.file, value, f"{self.prefix}{key}.")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            known = ", ".join(sorted(self.seen))
+            raise self.err(unknown[0], f"unknown key; expected one of: {known}")
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"expected a valid regular expression ({exc})"
+    return None
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an absolute http(s) URL"
+    return None
+
+
+def _domain_problem(domain: str) -> str | None:
+    if "/" in domain or ":" in domain or " " in domain:
+        return "expected a bare domain name such as 'www.example.com'"
+    return None
+
+
+def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
+    """Validate parsed TOML and build a SiteConfig. Raises ConfigError."""
+    r = _Reader(file, data)
+    name = r.get("name", str, "a site name of lowercase letters, digits, '-' or '_'", required=True)
+    if not NAME_RE.match(name):
+        raise r.err("name", f"expected lowercase letters, digits, '-' or '_' (at most 64), got {name!r}")
+    start_urls = r.str_list("start_urls", "an absolute http(s) URL", required=True, check=_url_problem)
+    domains = r.str_list("allowed_domains", "a domain name", check=_domain_problem)
+    if not domains:
+        domains = tuple(sorted({urlsplit(u).hostname or "" for u in start_urls}))
+    site_name = r.get("site_name", str, "a string")
+    tz = r.get("timezone", str, "an IANA time zone such as 'Asia/Shanghai'", default="Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.err("timezone", f"expected an IANA time zone such as 'Asia/Shanghai', got {tz!r}") from None
+    encoding = r.get("encoding", str, "an encoding name such as 'gb18030'")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise r.err("encoding", f"expected an encoding Python knows (e.g. 'gb18030', 'utf-8'), got {encoding!r}") from None
+    language = r.get("language", str, "a language code such as 'zh'")
+    max_pages = r.get("max_pages", int, "a positive integer")
+    if max_pages is not None and max_pages < 1:
+        raise r.err("max_pages", f"expected a positive integer, got {max_pages!r}")
+    max_depth = r.get("max_depth", int, "a positive integer", default=8)
+    if max_depth < 1:
+        raise r.err("max_depth", f"expected a positive integer, got {max_depth!r}")
+    allow_private = r.get("allow_private", bool, "true or false", default=False)
+
+    urls = r.table("urls")
+    article = urls.str_list("article", "a regular expression", required=True, check=_regex_problem)
+    listing = urls.str_list("list", "a regular expression", check=_regex_problem)
+    pagination = urls.str_list("pagination", "a regular expression", check=_regex_problem)
+    deny = urls.str_list("deny", "a regular expression", check=_regex_problem)
+    urls.reject_unknown()
+
+    sel = r.table("selectors")
+    selectors: dict[str, str] = {}
+    for key in SELECTOR_FIELDS:
+        value = sel.get(key, str, "a CSS selector or an XPath starting with '/'")
+        if value is not None:
+            if not value.strip():
+                raise sel.err(key, "expected a CSS selector or XPath, got an empty string")
+            selectors[key] = value
+    sel.reject_unknown()
+
+    pol = r.table("politeness")
+    delay = pol.get("download_delay", (int, float), "a number of seconds >= 0", default=0.5)
+    if delay < 0:
+        raise pol.err("download_delay", f"expected a number of seconds >= 0, got {delay!r}")
+    conc = pol.get("concurrency", int, "an integer from 1 to 64", default=4)
+    if not 1 <= conc <= 64:
+        raise pol.err("concurrency", f"expected an integer from 1 to 64, got {conc!r}")
+    robots = pol.get("obey_robots", bool, "true or false", default=True)
+    pol.reject_unknown()
+    r.reject_unknown()
+
+    return SiteConfig(
+        name=name,
+        start_urls=start_urls,
+        allowed_domains=domains,
+        article_patterns=article,
+        list_patterns=listing,
+        pagination_patterns=pagination,
+        deny_patterns=deny,
+        site_name=site_name,
+        timezone=tz,
+        encoding=encoding,
+        language=language,
+        selectors=selectors,
+        max_pages=max_pages,
+        max_depth=max_depth,
+        allow_private=allow_private,
+        politeness=Politeness(float(delay), conc, robots),
+        path=file,
+    )
+
+
+def load_site_file(path: str | Path) -> SiteConfig:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(p), "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), "(file)", "expected UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), "(syntax)", f"expected valid TOML ({exc})") from None
+    return parse_site(data, str(p))
+
+
+def default_sites_dirs() -> list[Path]:
+    """Where site names are looked up: ./sites, then the sites/ folder shipped beside the code."""
+    here = Path(__file__).resolve().parent
+    dirs = [Path.cwd() / "sites", here.parent / "sites", here / "demo"]
+    seen: list[Path] = []
+    for d in dirs:
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def resolve_site(site_or_path: str, sites_dirs: list[Path] | None = None) -> SiteConfig:
+    """A site by name (``fazhi``) or by path (``sites/fazhi.toml``)."""
+    if site_or_path.endswith(".toml") or "/" in site_or_path or "\\" in site_or_path:
+        return load_site_file(site_or_path)
+    if not NAME_RE.match(site_or_path):
+        raise ConfigError(site_or_path, "(site)", "expected a site name or a path to a .toml file")
+    for d in sites_dirs if sites_dirs is not None else default_sites_dirs():
+        candidate = d / f"{site_or_path}.toml"
+        if candidate.is_file():
+            return load_site_file(candidate)
+    where = ", ".join(str(d) for d in (sites_dirs or default_sites_dirs()))
+    raise ConfigError(site_or_path, "(site)", f"no such site config; looked for {site_or_path}.toml in {where}")

@@ -1,0 +1,36 @@
+"""The one small object that carries a site's extraction options (instead of a long parameter list)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.config import SiteConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractOptions:
+    site: str = "adhoc"
+    """Site config name stored on every Article."""
+    site_name: str | None = None
+    """Display name; when None it is read from the page (og:site_name, title suffix, footer)."""
+    timezone: str = "Asia/Shanghai"
+    """Zone for page times that carry no offset."""
+    encoding: str | None = None
+    """Forced encoding; when None the bytes are sniffed (BOM, meta, HTTP header, detection)."""
+    language: str | None = None
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    """Per-field CSS/XPath overrides (keys from crawler.config.SELECTOR_FIELDS)."""
+
+    @classmethod
+    def from_site(cls, cfg: SiteConfig) -> ExtractOptions:
+        return cls(
+            site=cfg.name,
+            site_name=cfg.site_name,
+            timezone=cfg.timezone,
+            encoding=cfg.encoding,
+            language=cfg.language,
+            selectors=dict(cfg.selectors),
+        )

@@ -1,0 +1,106 @@
+"""The one record type: an extracted article.
+
+This frozen dataclass is the Scrapy item that flows through the pipelines, and the single place
+from which the Parquet schema (`storage.parquet.SCHEMA`) and the SQL row (`storage.models`) are
+derived, so the two stores cannot drift apart. It uses the standard library only, so that
+`import storage` never pulls in Scrapy or trafilatura.
+
+A field a page does not have is ``None`` (or an empty tuple for lists), never an invented value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: Bumped whenever extraction output can change for the same input page, so that a re-extraction
+#: of the raw archive can tell which articles were made by an older extractor.
+EXTRACTION_VERSION = 1
+
+
+def url_hash(url: str) -> str:
+    """A stable, fixed-width key for a canonical URL (URLs can exceed index length limits)."""
+    return hashlib.sha1(url.encode("utf-8")).hexdigest()
+
+
+def content_hash(title: str | None, body: str) -> str:
+    """Identity of what a reader sees: title and body, whitespace-normalised.
+
+    Whitespace is collapsed so that a portal re-rendering the same text with other indentation
+    does not count as an edit.
+    """
+    norm = " ".join((title or "").split()) + "\n" + "\n".join(" ".join(line.split()) for line in body.splitlines())
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article as archived. Times are timezone-aware datetimes."""
+
+    url: str
+    """Canonical URL (from ``<link rel=canonical>`` / ``og:url`` when the page declares one)."""
+    site: str
+    """Site config name (``sites/<site>.toml``)."""
+    body: str
+    """Body text, one paragraph or sub-heading per line, without the site's chrome."""
+    title: str | None = None
+    lead: str | None = None
+    """Lead / summary (``导读``, ``摘要``, description) when the page shows one."""
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    source: str | None = None
+    """Original publisher (``来源``), distinct from the site that carries the copy."""
+    author: str | None = None
+    editor: str | None = None
+    """Responsible editor (``责任编辑``); None when the line is absent or empty."""
+    category: str | None = None
+    site_name: str | None = None
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+    images: tuple[str, ...] = ()
+    fetched_url: str | None = None
+    """The URL actually fetched (differs from ``url`` when the page names another canonical)."""
+    fetched_at: datetime | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    crawl_run_id: str | None = None
+    extraction_version: int = EXTRACTION_VERSION
+    url_hash: str = field(default="")
+    content_hash: str = field(default="")
+
+    def __post_init__(self) -> None:
+        # Derived keys are computed here so no caller can forget them or compute them differently.
+        if not self.url_hash:
+            object.__setattr__(self, "url_hash", url_hash(self.url))
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", content_hash(self.title, self.body))
+
+    def replace(self, **changes: Any) -> Article:
+        """A copy with some fields changed (derived hashes recomputed when their inputs change)."""
+        if "url" in changes and "url_hash" not in changes:
+            changes["url_hash"] = ""
+        if ("title" in changes or "body" in changes) and "content_hash" not in changes:
+            changes["content_hash"] = ""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (tuples become lists) for JSON, Parquet and SQL rows."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Like `to_dict` but with datetimes as ISO 8601 strings."""
+        return {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in self.to_dict().items()
+        }
+
+
+def field_names() -> list[str]:
+    """Field names in declaration order: the column order of every store."""
+    return [f.name for f in dataclasses.fields(Article)]

@@ -1,0 +1,256 @@
+"""The ``zhengwen`` command: a thin layer over the importable API.
+
+Exit codes (documented in the README):
+  0  success
+  1  the crawl ran but failed (no page of the site could be fetched) or an input file is bad
+  2  usage or site-config error (nothing was fetched)
+  3  the archive/database cannot be opened (nothing was fetched)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler.config import ConfigError, resolve_site
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+
+
+def archive_option(f: F) -> F:
+    return click.option(
+        "--archive",
+        "archive",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("archive"),
+        show_default=True,
+        help="Archive folder (SQLite file, Parquet dataset, logs).",
+    )(f)
+
+
+def db_option(f: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        default=None,
+        metavar="URL",
+        help="SQLAlchemy database URL (e.g. postgresql+psycopg://user@host/db). "
+        "Default: the SQLite file inside the archive folder.",
+    )(f)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zhengwen")
+def cli() -> None:
+    """zhengwen (正文): crawl news portals into a clean archive of articles (Parquet + SQL)."""
+
+
+@cli.command()
+@click.argument("site_or_config")
+@archive_option
+@db_option
+@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Stop after fetching N pages.")
+@click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    default="INFO",
+    show_default=True,
+    help="Level of the run's log file (archive/logs/).",
+)
+def crawl(
+    site_or_config: str, archive: Path, db_url: str | None, max_pages: int | None, quiet: bool, log_level: str
+) -> None:
+    """Crawl one site into the archive.
+
+    SITE_OR_CONFIG is a site name (looked up as sites/NAME.toml) or a path to a .toml config.
+
+    Example: zhengwen crawl sites/example.toml --archive archive --max-pages 200
+    """
+    try:
+        site = resolve_site(site_or_config)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    _crawl_and_report(site, archive, db_url, max_pages=max_pages, progress=not quiet, log_level=log_level)
+
+
+def _crawl_and_report(
+    site: Any, archive: Path, db_url: str | None, *, max_pages: int | None, progress: bool, log_level: str = "INFO"
+) -> Any:
+    from crawler.runner import StorageUnavailable, run_crawl
+
+    try:
+        result = run_crawl(site, archive, db_url, max_pages=max_pages, progress=progress, log_level=log_level)
+    except StorageUnavailable as exc:
+        fail(str(exc), EXIT_STORAGE)
+    c = result.counters
+    dropped = ", ".join(f"{k} {v}" for k, v in c.dropped.items()) or "none"
+    errors = ", ".join(f"{k} {v}" for k, v in c.errors.items()) or "none"
+    click.echo(
+        f"{result.site}: {result.status} in {result.elapsed:.1f}s: fetched {c.pages_fetched} pages "
+        f"({c.list_pages} list, {c.article_pages} article); articles {c.articles_new} new, "
+        f"{c.articles_changed} changed, {c.articles_unchanged} unchanged; dropped: {dropped}; errors: {errors}"
+    )
+    if result.log_file is not None:
+        click.echo(f"log: {result.log_file}")
+    if result.status == "failed":
+        start = ", ".join(site.start_urls)
+        if c.pages_fetched == 0:
+            fail(f"could not fetch any page of {site.name} ({start}): {errors}", EXIT_FAILED)
+        fail(f"crawl of {site.name} failed ({result.finish_reason})", EXIT_FAILED)
+    return result
+
+
+@cli.command()
+@archive_option
+@click.option("--articles", type=click.IntRange(min=1, max=5000), default=48, show_default=True,
+              help="How many articles the demo portal publishes.")
+@click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
+def demo(archive: Path, articles: int, quiet: bool) -> None:
+    """Serve the bundled demo portal on 127.0.0.1 and crawl it into the archive.
+
+    No internet needed: the portal (a GBK-encoded Chinese news site) is generated and served by
+    this process for the length of the crawl.
+
+    Example: zhengwen demo --archive archive
+    """
+    from crawler.demo import demo_site
+    from crawler.demo.content import Portal
+    from crawler.demo.server import serve
+
+    portal = Portal.generate(n_articles=articles)
+    with serve(portal) as server:
+        click.echo(f"demo portal: {server.url}/ ({articles} articles)")
+        _crawl_and_report(demo_site(server.url), archive, None, max_pages=None, progress=not quiet)
+    _print_stats(archive, None)
+    click.echo(
+        "\nNext:\n"
+        f"  zhengwen stats --archive {archive}\n"
+        f"  python -c \"import pyarrow.dataset as ds; "
+        f"print(ds.dataset('{archive}/parquet', partitioning='hive').to_table(columns=['title']))\"\n"
+        f"  SQLite: {archive}/zhengwen.sqlite (tables articles, crawl_runs); "
+        f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
+    )
+
+
+@cli.command()
+@archive_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def stats(archive: Path, db_url: str | None, as_json: bool) -> None:
+    """Show what the archive holds, per site.
+
+    Example: zhengwen stats --archive archive
+    """
+    _print_stats(archive, db_url, as_json)
+
+
+def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> None:
+    from crawler.runner import StorageUnavailable, check_storage
+    from storage.db import Database
+    from storage.parquet import ParquetDataset
+    from storage.paths import ArchivePaths
+
+    paths = ArchivePaths(archive)
+    url = db_url or paths.default_db_url
+    if db_url is None and not paths.sqlite_path.exists():
+        fail(f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first", EXIT_FAILED)
+    try:
+        check_storage(paths, url)
+    except StorageUnavailable as exc:
+        fail(str(exc), EXIT_STORAGE)
+    db = Database(url)
+    try:
+        rows = db.site_stats()
+    finally:
+        db.dispose()
+    parquet_rows = ParquetDataset(paths.parquet_dir).count()
+    if as_json:
+        click.echo(json.dumps({"sites": rows, "parquet_rows": parquet_rows}, default=str, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("the archive is empty")
+        return
+    header = ("site", "articles", "first published", "last published", "last crawl")
+    table = [header] + [
+        (
+            str(r["site"]),
+            str(r["articles"]),
+            _short(r.get("first_published")),
+            _short(r.get("last_published")),
+            _short(r.get("last_crawl")),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"Parquet rows (all versions): {parquet_rows}")
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = value.isoformat(timespec="minutes") if hasattr(value, "isoformat") else str(value)
+    return text
+
+
+@cli.command()
+@click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", default=None, help="The page's URL (resolves relative links). Default: file://PAGE.")
+@click.option("--site", "site_name", default=None, help="Site name or config path whose rules to use.")
+def extract(page: Path, url: str | None, site_name: str | None) -> None:
+    """Print the Article extracted from one saved HTML page, as JSON.
+
+    The tool for writing a site config: save a page, try selectors, see the fields.
+
+    Example: zhengwen extract saved/article.html --url https://news.example.com/a/1.html --site example
+    """
+    from crawler.extract import ExtractionError, ExtractOptions
+    from crawler.extract import extract as extract_page
+
+    options = ExtractOptions()
+    if site_name:
+        try:
+            options = ExtractOptions.from_site(resolve_site(site_name))
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+    try:
+        article = extract_page(page.read_bytes(), url or page.resolve().as_uri(), options)
+    except ExtractionError as exc:
+        fail(f"{page}: {exc.reason}: {exc}", EXIT_FAILED)
+    click.echo(json.dumps(article.to_json_dict(), ensure_ascii=False, indent=2))
+
+
+@cli.command("check-site")
+@click.argument("site_or_config")
+def check_site(site_or_config: str) -> None:
+    """Validate a site config without fetching anything.
+
+    Example: zhengwen check-site sites/example.toml
+    """
+    try:
+        site = resolve_site(site_or_config)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    click.echo(f"{site.path}: ok (site {site.name}, {len(site.start_urls)} start URLs, domains {', '.join(site.allowed_domains)})")
+
+
+def main() -> None:
+    cli(prog_name="zhengwen")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Scrapy extensions: the run record in SQL, and the live progress line."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from twisted.internet import task
+
+from crawler.drops import DROP_PREFIX, ERROR_PREFIX, collect
+from pipelines.common import db_url
+from storage.db import Database
+
+
+def settings_digest(site: Any, settings: Any) -> str:
+    """Identifies the configuration a run used, so runs with different settings can be told apart."""
+    keys = ("ZHENGWEN_MIN_BODY_CHARS", "DEPTH_LIMIT", "DOWNLOAD_DELAY", "ROBOTSTXT_OBEY", "CLOSESPIDER_PAGECOUNT")
+    text = repr(site) + "".join(f"|{k}={settings.get(k)}" for k in keys)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounters:
+    """The counters of one run, read from Scrapy stats; what the run record and the summary show."""
+
+    pages_fetched: int
+    list_pages: int
+    article_pages: int
+    articles_new: int
+    articles_changed: int
+    articles_unchanged: int
+    dropped: dict[str, int]
+    errors: dict[str, int]
+    skipped: dict[str, int]
+    bytes: int
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any]) -> RunCounters:
+        skipped = {
+            "robots": int(stats.get("robotstxt/forbidden", 0)),
+            "offsite": int(stats.get("offsite/filtered", 0)),
+        }
+        return cls(
+            pages_fetched=int(stats.get("downloader/response_count", 0)),
+            list_pages=int(stats.get("zhengwen/spider/list_pages", 0)),
+            article_pages=int(stats.get("zhengwen/spider/article_pages", 0)),
+            articles_new=int(stats.get("zhengwen/articles/new", 0)),
+            articles_changed=int(stats.get("zhengwen/articles/changed", 0)),
+            articles_unchanged=int(stats.get("zhengwen/articles/unchanged", 0)),
+            dropped=collect(stats, DROP_PREFIX),
+            errors=collect(stats, ERROR_PREFIX),
+            skipped={k: v for k, v in skipped.items() if v},
+            bytes=int(stats.get("downloader/response_bytes", 0)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @property
+    def stored(self) -> int:
+        return self.articles_new + self.articles_changed
+
+
+def run_status(finish_reason: str, counters: RunCounters) -> str:
+    """'failed' when nothing could be fetched, 'interrupted' on a stop by signal, else 'ok'."""
+    if finish_reason == "shutdown":
+        return "interrupted"
+    if counters.pages_fetched == 0:
+        return "failed"
+    if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
+        return "failed"
+    return "ok"
+
+
+class RunRecord:
+    """One `crawl_runs` row per run: created when the spider opens, completed when it closes."""
+
+    def __init__(self, crawler: Any, url: str, trigger: str) -> None:
+        self.crawler = crawler
+        self.url = url
+        self.trigger = trigger
+        self.run_id: str | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunRecord:
+        ext = cls(crawler, db_url(crawler.settings), crawler.settings.get("ZHENGWEN_TRIGGER", "manual"))
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider: Any) -> None:
+        site = getattr(spider, "site", None)
+        db = Database(self.url)
+        try:
+            db.create_schema()
+            self.run_id = db.start_run(
+                site.name if site else spider.name, self.trigger, settings_digest(site, self.crawler.settings)
+            )
+        finally:
+            db.dispose()
+        spider.run_id = self.run_id
+        self.crawler.stats.set_value("zhengwen/run_id", self.run_id)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.run_id is None:
+            return
+        counters = RunCounters.from_stats(self.crawler.stats.get_stats())
+        status = run_status(reason, counters)
+        self.crawler.stats.set_value("zhengwen/run_status", status)
+        db = Database(self.url)
+        try:
+            db.finish_run(self.run_id, status, {**counters.as_dict(), "finish_reason": reason})
+        finally:
+            db.dispose()
+
+
+def progress_line(site: str, stats: dict[str, Any], elapsed: float) -> str:
+    c = RunCounters.from_stats(stats)
+    rate = c.pages_fetched / elapsed if elapsed > 0 else 0.0
+    return (
+        f"[{site}] pages {c.pages_fetched} | articles {c.articles_new} new, {c.articles_changed} changed,"
+        f" {c.articles_unchanged} unchanged | dropped {sum(c.dropped.values())}"
+        f" | errors {sum(c.errors.values())} | {rate:.1f} pages/s"
+    )
+
+
+class Progress:
+    """A live progress line on stderr: rewritten in place on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, crawler: Any, interval: float, out: TextIO) -> None:
+        self.crawler = crawler
+        self.out = out
+        self.tty = out.isatty()
+        self.interval = interval if self.tty else max(interval, 10.0)
+        self.loop: task.LoopingCall | None = None
+        self.started = time.monotonic()
+        self.site = "?"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Progress:
+        if not crawler.settings.getbool("ZHENGWEN_PROGRESS"):
+            raise NotConfigured
+        ext = cls(crawler, crawler.settings.getfloat("ZHENGWEN_PROGRESS_INTERVAL", 1.0), sys.stderr)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider: Any) -> None:
+        site = getattr(spider, "site", None)
+        self.site = site.name if site else spider.name
+        self.started = time.monotonic()
+        self.loop = task.LoopingCall(self.show)
+        self.loop.start(self.interval, now=False)
+
+    def show(self) -> None:
+        line = progress_line(self.site, self.crawler.stats.get_stats(), time.monotonic() - self.started)
+        if self.tty:
+            self.out.write("\r\x1b[2K" + line)
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def spider_closed(self, spider: Any) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.tty:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()

@@ -1,0 +1,122 @@
+"""Run one crawl of one site in this process and report what happened.
+
+Twisted's reactor cannot be restarted, so a process runs one crawl; tests and the scheduler
+start a subprocess per crawl.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.config import SiteConfig
+from crawler.extensions import RunCounters, run_status
+from storage.db import Database
+from storage.paths import ArchivePaths, redact_url
+
+
+class StorageUnavailable(RuntimeError):
+    """The archive's database cannot be opened; nothing was fetched."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    site: str
+    run_id: str | None
+    status: str
+    finish_reason: str
+    counters: RunCounters
+    elapsed: float
+    log_file: Path | None
+
+
+def check_storage(paths: ArchivePaths, db_url: str) -> None:
+    """Open the archive before any request so a bad URL fails fast with one line."""
+    try:
+        paths.ensure()
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot create the archive folder {paths.root}: {exc.strerror or exc}") from None
+    db = Database(db_url)
+    try:
+        db.create_schema()
+    except Exception as exc:  # any driver error: the user needs the cause, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageUnavailable(f"cannot open the database {redact_url(db_url)}: {first}") from None
+    finally:
+        db.dispose()
+
+
+def build_settings(
+    paths: ArchivePaths,
+    db_url: str,
+    *,
+    trigger: str = "manual",
+    progress: bool = False,
+    log_file: Path | None = None,
+    log_level: str = "INFO",
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    from scrapy.settings import Settings
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("ZHENGWEN_ARCHIVE_DIR", str(paths.root), priority="cmdline")
+    settings.set("ZHENGWEN_DB_URL", db_url, priority="cmdline")
+    settings.set("ZHENGWEN_TRIGGER", trigger, priority="cmdline")
+    settings.set("ZHENGWEN_PROGRESS", progress, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    if log_file is not None:
+        settings.set("LOG_FILE", str(log_file), priority="cmdline")
+    for key, value in (extra or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    site: SiteConfig,
+    archive: Path,
+    db_url: str | None = None,
+    *,
+    max_pages: int | None = None,
+    trigger: str = "manual",
+    progress: bool = False,
+    log_level: str = "INFO",
+    extra_settings: dict[str, Any] | None = None,
+) -> CrawlResult:
+    """Crawl ``site`` into the archive. Raises StorageUnavailable before fetching anything."""
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.spiders.portal import PortalSpider
+
+    paths = ArchivePaths(archive)
+    url = db_url or paths.default_db_url
+    check_storage(paths, url)
+    if max_pages is not None:
+        site = dataclasses.replace(site, max_pages=max_pages)
+    logs = paths.root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{site.name}.log"
+    settings = build_settings(
+        paths, url, trigger=trigger, progress=progress, log_file=log_file, log_level=log_level, extra=extra_settings
+    )
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler(PortalSpider)
+    started = time.monotonic()
+    process.crawl(crawler, site=site)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    counters = RunCounters.from_stats(stats)
+    reason = str(stats.get("finish_reason", "unknown"))
+    return CrawlResult(
+        site=site.name,
+        run_id=stats.get("zhengwen/run_id"),
+        status=str(stats.get("zhengwen/run_status") or run_status(reason, counters)),
+        finish_reason=reason,
+        counters=counters,
+        elapsed=time.monotonic() - started,
+        log_file=log_file,
+    )

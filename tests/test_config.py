@@ -1,0 +1,133 @@
+"""Site configs: valid files load; every kind of mistake names the file, the key and the expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.config import ConfigError, load_site_file, parse_site, resolve_site
+
+MINIMAL = {
+    "name": "example",
+    "start_urls": ["https://news.example.com/"],
+    "urls": {"article": [r"/content_\d+\.html$"]},
+}
+
+
+def test_minimal_config_gets_sane_defaults() -> None:
+    site = parse_site(MINIMAL, "sites/example.toml")
+    assert site.name == "example"
+    assert site.allowed_domains == ("news.example.com",)
+    assert site.timezone == "Asia/Shanghai"
+    assert site.politeness.obey_robots is True
+    assert site.politeness.download_delay == 0.5
+    assert site.allow_private is False
+    assert site.encoding is None
+
+
+def test_full_config_file_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "fazhi.toml"
+    path.write_text(
+        """
+name = "fazhi"
+site_name = "法制晨报"
+start_urls = ["http://www.fzcb.example/"]
+allowed_domains = ["www.fzcb.example"]
+timezone = "Asia/Shanghai"
+encoding = "gb18030"
+max_pages = 500
+max_depth = 4
+
+[urls]
+article = ['/\\d{4}-\\d{2}/\\d{2}/content_\\d+\\.html$']
+list = ['/[a-z]+/index\\.html$']
+pagination = ['/index_\\d+\\.html$']
+deny = ['/admin/']
+
+[selectors]
+title = "h1.title"
+body = "//div[@class='content']"
+
+[politeness]
+download_delay = 1.5
+concurrency = 2
+obey_robots = true
+""",
+        encoding="utf-8",
+    )
+    site = load_site_file(path)
+    assert site.site_name == "法制晨报"
+    assert site.encoding == "gb18030"
+    assert site.selectors == {"title": "h1.title", "body": "//div[@class='content']"}
+    assert site.politeness.concurrency == 2
+    assert site.max_pages == 500
+    patterns = site.compiled()
+    assert patterns.article[0].search("http://www.fzcb.example/jzfp/2020-10/03/content_1.html")
+    assert patterns.deny[0].search("http://www.fzcb.example/admin/x")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "fragment"),
+    [
+        ({"name": None}, "name", "missing"),
+        ({"name": "Bad Name"}, "name", "lowercase"),
+        ({"start_urls": []}, "start_urls", "empty list"),
+        ({"start_urls": ["ftp://x/"]}, "start_urls[0]", "absolute http(s) URL"),
+        ({"start_urls": "not a url"}, "start_urls[0]", "absolute http(s) URL"),
+        ({"allowed_domains": ["http://x.com/"]}, "allowed_domains[0]", "bare domain"),
+        ({"timezone": "Mars/Olympus"}, "timezone", "IANA time zone"),
+        ({"encoding": "klingon"}, "encoding", "encoding Python knows"),
+        ({"max_pages": 0}, "max_pages", "positive integer"),
+        ({"max_pages": "ten"}, "max_pages", "positive integer"),
+        ({"urls": {}}, "urls.article", "missing"),
+        ({"urls": {"article": ["(unclosed"]}}, "urls.article[0]", "valid regular expression"),
+        ({"urls": {"article": ["x"], "lists": ["y"]}}, "urls.lists", "unknown key"),
+        ({"selectors": {"titel": "h1"}}, "selectors.titel", "unknown key"),
+        ({"selectors": {"title": " "}}, "selectors.title", "empty string"),
+        ({"politeness": {"concurrency": 0}}, "politeness.concurrency", "from 1 to 64"),
+        ({"politeness": {"concurrency": True}}, "politeness.concurrency", "integer"),
+        ({"politeness": {"download_delay": -1}}, "politeness.download_delay", ">= 0"),
+        ({"politeness": {"obey_robots": "yes"}}, "politeness.obey_robots", "true or false"),
+        ({"startUrls": ["https://x/"]}, "startUrls", "unknown key"),
+    ],
+)
+def test_bad_values_name_file_key_and_expectation(change: dict[str, object], key: str, fragment: str) -> None:
+    data = {**MINIMAL, **change}
+    data = {k: v for k, v in data.items() if v is not None}
+    with pytest.raises(ConfigError) as info:
+        parse_site(data, "sites/bad.toml")
+    err = info.value
+    assert err.file == "sites/bad.toml"
+    assert err.key == key
+    assert fragment in err.expected
+    message = str(err)
+    assert message.startswith(f"sites/bad.toml: {key}: ")
+    assert "\n" not in message
+
+
+def test_toml_syntax_error_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "x"\nstart_urls = [\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_site_file(path)
+    assert str(path) in str(info.value)
+    assert "valid TOML" in str(info.value)
+
+
+def test_resolve_by_name_and_unknown_name(tmp_path: Path) -> None:
+    (tmp_path / "example.toml").write_text(
+        'name = "example"\nstart_urls = ["https://e.example/"]\n[urls]\narticle = ["/a/"]\n', encoding="utf-8"
+    )
+    assert resolve_site("example", [tmp_path]).name == "example"
+    with pytest.raises(ConfigError) as info:
+        resolve_site("nosuchsite", [tmp_path])
+    assert "no such site config" in str(info.value)
+
+
+def test_bundled_site_configs_are_valid() -> None:
+    repo = Path(__file__).resolve().parent.parent
+    configs = sorted((repo / "sites").glob("*.toml")) + sorted((repo / "crawler" / "demo").glob("*.toml"))
+    assert configs, "the repository ships at least one site config"
+    for path in configs:
+        assert load_site_file(path).name

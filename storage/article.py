@@ -32,7 +32,11 @@ def content_hash(title: str | None, body: str) -> str:
     Whitespace is collapsed so that a portal re-rendering the same text with other indentation
     does not count as an edit.
     """
-    norm = " ".join((title or "").split()) + "\n" + "\n".join(" ".join(line.split()) for line in body.splitlines())
+    norm = (
+        " ".join((title or "").split())
+        + "\n"
+        + "\n".join(" ".join(line.split()) for line in body.splitlines())
+    )
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()
 
 

@@ -1,0 +1,138 @@
+"""SQL tables: SQLAlchemy 2 typed declarative models.
+
+`ArticleRow` mirrors `storage.article.Article` column for column and in the same order; the check
+at the bottom of this module refuses to import if they drift, so a new `Article` field cannot be
+silently missing from the SQL archive.
+
+Datetimes are stored as UTC instants (`UTCDateTime`): SQLite has no time zone type, and a
+``timestamptz`` in PostgreSQL does not keep the offset either, so both dialects agree on "the
+same instant, returned in UTC". The original offset (e.g. +08:00) is not kept in SQL.
+
+A later ``article_versions`` table (one row per distinct content hash of a URL) fits beside
+these: it would reference ``articles.url_hash`` (foreign keys are enforced on SQLite too) and be
+written in the same transaction as the upsert, which already knows which URLs changed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, MetaData, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from storage.article import field_names
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TRIGGERS: Final = ("manual", "schedule")
+STATUSES: Final = ("running", "ok", "failed", "interrupted")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, the same instant as an aware UTC datetime out, on every dialect.
+
+    Naive datetimes are refused: converting one would invent an offset the page never gave.
+    SQLite receives naive UTC (its text format drops the offset, so it must already be UTC for
+    ordering and comparisons to be right); PostgreSQL receives aware UTC for ``timestamptz``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} (times must carry an offset)")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL so that tags/counters can be queried and indexed there; plain JSON (text)
+# elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class ArticleRow(Base):
+    """The current version of each canonical URL (one row per ``url_hash``)."""
+
+    __tablename__ = "articles"
+
+    url: Mapped[str] = mapped_column(Text)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    lead: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    editor: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    site_name: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSONType)
+    language: Mapped[str | None] = mapped_column(String(35))  # longest BCP 47 tag in practice
+    images: Mapped[list[str]] = mapped_column(JSONType)
+    fetched_url: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime | None]
+    # Filled by the upsert when the Article does not carry them, hence NOT NULL here.
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    # A soft reference: articles may be imported without a recorded run, so no foreign key.
+    crawl_run_id: Mapped[str | None] = mapped_column(String(36))
+    extraction_version: Mapped[int]
+    url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class CrawlRunRow(Base):
+    """One crawl of one site, opened at start and closed with its counters."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        CheckConstraint(f'"trigger" IN {TRIGGERS!r}', name="trigger"),
+        CheckConstraint(f'"status" IN {STATUSES!r}', name="status"),
+        Index(None, "site", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    # Free-form: pages fetched, articles new/updated/unchanged, dropped by reason, errors by kind.
+    counters: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    settings_digest: Mapped[str | None] = mapped_column(String(128))
+
+
+ARTICLE_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in ArticleRow.__table__.columns)
+
+if list(ARTICLE_COLUMNS) != field_names():  # pragma: no cover - guards future edits
+    raise RuntimeError(
+        f"storage.models.ArticleRow columns {ARTICLE_COLUMNS} differ from Article fields "
+        f"{field_names()}: add the new field to both (and to docs/schema.md)"
+    )

@@ -1,0 +1,88 @@
+"""Where an archive lives on disk, and how to name a database in a log line.
+
+The embedded archive is one folder (``zhengwen.sqlite``, ``parquet/``, ``raw/``) so that it can
+be copied, backed up or deleted as a unit; every component receives an `ArchivePaths` (or a
+plain path / URL) instead of reading settings itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SQLITE_NAME = "zhengwen.sqlite"
+PARQUET_DIR = "parquet"
+RAW_DIR = "raw"
+
+_MASK = "***"
+# Query parameters that carry secrets in libpq / driver URLs (``?password=...``).
+_SECRET_KEYS = frozenset({"password", "passwd", "pwd", "secret", "token", "sslpassword"})
+_USERINFO = re.compile(r"(?P<head>://[^:/?#@]*):(?P<secret>[^@/?#]*)@")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePaths:
+    """The folder layout of one archive; building it creates nothing (see `ensure`)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.root / SQLITE_NAME
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.root / PARQUET_DIR
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / RAW_DIR
+
+    @property
+    def default_db_url(self) -> str:
+        """Absolute, so the URL still names the same file if the process changes directory."""
+        return f"sqlite:///{self.sqlite_path.absolute()}"
+
+    def ensure(self) -> ArchivePaths:
+        """Create the folders (idempotent); returns self so it can be chained."""
+        for folder in (self.root, self.parquet_dir, self.raw_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (user-info or query parameter) masked, for logs and errors.
+
+    Falls back to a regular expression for strings SQLAlchemy cannot parse, because a log line
+    must never leak a secret just because the URL was malformed.
+    """
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return _redact_text(url)
+    if any(k.lower() in _SECRET_KEYS for k in parsed.query):
+        parsed = parsed.set(
+            query={k: (_MASK if k.lower() in _SECRET_KEYS else v) for k, v in parsed.query.items()}
+        )
+    # The renderer percent-encodes our mask in the query; keep it readable.
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", _MASK)
+
+
+def _redact_text(url: str) -> str:
+    masked = _USERINFO.sub(lambda m: f"{m.group('head')}:{_MASK}@", url)
+    if "?" not in masked:
+        return masked
+    head, _, query = masked.partition("?")
+    pairs = [
+        (k, _MASK if k.lower() in _SECRET_KEYS else v)
+        for k, v in parse_qsl(query, keep_blank_values=True)
+    ]
+    return f"{head}?{urlencode(pairs, safe='*')}"

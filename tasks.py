@@ -27,7 +27,9 @@ STAMP = VENV / ".zhengwen-installed"
 def ensure_venv() -> None:
     """(Re)install when pyproject.toml changed since the last install, else do nothing."""
     if sys.version_info[:2] != (3, 11):
-        sys.exit(f"zhengwen needs Python 3.11 (this is {sys.version.split()[0]}); run: python3.11 tasks.py ...")
+        sys.exit(
+            f"zhengwen needs Python 3.11 (this is {sys.version.split()[0]}); run: python3.11 tasks.py ..."
+        )
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text() == digest:
         return
@@ -55,7 +57,18 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         run([str(PY), "-m", "pytest", *extra])
     else:
-        run([str(BIN / "ruff"), "check", "crawler", "pipelines", "storage", "tests", "bench", "tasks.py"])
+        run(
+            [
+                str(BIN / "ruff"),
+                "check",
+                "crawler",
+                "pipelines",
+                "storage",
+                "tests",
+                "bench",
+                "tasks.py",
+            ]
+        )
         run([str(BIN / "mypy")])
 
 

@@ -61,7 +61,9 @@ def cli() -> None:
 @click.argument("site_or_config")
 @archive_option
 @db_option
-@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Stop after fetching N pages.")
+@click.option(
+    "--max-pages", type=click.IntRange(min=1), default=None, help="Stop after fetching N pages."
+)
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
 @click.option(
     "--log-level",
@@ -71,7 +73,12 @@ def cli() -> None:
     help="Level of the run's log file (archive/logs/).",
 )
 def crawl(
-    site_or_config: str, archive: Path, db_url: str | None, max_pages: int | None, quiet: bool, log_level: str
+    site_or_config: str,
+    archive: Path,
+    db_url: str | None,
+    max_pages: int | None,
+    quiet: bool,
+    log_level: str,
 ) -> None:
     """Crawl one site into the archive.
 
@@ -83,16 +90,26 @@ def crawl(
         site = resolve_site(site_or_config)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    _crawl_and_report(site, archive, db_url, max_pages=max_pages, progress=not quiet, log_level=log_level)
+    _crawl_and_report(
+        site, archive, db_url, max_pages=max_pages, progress=not quiet, log_level=log_level
+    )
 
 
 def _crawl_and_report(
-    site: Any, archive: Path, db_url: str | None, *, max_pages: int | None, progress: bool, log_level: str = "INFO"
+    site: Any,
+    archive: Path,
+    db_url: str | None,
+    *,
+    max_pages: int | None,
+    progress: bool,
+    log_level: str = "INFO",
 ) -> Any:
     from crawler.runner import StorageUnavailable, run_crawl
 
     try:
-        result = run_crawl(site, archive, db_url, max_pages=max_pages, progress=progress, log_level=log_level)
+        result = run_crawl(
+            site, archive, db_url, max_pages=max_pages, progress=progress, log_level=log_level
+        )
     except StorageUnavailable as exc:
         fail(str(exc), EXIT_STORAGE)
     c = result.counters
@@ -115,8 +132,13 @@ def _crawl_and_report(
 
 @cli.command()
 @archive_option
-@click.option("--articles", type=click.IntRange(min=1, max=5000), default=48, show_default=True,
-              help="How many articles the demo portal publishes.")
+@click.option(
+    "--articles",
+    type=click.IntRange(min=1, max=5000),
+    default=48,
+    show_default=True,
+    help="How many articles the demo portal publishes.",
+)
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
 def demo(archive: Path, articles: int, quiet: bool) -> None:
     """Serve the bundled demo portal on 127.0.0.1 and crawl it into the archive.
@@ -138,7 +160,7 @@ def demo(archive: Path, articles: int, quiet: bool) -> None:
     click.echo(
         "\nNext:\n"
         f"  zhengwen stats --archive {archive}\n"
-        f"  python -c \"import pyarrow.dataset as ds; "
+        f'  python -c "import pyarrow.dataset as ds; '
         f"print(ds.dataset('{archive}/parquet', partitioning='hive').to_table(columns=['title']))\"\n"
         f"  SQLite: {archive}/zhengwen.sqlite (tables articles, crawl_runs); "
         f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
@@ -166,7 +188,10 @@ def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> No
     paths = ArchivePaths(archive)
     url = db_url or paths.default_db_url
     if db_url is None and not paths.sqlite_path.exists():
-        fail(f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first", EXIT_FAILED)
+        fail(
+            f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first",
+            EXIT_FAILED,
+        )
     try:
         check_storage(paths, url)
     except StorageUnavailable as exc:
@@ -178,7 +203,14 @@ def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> No
         db.dispose()
     parquet_rows = ParquetDataset(paths.parquet_dir).count()
     if as_json:
-        click.echo(json.dumps({"sites": rows, "parquet_rows": parquet_rows}, default=str, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"sites": rows, "parquet_rows": parquet_rows},
+                default=str,
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     if not rows:
         click.echo("the archive is empty")
@@ -209,8 +241,12 @@ def _short(value: Any) -> str:
 
 @cli.command()
 @click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--url", default=None, help="The page's URL (resolves relative links). Default: file://PAGE.")
-@click.option("--site", "site_name", default=None, help="Site name or config path whose rules to use.")
+@click.option(
+    "--url", default=None, help="The page's URL (resolves relative links). Default: file://PAGE."
+)
+@click.option(
+    "--site", "site_name", default=None, help="Site name or config path whose rules to use."
+)
 def extract(page: Path, url: str | None, site_name: str | None) -> None:
     """Print the Article extracted from one saved HTML page, as JSON.
 
@@ -245,7 +281,9 @@ def check_site(site_or_config: str) -> None:
         site = resolve_site(site_or_config)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    click.echo(f"{site.path}: ok (site {site.name}, {len(site.start_urls)} start URLs, domains {', '.join(site.allowed_domains)})")
+    click.echo(
+        f"{site.path}: ok (site {site.name}, {len(site.start_urls)} start URLs, domains {', '.join(site.allowed_domains)})"
+    )
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ key and what was expected, so a user can fix it without reading a traceback.
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -15,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import codecs
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SELECTOR_FIELDS = (
@@ -90,9 +89,7 @@ class SiteConfig:
         """The same site served elsewhere (the demo portal binds a free port)."""
         from dataclasses import replace
 
-        return replace(
-            self, start_urls=tuple(start_urls), allowed_domains=tuple(allowed_domains)
-        )
+        return replace(self, start_urls=tuple(start_urls), allowed_domains=tuple(allowed_domains))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +113,14 @@ class _Reader:
     def err(self, key: str, expected: str) -> ConfigError:
         return ConfigError(self.file, self.prefix + key, expected)
 
-    def get(self, key: str, kind: type | tuple[type, ...], expected: str, default: Any = None, required: bool = False) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        expected: str,
+        default: Any = None,
+        required: bool = False,
+    ) -> Any:
         self.seen.add(key)
         if key not in self.data:
             if required:
@@ -130,7 +134,13 @@ class _Reader:
             raise self.err(key, f"expected {expected}, got {type(value).__name__} {value!r}")
         return value
 
-    def str_list(self, key: str, expected: str, required: bool = False, check: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+    def str_list(
+        self,
+        key: str,
+        expected: str,
+        required: bool = False,
+        check: Callable[[str], str | None] | None = None,
+    ) -> tuple[str, ...]:
         value = self.get(key, (list, str), expected, default=[], required=required)
         items = [value] if isinstance(value, str) else value
         for i, item in enumerate(items):
@@ -181,23 +191,34 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
     r = _Reader(file, data)
     name = r.get("name", str, "a site name of lowercase letters, digits, '-' or '_'", required=True)
     if not NAME_RE.match(name):
-        raise r.err("name", f"expected lowercase letters, digits, '-' or '_' (at most 64), got {name!r}")
-    start_urls = r.str_list("start_urls", "an absolute http(s) URL", required=True, check=_url_problem)
+        raise r.err(
+            "name", f"expected lowercase letters, digits, '-' or '_' (at most 64), got {name!r}"
+        )
+    start_urls = r.str_list(
+        "start_urls", "an absolute http(s) URL", required=True, check=_url_problem
+    )
     domains = r.str_list("allowed_domains", "a domain name", check=_domain_problem)
     if not domains:
         domains = tuple(sorted({urlsplit(u).hostname or "" for u in start_urls}))
     site_name = r.get("site_name", str, "a string")
-    tz = r.get("timezone", str, "an IANA time zone such as 'Asia/Shanghai'", default="Asia/Shanghai")
+    tz = r.get(
+        "timezone", str, "an IANA time zone such as 'Asia/Shanghai'", default="Asia/Shanghai"
+    )
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise r.err("timezone", f"expected an IANA time zone such as 'Asia/Shanghai', got {tz!r}") from None
+        raise r.err(
+            "timezone", f"expected an IANA time zone such as 'Asia/Shanghai', got {tz!r}"
+        ) from None
     encoding = r.get("encoding", str, "an encoding name such as 'gb18030'")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise r.err("encoding", f"expected an encoding Python knows (e.g. 'gb18030', 'utf-8'), got {encoding!r}") from None
+            raise r.err(
+                "encoding",
+                f"expected an encoding Python knows (e.g. 'gb18030', 'utf-8'), got {encoding!r}",
+            ) from None
     language = r.get("language", str, "a language code such as 'zh'")
     max_pages = r.get("max_pages", int, "a positive integer")
     if max_pages is not None and max_pages < 1:
@@ -293,4 +314,6 @@ def resolve_site(site_or_path: str, sites_dirs: list[Path] | None = None) -> Sit
         if candidate.is_file():
             return load_site_file(candidate)
     where = ", ".join(str(d) for d in (sites_dirs or default_sites_dirs()))
-    raise ConfigError(site_or_path, "(site)", f"no such site config; looked for {site_or_path}.toml in {where}")
+    raise ConfigError(
+        site_or_path, "(site)", f"no such site config; looked for {site_or_path}.toml in {where}"
+    )

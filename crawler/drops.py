@@ -20,7 +20,9 @@ class ZhengwenDrop(DropItem):
         self.url = url
 
 
-def drop(stats: Any, component: str, reason: str, message: str, url: str | None = None) -> ZhengwenDrop:
+def drop(
+    stats: Any, component: str, reason: str, message: str, url: str | None = None
+) -> ZhengwenDrop:
     """Count the drop under the component and under the global reason, and build the exception."""
     stats.inc_value(f"zhengwen/{component}/dropped/{reason}")
     stats.inc_value(f"{DROP_PREFIX}{reason}")

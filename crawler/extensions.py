@@ -19,7 +19,13 @@ from storage.db import Database
 
 def settings_digest(site: Any, settings: Any) -> str:
     """Identifies the configuration a run used, so runs with different settings can be told apart."""
-    keys = ("ZHENGWEN_MIN_BODY_CHARS", "DEPTH_LIMIT", "DOWNLOAD_DELAY", "ROBOTSTXT_OBEY", "CLOSESPIDER_PAGECOUNT")
+    keys = (
+        "ZHENGWEN_MIN_BODY_CHARS",
+        "DEPTH_LIMIT",
+        "DOWNLOAD_DELAY",
+        "ROBOTSTXT_OBEY",
+        "CLOSESPIDER_PAGECOUNT",
+    )
     text = repr(site) + "".join(f"|{k}={settings.get(k)}" for k in keys)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -90,7 +96,9 @@ class RunRecord:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunRecord:
-        ext = cls(crawler, db_url(crawler.settings), crawler.settings.get("ZHENGWEN_TRIGGER", "manual"))
+        ext = cls(
+            crawler, db_url(crawler.settings), crawler.settings.get("ZHENGWEN_TRIGGER", "manual")
+        )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -101,7 +109,9 @@ class RunRecord:
         try:
             db.create_schema()
             self.run_id = db.start_run(
-                site.name if site else spider.name, self.trigger, settings_digest(site, self.crawler.settings)
+                site.name if site else spider.name,
+                self.trigger,
+                settings_digest(site, self.crawler.settings),
             )
         finally:
             db.dispose()
@@ -160,7 +170,9 @@ class Progress:
         self.loop.start(self.interval, now=False)
 
     def show(self) -> None:
-        line = progress_line(self.site, self.crawler.stats.get_stats(), time.monotonic() - self.started)
+        line = progress_line(
+            self.site, self.crawler.stats.get_stats(), time.monotonic() - self.started
+        )
         if self.tty:
             self.out.write("\r\x1b[2K" + line)
         else:

@@ -10,7 +10,9 @@ from scrapy.logformatter import LogFormatter
 
 
 class ZhengwenLogFormatter(LogFormatter):
-    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> dict[str, Any]:
+    def dropped(
+        self, item: Any, exception: BaseException, response: Any, spider: Any
+    ) -> dict[str, Any]:
         url = getattr(exception, "url", None) or getattr(item, "url", None) or "?"
         return {
             "level": logging.INFO,

@@ -39,13 +39,17 @@ def check_storage(paths: ArchivePaths, db_url: str) -> None:
     try:
         paths.ensure()
     except OSError as exc:
-        raise StorageUnavailable(f"cannot create the archive folder {paths.root}: {exc.strerror or exc}") from None
+        raise StorageUnavailable(
+            f"cannot create the archive folder {paths.root}: {exc.strerror or exc}"
+        ) from None
     db = Database(db_url)
     try:
         db.create_schema()
     except Exception as exc:  # any driver error: the user needs the cause, not a traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageUnavailable(f"cannot open the database {redact_url(db_url)}: {first}") from None
+        raise StorageUnavailable(
+            f"cannot open the database {redact_url(db_url)}: {first}"
+        ) from None
     finally:
         db.dispose()
 
@@ -101,7 +105,13 @@ def run_crawl(
     logs.mkdir(parents=True, exist_ok=True)
     log_file = logs / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{site.name}.log"
     settings = build_settings(
-        paths, url, trigger=trigger, progress=progress, log_file=log_file, log_level=log_level, extra=extra_settings
+        paths,
+        url,
+        trigger=trigger,
+        progress=progress,
+        log_file=log_file,
+        log_level=log_level,
+        extra=extra_settings,
     )
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(PortalSpider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crawler.drops import ZhengwenDrop, drop
+from crawler.drops import drop
 from pipelines.common import db_url
 from storage.article import Article
 from storage.db import Database
@@ -13,8 +13,9 @@ from storage.db import Database
 class DedupePipeline:
     """Keys come from the SQL archive once per run; the run's own items are added as they pass.
 
-    Same canonical URL and same content: unchanged (not written again, counted, not a drop).
-    Same URL, other content: changed (written; the SQL row is updated). Another URL of this
+    Same canonical URL and same content: unchanged (counted; the SQL writer only moves its
+    last_seen, the Parquet writer skips it). Same URL, other content: changed (a new Parquet row;
+    the SQL row is updated). Another URL of this
     site with exactly this content: a duplicate, dropped so the first URL is kept.
     """
 
@@ -44,16 +45,30 @@ class DedupePipeline:
         if not isinstance(item, Article):
             return item
         if item.url_hash in self.seen_this_run:
-            raise drop(self.stats, "dedupe", "duplicate_url", "canonical URL already seen in this run", item.url)
+            raise drop(
+                self.stats,
+                "dedupe",
+                "duplicate_url",
+                "canonical URL already seen in this run",
+                item.url,
+            )
         owner = self.by_content.get(item.content_hash)
         if owner is not None and owner != item.url_hash:
-            raise drop(self.stats, "dedupe", "duplicate_content", "same text as another URL of the site", item.url)
+            raise drop(
+                self.stats,
+                "dedupe",
+                "duplicate_content",
+                "same text as another URL of the site",
+                item.url,
+            )
         self.seen_this_run.add(item.url_hash)
         previous = self.by_url.get(item.url_hash)
         if previous == item.content_hash:
             self.stats.inc_value("zhengwen/articles/unchanged")
-            raise ZhengwenDrop("unchanged", "already archived with this content", item.url)
-        self.stats.inc_value("zhengwen/articles/new" if previous is None else "zhengwen/articles/changed")
+            return item
+        self.stats.inc_value(
+            "zhengwen/articles/new" if previous is None else "zhengwen/articles/changed"
+        )
         self.by_url[item.url_hash] = item.content_hash
         self.by_content[item.content_hash] = item.url_hash
         return item

@@ -19,7 +19,11 @@ class SqlWriterPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SqlWriterPipeline:
-        return cls(crawler.stats, db_url(crawler.settings), crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200))
+        return cls(
+            crawler.stats,
+            db_url(crawler.settings),
+            crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
+        )
 
     def open_spider(self) -> None:
         self.db = Database(self.url)

@@ -92,7 +92,9 @@ obey_robots = true
         ({"startUrls": ["https://x/"]}, "startUrls", "unknown key"),
     ],
 )
-def test_bad_values_name_file_key_and_expectation(change: dict[str, object], key: str, fragment: str) -> None:
+def test_bad_values_name_file_key_and_expectation(
+    change: dict[str, object], key: str, fragment: str
+) -> None:
     data = {**MINIMAL, **change}
     data = {k: v for k, v in data.items() if v is not None}
     with pytest.raises(ConfigError) as info:
@@ -117,7 +119,8 @@ def test_toml_syntax_error_is_one_line(tmp_path: Path) -> None:
 
 def test_resolve_by_name_and_unknown_name(tmp_path: Path) -> None:
     (tmp_path / "example.toml").write_text(
-        'name = "example"\nstart_urls = ["https://e.example/"]\n[urls]\narticle = ["/a/"]\n', encoding="utf-8"
+        'name = "example"\nstart_urls = ["https://e.example/"]\n[urls]\narticle = ["/a/"]\n',
+        encoding="utf-8",
     )
     assert resolve_site("example", [tmp_path]).name == "example"
     with pytest.raises(ConfigError) as info:
@@ -127,7 +130,9 @@ def test_resolve_by_name_and_unknown_name(tmp_path: Path) -> None:
 
 def test_bundled_site_configs_are_valid() -> None:
     repo = Path(__file__).resolve().parent.parent
-    configs = sorted((repo / "sites").glob("*.toml")) + sorted((repo / "crawler" / "demo").glob("*.toml"))
+    configs = sorted((repo / "sites").glob("*.toml")) + sorted(
+        (repo / "crawler" / "demo").glob("*.toml")
+    )
     assert configs, "the repository ships at least one site config"
     for path in configs:
         assert load_site_file(path).name

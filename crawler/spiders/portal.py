@@ -44,7 +44,9 @@ class PortalSpider(scrapy.Spider):
         self.site = site if isinstance(site, SiteConfig) else resolve_site(site)
         self.allowed_domains = list(self.site.allowed_domains)
         self.patterns = self.site.compiled()
-        self.links = LinkExtractor(allow_domains=self.allowed_domains, unique=True)
+        # Domains are checked on the bare host name below: LinkExtractor(allow_domains=...)
+        # compares host *and port*, which rejects every link of a portal on a non-default port.
+        self.links = LinkExtractor(unique=True)
         #: Set by the RunRecord extension when the run row is created.
         self.run_id: str | None = None
 
@@ -56,9 +58,13 @@ class PortalSpider(scrapy.Spider):
 
     # --- discovery ----------------------------------------------------------------------------
 
+    def in_domains(self, url: str) -> bool:
+        host = host_of(url).lower()
+        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+
     def kind_of(self, url: str) -> str | None:
         """'article', 'list' or None (not followed). Deny patterns win; articles before lists."""
-        if any(p.search(url) for p in self.patterns.deny):
+        if not self.in_domains(url) or any(p.search(url) for p in self.patterns.deny):
             return None
         if any(p.search(url) for p in self.patterns.article):
             return "article"
@@ -110,6 +116,12 @@ class PortalSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> None:
         """Count a failed request by kind; the crawl goes on."""
+        from scrapy.exceptions import IgnoreRequest
+
+        if failure.check(IgnoreRequest):
+            # Skips decided by a middleware (robots.txt, private-address guard) are counted
+            # there, under their own reason; they are not fetch errors.
+            return
         kind = _error_kind(failure)
         self.crawler.stats.inc_value(f"{ERROR_PREFIX}{kind}")
         request = getattr(failure, "request", None)

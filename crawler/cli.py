@@ -220,9 +220,9 @@ def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> No
         (
             str(r["site"]),
             str(r["articles"]),
-            _short(r.get("first_published")),
-            _short(r.get("last_published")),
-            _short(r.get("last_crawl")),
+            _short(r.get("first_published_at")),
+            _short(r.get("last_published_at")),
+            _short(r.get("last_run_started_at")),
         )
         for r in rows
     ]

@@ -113,7 +113,7 @@ def run_crawl(
         log_level=log_level,
         extra=extra_settings,
     )
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)
     started = time.monotonic()
     process.crawl(crawler, site=site)

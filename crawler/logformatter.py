@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from scrapy.logformatter import LogFormatter
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 
 class ZhengwenLogFormatter(LogFormatter):
     def dropped(
         self, item: Any, exception: BaseException, response: Any, spider: Any
-    ) -> dict[str, Any]:
+    ) -> LogFormatterResult:
         url = getattr(exception, "url", None) or getattr(item, "url", None) or "?"
         return {
             "level": logging.INFO,
@@ -20,7 +20,7 @@ class ZhengwenLogFormatter(LogFormatter):
             "args": {"url": url, "exception": exception},
         }
 
-    def scraped(self, item: Any, response: Any, spider: Any) -> dict[str, Any]:
+    def scraped(self, item: Any, response: Any, spider: Any) -> LogFormatterResult:
         return {
             "level": logging.DEBUG,
             "msg": "Stored %(url)s",

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
@@ -89,7 +89,7 @@ class PortalSpider(scrapy.Spider):
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("zhengwen/spider/list_pages")
-        if not hasattr(response, "text"):
+        if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value(f"{ERROR_PREFIX}list_not_html")
             return
         for link in self.links.extract_links(response):
@@ -99,7 +99,7 @@ class PortalSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield RawPage(
             url=response.url,
             body=response.body,
@@ -118,7 +118,7 @@ class PortalSpider(scrapy.Spider):
         """Count a failed request by kind; the crawl goes on."""
         from scrapy.exceptions import IgnoreRequest
 
-        if failure.check(IgnoreRequest):
+        if isinstance(failure.value, IgnoreRequest):
             # Skips decided by a middleware (robots.txt, private-address guard) are counted
             # there, under their own reason; they are not fetch errors.
             return
@@ -139,23 +139,23 @@ def _charset(content_type: str) -> str | None:
 
 def _error_kind(failure: Failure) -> str:
     """A short stable name for a fetch failure, for counters (``http_404``, ``timeout``, ...)."""
+    from scrapy import exceptions as sx
     from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet.error import (
-        ConnectionRefusedError,
-        DNSLookupError,
-        TCPTimedOutError,
-        TimeoutError,
-    )
+    from twisted.internet import error as tx
 
-    if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
-    if failure.check(DNSLookupError):
-        return "dns"
-    if failure.check(ConnectionRefusedError):
-        return "connection_refused"
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timeout"
-    name = failure.type.__name__ if failure.type else "unknown"
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    for kind, classes in (
+        ("dns", (sx.CannotResolveHostError, tx.DNSLookupError)),
+        ("connection_refused", (sx.DownloadConnectionRefusedError, tx.ConnectionRefusedError)),
+        ("timeout", (sx.DownloadTimeoutError, tx.TimeoutError, tx.TCPTimedOutError)),
+        ("data_loss", (sx.ResponseDataLossError,)),
+        ("connection_lost", (tx.ConnectionLost, tx.ConnectionDone)),
+    ):
+        if isinstance(exc, classes):
+            return kind
+    name = type(exc).__name__ if exc is not None else "unknown"
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 

@@ -1,0 +1,154 @@
+"""`extract`: one HTML page to one `Article`, as a pure function.
+
+Order of precedence for every field: the site's selector (a human looked at the page), then
+what the page declares for machines (meta, JSON-LD), then what it shows readers (labels, the
+breadcrumb, bylines). Each step lives in its own module; this one only wires them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from crawler.extract import body as body_mod
+from crawler.extract import dates, metadata
+from crawler.extract.cleanup import byline_of, clean_body, normalize_names
+from crawler.extract.decode import decode_html
+from crawler.extract.dom import Page, clean_space, first_meta, parse, select, text_of
+from crawler.extract.errors import NotAnArticle
+from crawler.extract.options import ExtractOptions
+from crawler.extract.patterns import EDITOR_RE, LEAD_RE, META_AUTHOR, NOT_PERSON_RE, SOURCE_RE
+from storage.article import Article
+
+
+def _selected(page: Page, selectors: Mapping[str, str], name: str) -> str | None:
+    """Text of the first element a site selector picks for a field, or None."""
+    selector = selectors.get(name)
+    if not selector:
+        return None
+    for el in select(page.tree, selector):
+        if not isinstance(el, str):
+            for attr in ("datetime", "content"):
+                value = el.get(attr)
+                if name == "published_at" and value:
+                    return clean_space(value)
+        text = text_of(el)
+        if text:
+            return text
+    return None
+
+
+def _strip_label(value: str | None, rx: Any) -> str | None:
+    """A selector often picks ``来源:光明网``; keep only the value after the label."""
+    if value is None:
+        return None
+    m = rx.search(value)
+    return m.group(1).strip() if m else value
+
+
+def extract(
+    html: bytes,
+    url: str,
+    options: ExtractOptions | None = None,
+    *,
+    http_encoding: str | None = None,
+) -> Article:
+    """Turn page bytes into an Article. Raises only `ExtractionError` subclasses.
+
+    ``url`` is the fetched URL (``Article.fetched_url``); the record's ``url`` is the canonical
+    one the page declares. ``http_encoding`` is the charset from the Content-Type header, if any.
+    Crawl-time fields (``fetched_at`` …) are left for the caller.
+    """
+    opts = options or ExtractOptions()
+    sel = opts.selectors
+    text, _codec = decode_html(html, opts.encoding, http_encoding)
+    page = parse(text, url)
+    ld = metadata.jsonld(page)
+
+    title, title_index = metadata.find_title(page, ld)
+    selected_title = _selected(page, sel, "title")
+    if selected_title:
+        title = selected_title
+        title_index = metadata.line_index(page.lines, title)
+
+    raw = body_mod.extract_body(page, sel)
+    lead = _strip_label(_selected(page, sel, "lead"), LEAD_RE) or metadata.find_lead(
+        page, title_index
+    )
+    cleaned = clean_body(raw.lines, title, lead)
+    body = "\n".join(cleaned.lines)
+    if not body.strip():
+        raise NotAnArticle("no article text on the page", reason="not_article")
+    # A 导读 found only inside the body beats a meta description.
+    if cleaned.lead and not _selected(page, sel, "lead") and not _shown_lead(page, title_index):
+        lead = cleaned.lead
+
+    published = _selected(page, sel, "published_at")
+    published_at: datetime | None = (
+        dates.parse_date(published, opts.timezone) if published else None
+    ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone)
+    updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
+
+    author = _author(page, sel, title_index, ld, cleaned.author)
+    editor = _strip_label(_selected(page, sel, "editor"), EDITOR_RE)
+    if editor is None:
+        editor = metadata.find_editor(page, title_index)
+    return Article(
+        url=metadata.find_canonical(page),
+        site=opts.site,
+        body=body,
+        title=title,
+        lead=lead,
+        published_at=published_at,
+        updated_at=updated_at if updated_at != published_at else None,
+        source=_strip_label(_selected(page, sel, "source"), SOURCE_RE)
+        or metadata.find_source(page, title_index),
+        author=author,
+        editor=editor or None,
+        category=_selected(page, sel, "category") or metadata.find_category(page, title),
+        site_name=opts.site_name or metadata.find_site_name(page, title),
+        tags=metadata.find_tags(page, ld),
+        language=opts.language or metadata.find_language(page, body),
+        images=metadata.find_images(page, raw.images),
+        fetched_url=url,
+    )
+
+
+def _shown_lead(page: Page, title_index: int | None) -> bool:
+    start = title_index or 0
+    return any(LEAD_RE.match(line.text) for line in page.lines[start : start + 12])
+
+
+def _author(
+    page: Page,
+    sel: Mapping[str, str],
+    title_index: int | None,
+    ld: dict[str, Any],
+    body_author: str | None,
+) -> str | None:
+    """Selector, then a byline near the headline, then one in the body, then declared metadata.
+
+    Declared metadata comes last because Chinese portals fill ``<meta name=author>`` with the
+    site or the CMS account, not the writer.
+    """
+    selected = _selected(page, sel, "author")
+    if selected:
+        return byline_of(selected) or normalize_names(selected)
+    found = metadata.find_author(page, title_index) or body_author
+    if found:
+        return found
+    for declared in (metadata.ld_author(ld), first_meta(page.tree, META_AUTHOR)):
+        if declared and _plausible_person(declared, page):
+            return declared
+    return None
+
+
+def _plausible_person(name: str, page: Page) -> bool:
+    """Reject declared "authors" that are the site, a publisher or a contact placeholder."""
+    if any(ch in name for ch in "@,，-_|/") or len(name) > 40:
+        return False
+    if NOT_PERSON_RE.search(name):
+        return False
+    site = metadata.find_site_name(page, None) or ""
+    return not (site and (name in site or site in name))

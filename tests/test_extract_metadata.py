@@ -247,3 +247,31 @@ def test_english_page() -> None:
     assert "What changes" in lines
     assert lines[-1].endswith("before construction.")
     assert "Copyright" not in a.body
+
+
+def test_lead_equal_to_first_paragraph_keeps_the_paragraph() -> None:
+    # Portals often fill the 导读 box with the first paragraph verbatim: the body keeps it.
+    a = extract(cn_page(inside_top=f"<div class='lead'>导读：{PARAS[0]}</div>"), URL)
+    assert a.lead == PARAS[0]
+    assert a.body.splitlines() == PARAS
+
+
+def test_repeated_lead_box_is_dropped_once() -> None:
+    page = cn_page(
+        inside_top=f"<div class='lead'>{PARAS[0]}</div>",
+        head=f"<meta name='description' content='{PARAS[0]}'>",
+    )
+    a = extract(page, URL)
+    assert a.body.splitlines() == PARAS
+
+
+def test_author_label_with_reporter_role() -> None:
+    page = cn_page().replace(
+        "来源：北京日报　发布时间".encode(),
+        "来源：北京日报　作者：本报记者 吴昊　发布时间".encode(),
+    )
+    assert extract(page, URL).author == "吴昊"
+    page = cn_page().replace(
+        "来源：北京日报　发布时间".encode(), "来源：北京日报　作者:记者 王法　发布时间".encode()
+    )
+    assert extract(page, URL).author == "王法"

@@ -138,13 +138,17 @@ def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned
     cjk = is_cjk_text("".join(lines))
     title_key = squash(title) if title else None
     lead_key = squash(lead) if lead else None
+    kept = [t.strip() for t in cut_at_stop(lines) if t.strip()]
+    # Portals often print the lead box and then open the article with the very same paragraph.
+    # Only a repeated copy is the lead box; a single line equal to the lead is the paragraph.
+    lead_copies = sum(1 for t in kept if lead_key and squash(t) == lead_key)
     out = Cleaned(lines=[])
-    for text in cut_at_stop(lines):
-        text = text.strip()
-        if not text:
-            continue
+    for text in kept:
         key = squash(text)
-        if key == title_key or (lead_key and key == lead_key):
+        if key == title_key:
+            continue
+        if lead_key and key == lead_key and lead_copies > 1:
+            lead_copies -= 1
             continue
         m = LEAD_RE.match(text)
         if m and (len(text) < 400):

@@ -187,7 +187,9 @@ EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑|值班编辑|Editor)" + COLON + r"([^\s|｜)）\]】]{0,20})", re.I
 )
 AUTHOR_LABEL_RE = re.compile(
-    r"(?:作者|撰文|文字|记者|By)" + COLON + r"([^\s|｜)）\]】]{1,30}?)" + _VALUE_END, re.I
+    # The value may start with a role ("作者:本报记者 吴昊"): the role is not the name.
+    r"(?:作者|撰文|文字|记者|By)" + COLON + r"(?:[\u4e00-\u9fff]{0,4}?(?:记者|通讯员)\s*)?"
+    r"([^\s|｜)）\]】]{1,30}?)" + _VALUE_END, re.I
 )
 LEAD_RE = re.compile(
     r"^\s*(?:导读|摘要|内容提要|核心提示|提要|导语|【导读】|【摘要】)\s*[:：]?\s*(.+)$"

@@ -50,6 +50,8 @@ class RunCounters:
         skipped = {
             "robots": int(stats.get("robotstxt/forbidden", 0)),
             "offsite": int(stats.get("offsite/filtered", 0)),
+            "max_pages": int(stats.get("zhengwen/spider/skipped/max_pages", 0)),
+            "depth": int(stats.get("depth/request_ignored_count", 0)),
         }
         return cls(
             pages_fetched=int(stats.get("downloader/response_count", 0)),

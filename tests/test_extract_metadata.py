@@ -92,6 +92,8 @@ def test_trailing_parenthesis_that_is_not_a_name() -> None:
         "打印 关闭窗口",
         "字号：大 中 小",
         "（原标题：民警电话遭停机）",
+        "广告位招租 联系电话:010-6000 0000",
+        "【广告】",
     ],
 )
 def test_chrome_lines(line: str) -> None:

@@ -189,7 +189,8 @@ EDITOR_RE = re.compile(
 AUTHOR_LABEL_RE = re.compile(
     # The value may start with a role ("作者:本报记者 吴昊"): the role is not the name.
     r"(?:作者|撰文|文字|记者|By)" + COLON + r"(?:[\u4e00-\u9fff]{0,4}?(?:记者|通讯员)\s*)?"
-    r"([^\s|｜)）\]】]{1,30}?)" + _VALUE_END, re.I
+    r"([^\s|｜)）\]】]{1,30}?)" + _VALUE_END,
+    re.I,
 )
 LEAD_RE = re.compile(
     r"^\s*(?:导读|摘要|内容提要|核心提示|提要|导语|【导读】|【摘要】)\s*[:：]?\s*(.+)$"
@@ -346,6 +347,8 @@ CHROME_LINE_RES = (
     re.compile(r"^[▲△↑]"),
     re.compile(r"^(?:本文来源|文章来源|稿件来源|信息来源)\s*[:：].{0,30}$"),
     re.compile(r"^(?:关注我们|点击进入|进入专题|更多精彩|点击查看|阅读全文|展开全文)"),
+    # Ad slots small portals leave in the article column ("广告位招租 联系电话:…", "广告").
+    re.compile(r"^(?:[\[【]?\s*广告\s*[\]】]?$|广告位|广告招商|广告合作|招商热线)"),
 )
 
 #: Lines that end the article: what follows them is comments, related news or the footer. They

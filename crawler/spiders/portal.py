@@ -16,6 +16,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
+from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, resolve_site
 from crawler.drops import ERROR_PREFIX
@@ -30,8 +31,6 @@ def apply_site_settings(settings: Any, site: SiteConfig) -> None:
     settings.set("AUTOTHROTTLE_START_DELAY", max(pol.download_delay, 0.1), priority="spider")
     settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", pol.concurrency, priority="spider")
     settings.set("DEPTH_LIMIT", site.max_depth, priority="spider")
-    if site.max_pages:
-        settings.set("CLOSESPIDER_PAGECOUNT", site.max_pages, priority="spider")
 
 
 class PortalSpider(scrapy.Spider):
@@ -49,6 +48,9 @@ class PortalSpider(scrapy.Spider):
         self.links = LinkExtractor(unique=True)
         #: Set by the RunRecord extension when the run row is created.
         self.run_id: str | None = None
+        #: URLs requested so far (canonical form): the page budget counts each once, and
+        #: Scrapy's duplicate filter would drop a repeat anyway.
+        self.issued: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
@@ -76,10 +78,23 @@ class PortalSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.site.start_urls:
-            kind = self.kind_of(url) or "list"
-            yield self._request(url, kind)
+            request = self._request(url, self.kind_of(url) or "list")
+            if request is not None:
+                yield request
 
-    def _request(self, url: str, kind: str) -> scrapy.Request:
+    def _request(self, url: str, kind: str) -> scrapy.Request | None:
+        """A request for a URL not yet issued, within the page budget (``max_pages``).
+
+        The budget is enforced here, when requests are issued, rather than by closing the
+        spider after N responses: requests already in flight would overshoot that bound.
+        """
+        key = canonicalize_url(url)
+        if key in self.issued:
+            return None
+        if self.site.max_pages is not None and len(self.issued) >= self.site.max_pages:
+            self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
+            return None
+        self.issued.add(key)
         callback = self.parse_article if kind == "article" else self.parse_list
         # Articles first: list pages only feed the queue, articles are what the user waits for.
         priority = 10 if kind == "article" else 0
@@ -94,8 +109,9 @@ class PortalSpider(scrapy.Spider):
             return
         for link in self.links.extract_links(response):
             kind = self.kind_of(link.url)
-            if kind is not None:
-                yield self._request(link.url, kind)
+            request = self._request(link.url, kind) if kind is not None else None
+            if request is not None:
+                yield request
 
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")

@@ -53,7 +53,9 @@ def test_every_command_is_documented_with_an_example() -> None:
     assert cli.commands, "the CLI has commands"
     for name, command in cli.commands.items():
         assert f"zhengwen {name}" in readme, f"`zhengwen {name}` is missing from the README"
-        assert command.help and "Example: zhengwen " + name in command.help, f"{name} lacks an example"
+        assert command.help and "Example: zhengwen " + name in command.help, (
+            f"{name} lacks an example"
+        )
 
 
 def test_bad_site_config_is_one_line_exit_2(tmp_path: Path) -> None:
@@ -66,7 +68,9 @@ def test_bad_site_config_is_one_line_exit_2(tmp_path: Path) -> None:
     result = zhengwen("crawl", str(bad), "--archive", str(tmp_path / "a"), cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"error: {bad}: politeness.concurrency: expected an integer from 1 to 64, got 0"]
+    assert lines == [
+        f"error: {bad}: politeness.concurrency: expected an integer from 1 to 64, got 0"
+    ]
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "a").exists(), "nothing is created before the config is valid"
 
@@ -100,7 +104,9 @@ def test_unreachable_site_is_one_line_exit_1_and_recorded(tmp_path: Path) -> Non
 def test_unusable_database_is_one_line_exit_3(tmp_path: Path) -> None:
     site = write_site(tmp_path, "http://127.0.0.1:9/")
     url = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none"
-    result = zhengwen("crawl", str(site), "--archive", str(tmp_path / "a"), "--db", url, cwd=tmp_path)
+    result = zhengwen(
+        "crawl", str(site), "--archive", str(tmp_path / "a"), "--db", url, cwd=tmp_path
+    )
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: cannot open the database")
@@ -121,7 +127,9 @@ def test_check_site_and_extract(tmp_path: Path) -> None:
         "<p>这是第二段正文，继续说明事件的经过和影响，并且引用了相关负责人的讲话内容。</p></div>"
         "</body></html>".encode("gbk")
     )
-    result = zhengwen("extract", str(page), "--url", "http://news.example.com/a/1.html", cwd=tmp_path)
+    result = zhengwen(
+        "extract", str(page), "--url", "http://news.example.com/a/1.html", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     import json
 

@@ -57,18 +57,10 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         run([str(PY), "-m", "pytest", *extra])
     else:
-        run(
-            [
-                str(BIN / "ruff"),
-                "check",
-                "crawler",
-                "pipelines",
-                "storage",
-                "tests",
-                "bench",
-                "tasks.py",
-            ]
-        )
+        names = ("crawler", "pipelines", "storage", "tests", "bench", "tasks.py")
+        paths = [name for name in names if (ROOT / name).exists()]
+        run([str(BIN / "ruff"), "check", *paths])
+        run([str(BIN / "ruff"), "format", "--check", *paths])
         run([str(BIN / "mypy")])
 
 

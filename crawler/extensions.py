@@ -187,3 +187,6 @@ class Progress:
         if self.tty:
             self.out.write("\r\x1b[2K")
             self.out.flush()
+        else:
+            # Logs of scheduled runs get the final state even when the run took under 10 s.
+            self.show()

@@ -212,3 +212,62 @@ def test_crawl_into_postgresql(
     for url, article in stored.items():
         assert_article_matches(article, truth[url], server.url)
     assert not ArchivePaths(archive).sqlite_path.exists()
+
+
+def test_drops_are_counted_by_reason_in_stats_and_run_record(
+    tmp_path: Path, portal: Portal, server: PortalServer
+) -> None:
+    articles = portal.articles()
+    portal.edit_article(
+        articles[0].path, body=["今天上午，市政府召开新闻发布会，通报有关情况。"], lead=None
+    )
+    # Same text as another article of the site: an exact duplicate at a second URL.
+    portal.edit_article(articles[1].path, body=list(articles[2].body), title=articles[2].title)
+    config = site_config(tmp_path, server)
+    archive = tmp_path / "archive"
+    result = crawl(tmp_path, config, archive)
+    assert "dropped: duplicate_content 1, too_short 1; errors: none" in result.stdout
+    # The live progress line (a final one when stderr is not a terminal).
+    assert "[testportal] pages " in result.stderr
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        run = db.runs("testportal")[0]
+        assert db.count_articles("testportal") == N_ARTICLES - 2
+    assert run.counters["dropped"] == {"duplicate_content": 1, "too_short": 1}
+    assert run.counters["articles_new"] == N_ARTICLES - 2
+    log = next((archive / "logs").glob("*-testportal.log")).read_text(encoding="utf-8")
+    assert "too_short" in log and articles[0].url(server.url) in log
+
+
+def test_stats_command(tmp_path: Path, server: PortalServer) -> None:
+    config = site_config(tmp_path, server)
+    archive = tmp_path / "archive"
+    crawl(tmp_path, config, archive, "--quiet")
+    table = run([sys.executable, "-m", "crawler.cli", "stats", "--archive", str(archive)], tmp_path)
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[1].split()[:2] == ["testportal", str(N_ARTICLES)]
+    import json
+
+    as_json = run(
+        [sys.executable, "-m", "crawler.cli", "stats", "--archive", str(archive), "--json"],
+        tmp_path,
+    )
+    data = json.loads(as_json.stdout)
+    assert data["parquet_rows"] == N_ARTICLES
+    assert data["sites"][0]["articles"] == N_ARTICLES
+    missing = run(
+        [sys.executable, "-m", "crawler.cli", "stats", "--archive", str(tmp_path / "none")],
+        tmp_path,
+    )
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no archive at")
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    result = run(
+        [sys.executable, "-m", "crawler.cli", "demo", "--archive", "arch", "--articles", "12"],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "articles 12 new" in result.stdout
+    with Database(ArchivePaths(tmp_path / "arch").default_db_url) as db:
+        assert db.count_articles("demo") == 12
+    assert ParquetDataset(tmp_path / "arch" / "parquet").count("demo") == 12

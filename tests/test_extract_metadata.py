@@ -277,3 +277,17 @@ def test_author_label_with_reporter_role() -> None:
         "来源：北京日报　发布时间".encode(), "来源：北京日报　作者:记者 王法　发布时间".encode()
     )
     assert extract(page, URL).author == "王法"
+
+
+def test_short_brief_is_extracted_not_mistaken_for_a_non_article() -> None:
+    # trafilatura alone returns nothing under 250 characters; the brief must reach validation,
+    # which drops it as too short, a reason the user can see and act on.
+    page = (
+        "<html><head><meta charset='utf-8'><title>简讯_示例网</title></head><body>"
+        "<h1>市政府召开新闻发布会</h1><div class='info'>来源：本站　发布时间：2021-03-05 09:30</div>"
+        "<div class='content'><p>今天上午，市政府召开新闻发布会，通报有关情况。(周洁)</p></div>"
+        "<div class='footer'>版权所有：示例网</div></body></html>"
+    ).encode()
+    a = extract(page, URL)
+    assert a.body == "今天上午，市政府召开新闻发布会，通报有关情况。"
+    assert a.author == "周洁"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trafilatura
+from trafilatura.settings import use_config
 
 from crawler.extract.dom import Line, Page, block_lines, select, squash
 
@@ -25,6 +26,24 @@ MIN_LINK_TEXT = 4
 #: A gap of more dropped lines than this between two kept paragraphs is a widget (related-news
 #: box, image gallery), not a sub-heading.
 MAX_GAP = 2
+
+
+#: Below MIN_EXTRACTED_SIZE (default 250 characters) trafilatura gives up on its own result and
+#: falls back to the whole page's text flattened into one line. On news portals a short result
+#: is usually a genuine brief, so the floor is lowered: the brief reaches validation, which drops
+#: it as too short (a reason the user can act on) instead of "not an article". On the zh truth
+#: pages this also raised mean body F1 from 0.923 to 0.926.
+MIN_EXTRACTED_SIZE = "10"
+
+
+def _config() -> Any:
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", MIN_EXTRACTED_SIZE)
+    config.set("DEFAULT", "MIN_OUTPUT_SIZE", MIN_EXTRACTED_SIZE)
+    return config
+
+
+_CONFIG = _config()
 
 
 @dataclass(slots=True)
@@ -48,6 +67,15 @@ def from_selector(page: Page, selector: str) -> RawBody:
 
 def from_trafilatura(page: Page) -> RawBody:
     """trafilatura's paragraphs, with dropped sub-headings restored from the page."""
+    postbody = _bare_body(page)
+    if postbody is None:
+        return RawBody([])
+    images = [g.get("src") for g in postbody.iter("graphic") if g.get("src")]
+    lines = [line.text for line in block_lines(postbody)]
+    return RawBody(restore_dropped(lines, page.lines, page.tree), images)
+
+
+def _bare_body(page: Page) -> Any:
     doc = trafilatura.bare_extraction(
         page.tree,
         url=page.url,
@@ -60,14 +88,10 @@ def from_trafilatura(page: Page) -> RawBody:
         include_formatting=True,
         # Neither favor_precision (drops most of a 163.com article) nor favor_recall (pulls in
         # sidebars): the default balance, with our link-density and stop-marker passes after it.
+        config=_CONFIG,
     )
     # as_dict=False (the default) returns a Document whose ``body`` is the output XML tree.
-    postbody = getattr(doc, "body", None)
-    if postbody is None:
-        return RawBody([])
-    images = [g.get("src") for g in postbody.iter("graphic") if g.get("src")]
-    lines = [line.text for line in block_lines(postbody)]
-    return RawBody(restore_dropped(lines, page.lines, page.tree), images)
+    return getattr(doc, "body", None)
 
 
 def _link_texts(tree: Any) -> set[str]:

@@ -90,16 +90,21 @@ def run_status(finish_reason: str, counters: RunCounters) -> str:
 class RunRecord:
     """One `crawl_runs` row per run: created when the spider opens, completed when it closes."""
 
-    def __init__(self, crawler: Any, url: str, trigger: str) -> None:
-        self.crawler = crawler
+    def __init__(self, stats: Any, url: str, trigger: str, digest: str) -> None:
+        self.stats = stats
         self.url = url
         self.trigger = trigger
+        self.digest = digest
         self.run_id: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunRecord:
+        site = getattr(crawler.spider, "site", None)
         ext = cls(
-            crawler, db_url(crawler.settings), crawler.settings.get("ZHENGWEN_TRIGGER", "manual")
+            crawler.stats,
+            db_url(crawler.settings),
+            crawler.settings.get("ZHENGWEN_TRIGGER", "manual"),
+            settings_digest(site, crawler.settings),
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -111,21 +116,19 @@ class RunRecord:
         try:
             db.create_schema()
             self.run_id = db.start_run(
-                site.name if site else spider.name,
-                self.trigger,
-                settings_digest(site, self.crawler.settings),
+                site.name if site else spider.name, self.trigger, self.digest
             )
         finally:
             db.dispose()
         spider.run_id = self.run_id
-        self.crawler.stats.set_value("zhengwen/run_id", self.run_id)
+        self.stats.set_value("zhengwen/run_id", self.run_id)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return
-        counters = RunCounters.from_stats(self.crawler.stats.get_stats())
+        counters = RunCounters.from_stats(self.stats.get_stats())
         status = run_status(reason, counters)
-        self.crawler.stats.set_value("zhengwen/run_status", status)
+        self.stats.set_value("zhengwen/run_status", status)
         db = Database(self.url)
         try:
             db.finish_run(self.run_id, status, {**counters.as_dict(), "finish_reason": reason})
@@ -146,8 +149,8 @@ def progress_line(site: str, stats: dict[str, Any], elapsed: float) -> str:
 class Progress:
     """A live progress line on stderr: rewritten in place on a terminal, a line every 10 s otherwise."""
 
-    def __init__(self, crawler: Any, interval: float, out: TextIO) -> None:
-        self.crawler = crawler
+    def __init__(self, stats: Any, interval: float, out: TextIO) -> None:
+        self.stats = stats
         self.out = out
         self.tty = out.isatty()
         self.interval = interval if self.tty else max(interval, 10.0)
@@ -159,7 +162,9 @@ class Progress:
     def from_crawler(cls, crawler: Any) -> Progress:
         if not crawler.settings.getbool("ZHENGWEN_PROGRESS"):
             raise NotConfigured
-        ext = cls(crawler, crawler.settings.getfloat("ZHENGWEN_PROGRESS_INTERVAL", 1.0), sys.stderr)
+        ext = cls(
+            crawler.stats, crawler.settings.getfloat("ZHENGWEN_PROGRESS_INTERVAL", 1.0), sys.stderr
+        )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -172,9 +177,7 @@ class Progress:
         self.loop.start(self.interval, now=False)
 
     def show(self) -> None:
-        line = progress_line(
-            self.site, self.crawler.stats.get_stats(), time.monotonic() - self.started
-        )
+        line = progress_line(self.site, self.stats.get_stats(), time.monotonic() - self.started)
         if self.tty:
             self.out.write("\r\x1b[2K" + line)
         else:

@@ -37,21 +37,21 @@ class PrivateAddressGuard:
     in (cloud metadata at 169.254.169.254, admin panels on 10.x).
     """
 
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
+    def __init__(self, stats: Any, allow_private: bool) -> None:
+        self.stats = stats
+        self.allow_private = allow_private
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PrivateAddressGuard:
-        return cls(crawler)
+        site = getattr(crawler.spider, "site", None)
+        return cls(crawler.stats, bool(getattr(site, "allow_private", False)))
 
     def process_request(self, request: Any) -> None:
-        spider = self.crawler.spider
-        site = getattr(spider, "site", None)
-        if site is not None and getattr(site, "allow_private", False):
+        if self.allow_private:
             return None
         host = urlsplit(request.url).hostname or ""
         if is_private_host(host):
-            self.crawler.stats.inc_value(f"{ERROR_PREFIX}private_address")
+            self.stats.inc_value(f"{ERROR_PREFIX}private_address")
             logger.warning("Refused request to a private address: %s", request.url)
             raise IgnoreRequest(f"private address refused: {request.url}")
         return None

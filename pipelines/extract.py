@@ -10,23 +10,18 @@ from crawler.items import RawPage
 
 
 class ExtractPipeline:
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-        self.stats = crawler.stats
-        self.options: ExtractOptions | None = None
+    def __init__(self, stats: Any, options: ExtractOptions) -> None:
+        self.stats = stats
+        self.options = options
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
-        return cls(crawler)
-
-    def open_spider(self) -> None:
-        site = getattr(self.crawler.spider, "site", None)
-        self.options = ExtractOptions.from_site(site) if site is not None else ExtractOptions()
+        site = getattr(crawler.spider, "site", None)
+        return cls(crawler.stats, ExtractOptions.from_site(site) if site else ExtractOptions())
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
             return item
-        assert self.options is not None
         try:
             article = extract(item.body, item.url, self.options, http_encoding=item.http_encoding)
         except ExtractionError as exc:
@@ -36,5 +31,6 @@ class ExtractPipeline:
             fetched_at=item.fetched_at,
             first_seen=item.fetched_at,
             last_seen=item.fetched_at,
-            crawl_run_id=getattr(self.crawler.spider, "run_id", None),
+            # Set by the RunRecord extension when the spider opened.
+            crawl_run_id=self.stats.get_value("zhengwen/run_id"),
         )

@@ -1,0 +1,450 @@
+"""Extraction benchmark: zhengwen against plain trafilatura and GNE on real news pages.
+
+    python bench/extraction.py                 # print the table, write it to docs/benchmarks.md
+    python bench/extraction.py --update-pin    # also move the regression pin (review the diff!)
+
+Pages: ``../shared/evaldata/zh`` (47 Chinese pages; 24 with the set's own truth, 23 with truth
+hand-made for this project in ``bench/data/zh/truth/``) and ``../shared/evaldata/aeb`` (181
+mostly English pages, body truth only). Scoring follows the evaldata README: bag-of-characters
+precision/recall/F1 over non-space characters for Chinese bodies, bag of lower-cased words
+otherwise; exact match for title, author and source (over pages whose truth has the field);
+published date to the day, and to the minute where the truth has a time; pages whose body keeps
+a chrome line; milliseconds per page (median of --repeat timing passes, one process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "evaldata"
+OUR_TRUTH = ROOT / "bench" / "data" / "zh" / "truth"
+PIN = ROOT / "bench" / "extraction_pin.json"
+DOC = ROOT / "docs" / "benchmarks.md"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GROUPS = ("zh-given", "zh-ours", "zh", "aeb")
+
+#: A body line that is site chrome, not article: judged independently of zhengwen's own
+#: patterns so the benchmark does not grade the extractor with its own rules. A line only counts
+#: when the truth body does not contain it.
+CHROME_RES = tuple(
+    re.compile(p, re.I)
+    for p in (
+        r"版权所有|copyright\s*©|©\s*\d{4}|all rights reserved",
+        r"ICP\s*[备证]|公网安备|公安网络备案|网安备",
+        r"^\s*[(（]?\s*(责任编辑|责编|编辑)\s*[:：]",
+        r"当前位置|您的位置|返回首页|回到顶部|返回顶部",
+        r"^\s*(分享到|分享至|扫一扫|扫描二维码|打印本页|关闭窗口|【打印】|字号)",
+        r"^\s*(上一篇|下一篇)\s*[:：]",
+        r"^\s*(相关阅读|相关新闻|延伸阅读|推荐阅读)\s*[:：]?\s*$",
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    group: str
+    path: Path
+    url: str
+    title: str | None
+    date: str | None
+    author: str | None
+    source: str | None
+    body: str
+
+    def html(self) -> bytes:
+        raw = self.path.read_bytes()
+        return gzip.decompress(raw) if self.path.suffix == ".gz" else raw
+
+
+@dataclass(slots=True)
+class Result:
+    body: str = ""
+    title: str | None = None
+    published: datetime | date | None = None
+    author: str | None = None
+    source: str | None = None
+
+
+def load_cases(shared: Path = SHARED) -> list[Case]:
+    cases: list[Case] = []
+    zh = shared / "zh"
+    given = [
+        json.loads(line)
+        for line in (zh / "truth.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    ours = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(OUR_TRUTH.glob("*.json"))]
+    for group, records in (("zh-given", given), ("zh-ours", ours)):
+        for r in records:
+            cases.append(_case(r, group, zh / f"{r['id']}.html"))
+    aeb = shared / "aeb"
+    for line in (aeb / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            cases.append(_case(r, "aeb", aeb / f"{r['id']}.html.gz"))
+    return cases
+
+
+def _case(r: dict[str, Any], group: str, path: Path) -> Case:
+    return Case(
+        id=r["id"],
+        group=group,
+        path=path,
+        url=r.get("url") or f"https://example.invalid/{r['id']}.html",
+        title=r.get("title"),
+        date=r.get("date"),
+        author=r.get("author"),
+        source=r.get("source"),
+        body=r.get("body") or "",
+    )
+
+
+# --- extractors -------------------------------------------------------------------------------
+
+
+def run_zhengwen(html: bytes, url: str) -> Result:
+    from crawler.extract import ExtractionError, extract
+
+    try:
+        a = extract(html, url)
+    except ExtractionError:
+        return Result()
+    return Result(a.body, a.title, a.published_at, a.author, a.source)
+
+
+def run_trafilatura_body(html: bytes, url: str) -> Result:
+    """Plain ``trafilatura.extract`` with default settings: the timed baseline."""
+    import trafilatura
+
+    return Result(body=trafilatura.extract(html, url=url) or "")
+
+
+def trafilatura_metadata(html: bytes, url: str, res: Result) -> Result:
+    """trafilatura's own metadata (default settings), untimed: it has no 来源 field."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, as_dict=True)
+    if doc:
+        res.title = doc.get("title")
+        res.author = doc.get("author")
+        res.published = _parse_any(doc.get("date"))
+    return res
+
+
+def run_gne(html: bytes, url: str) -> Result:
+    from gne import GeneralNewsExtractor
+
+    from crawler.extract import decode_html
+
+    text, _ = decode_html(html)
+    try:
+        out = GeneralNewsExtractor().extract(text)
+    except Exception:  # GNE raises bare exceptions on pages it cannot parse
+        return Result()
+    return Result(
+        body=out.get("content") or "",
+        title=out.get("title") or None,
+        # GNE returns the raw string; normalised with the same parser for a fair comparison.
+        published=_parse_any(out.get("publish_time")),
+        author=out.get("author") or None,
+    )
+
+
+def _parse_any(value: Any) -> datetime | date | None:
+    if not value:
+        return None
+    from crawler.extract import parse_date
+
+    return parse_date(str(value), "Asia/Shanghai")
+
+
+EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {
+    "zhengwen": run_zhengwen,
+    "trafilatura": run_trafilatura_body,
+    "gne": run_gne,
+}
+
+
+def available(names: Iterable[str]) -> list[str]:
+    out = []
+    for name in names:
+        if name == "gne":
+            try:
+                import gne  # noqa: F401
+            except ImportError:
+                print("gne not installed (pip install -e '.[bench]'); skipping it", file=sys.stderr)
+                continue
+        out.append(name)
+    return out
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def is_chinese(text: str) -> bool:
+    chars = [c for c in text if not c.isspace()]
+    return bool(chars) and sum(1 for c in chars if _CJK.match(c)) / len(chars) > 0.3
+
+
+def tokens(text: str, chinese: bool) -> Counter[str]:
+    if chinese:
+        return Counter(c for c in text if not c.isspace())
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+def prf(got: str, want: str) -> tuple[float, float, float]:
+    chinese = is_chinese(want) or (not want and is_chinese(got))
+    g, w = tokens(got, chinese), tokens(want, chinese)
+    if not g and not w:
+        return 1.0, 1.0, 1.0
+    overlap = sum((g & w).values())
+    if not overlap:
+        return 0.0, 0.0, 0.0
+    p, r = overlap / sum(g.values()), overlap / sum(w.values())
+    return p, r, 2 * p * r / (p + r)
+
+
+def _norm(text: str | None) -> str | None:
+    return " ".join(text.split()) if text else None
+
+
+def date_matches(got: datetime | date | None, truth: str) -> tuple[bool, bool | None]:
+    """(same day, same minute or None when the truth has no time)."""
+    has_time = "T" in truth
+    want = datetime.fromisoformat(truth) if has_time else date.fromisoformat(truth[:10])
+    if got is None:
+        return False, (False if has_time else None)
+    if isinstance(got, datetime):
+        local = got.astimezone(SHANGHAI) if got.tzinfo else got.replace(tzinfo=SHANGHAI)
+        got_day, got_minute = local.date(), local.replace(second=0, microsecond=0)
+    else:
+        got_day, got_minute = got, None
+    if isinstance(want, datetime):
+        want_local = want.astimezone(SHANGHAI)
+        same_minute = got_minute is not None and got_minute == want_local.replace(
+            second=0, microsecond=0
+        )
+        return got_day == want_local.date(), same_minute
+    return got_day == want, None
+
+
+def chrome_lines(body: str, truth: str) -> list[str]:
+    truth_lines = {" ".join(line.split()) for line in truth.splitlines()}
+    out = []
+    for line in body.splitlines():
+        norm = " ".join(line.split())
+        if norm and norm not in truth_lines and any(rx.search(norm) for rx in CHROME_RES):
+            out.append(norm)
+    return out
+
+
+@dataclass(slots=True)
+class Tally:
+    pages: int = 0
+    p: list[float] = field(default_factory=list)
+    r: list[float] = field(default_factory=list)
+    f: list[float] = field(default_factory=list)
+    hits: Counter[str] = field(default_factory=Counter)
+    totals: Counter[str] = field(default_factory=Counter)
+    chrome_pages: int = 0
+
+    def add(self, case: Case, res: Result) -> None:
+        self.pages += 1
+        p, r, f = prf(res.body, case.body)
+        self.p.append(p)
+        self.r.append(r)
+        self.f.append(f)
+        if case.title:
+            self.totals["title"] += 1
+            self.hits["title"] += _norm(res.title) == _norm(case.title)
+        if case.date:
+            day, minute = date_matches(res.published, case.date)
+            self.totals["date_day"] += 1
+            self.hits["date_day"] += day
+            if minute is not None:
+                self.totals["date_minute"] += 1
+                self.hits["date_minute"] += minute
+        for key in ("author", "source"):
+            want = getattr(case, key)
+            if want:
+                self.totals[key] += 1
+                self.hits[key] += _norm(getattr(res, key)) == _norm(want)
+        if chrome_lines(res.body, case.body):
+            self.chrome_pages += 1
+
+    def metrics(self) -> dict[str, float | int | None]:
+        def mean(xs: list[float]) -> float:
+            return round(statistics.fmean(xs), 4) if xs else 0.0
+
+        out: dict[str, float | int | None] = {
+            "pages": self.pages,
+            "body_p": mean(self.p),
+            "body_r": mean(self.r),
+            "body_f1": mean(self.f),
+        }
+        for key in ("title", "date_day", "date_minute", "author", "source"):
+            n = self.totals[key]
+            out[key] = round(self.hits[key] / n, 4) if n else None
+            out[f"{key}_n"] = n
+        out["chrome_pages"] = self.chrome_pages
+        return out
+
+
+def evaluate(
+    name: str, cases: list[Case]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Metrics per group for one extractor, and the chrome lines found per page (for reading)."""
+    run = EXTRACTORS[name]
+    tallies = {g: Tally() for g in GROUPS}
+    chrome: dict[str, list[str]] = {}
+    for case in cases:
+        html = case.html()
+        res = run(html, case.url)
+        if name == "trafilatura":
+            res = trafilatura_metadata(html, case.url, res)
+        for group in _groups_of(case):
+            tallies[group].add(case, res)
+        lines = chrome_lines(res.body, case.body)
+        if lines:
+            chrome[case.id] = lines
+    return {g: t.metrics() for g, t in tallies.items()}, chrome
+
+
+def _groups_of(case: Case) -> tuple[str, ...]:
+    return (case.group, "zh") if case.group.startswith("zh-") else (case.group,)
+
+
+def time_per_page(name: str, cases: list[Case], repeat: int) -> float:
+    """Median over ``repeat`` passes of the mean CPU milliseconds per page (process time)."""
+    run = EXTRACTORS[name]
+    pages = [(c.html(), c.url) for c in cases]
+    run(*pages[0])  # imports and caches outside the measurement
+    passes = []
+    for _ in range(repeat):
+        start = time.process_time()
+        for html, url in pages:
+            run(html, url)
+        passes.append((time.process_time() - start) * 1000 / len(pages))
+    return statistics.median(passes)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]], speed: dict[str, float]) -> str:
+    head = "| set | extractor | pages | body P | body R | body F1 | title | date (day) | date (minute) | author | source | pages with chrome | ms/page |"
+    rows = [head, "|" + "---|" * 13]
+    for group in GROUPS:
+        for name, per_group in results.items():
+            m = per_group[group]
+            rows.append(
+                f"| {group} | {name} | {m['pages']} | {m['body_p']:.3f} | {m['body_r']:.3f} | **{m['body_f1']:.3f}** "
+                f"| {_pct(m['title'])} | {_pct(m['date_day'])} | {_pct(m['date_minute'])} "
+                f"| {_pct(m['author'])} | {_pct(m['source'])} | {m['chrome_pages']} | {speed.get(name, 0):.1f} |"
+            )
+    return "\n".join(rows)
+
+
+def machine() -> str:
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def write_doc(text: str) -> None:
+    begin, end = "<!-- extraction:begin -->", "<!-- extraction:end -->"
+    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{text}\n{end}"
+    if begin in doc:
+        doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) :]
+    else:
+        doc = doc.rstrip() + "\n\n" + block + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(doc, encoding="utf-8")
+
+
+def pin_metrics(per_group: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The rates the regression gate holds: body F1 and each metadata rate, per group."""
+    keys = ("body_f1", "title", "date_day", "date_minute", "author", "source")
+    return {g: {k: per_group[g][k] for k in keys if per_group[g][k] is not None} for g in GROUPS}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--extractors", default="zhengwen,trafilatura,gne")
+    ap.add_argument("--repeat", type=int, default=3, help="timing passes (median reported)")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ap.add_argument("--update-pin", action="store_true", help=f"rewrite {PIN.relative_to(ROOT)}")
+    ap.add_argument("--show-chrome", action="store_true", help="print chrome lines left in bodies")
+    args = ap.parse_args(argv)
+
+    cases = load_cases()
+    names = available(n.strip() for n in args.extractors.split(",") if n.strip())
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    speed: dict[str, float] = {}
+    for name in names:
+        print(f"scoring {name} on {len(cases)} pages ...", file=sys.stderr, flush=True)
+        results[name], chrome = evaluate(name, cases)
+        if args.show_chrome:
+            for page, lines in chrome.items():
+                print(f"  {name} {page}: {lines[:3]}", file=sys.stderr)
+        print(f"timing {name} ({args.repeat} passes) ...", file=sys.stderr, flush=True)
+        speed[name] = time_per_page(name, cases, args.repeat)
+    text = table(results, speed)
+    ratio = ""
+    if "zhengwen" in speed and "trafilatura" in speed:
+        ratio = f"\n\nzhengwen / plain trafilatura time per page: **{speed['zhengwen'] / speed['trafilatura']:.2f}×**"
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    report = (
+        f"Measured {stamp} on {machine()}; command `python bench/extraction.py` "
+        f"(ms/page: CPU time, median of {args.repeat} passes over all {len(cases)} pages, one process).\n\n"
+        f"{text}{ratio}"
+    )
+    print(report)
+    if not args.no_doc:
+        write_doc(report)
+    if args.update_pin and "zhengwen" in results:
+        PIN.write_text(
+            json.dumps(pin_metrics(results["zhengwen"]), indent=2, sort_keys=True) + "\n",
+            encoding="utf-8",
+        )
+        print(f"pin updated: {PIN.relative_to(ROOT)} (review the diff)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

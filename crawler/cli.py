@@ -9,15 +9,19 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from crawler.config import ConfigError, resolve_site
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,6 +126,13 @@ def _crawl_and_report(
     )
     if result.log_file is not None:
         click.echo(f"log: {result.log_file}")
+    if result.drift:
+        click.echo(
+            f"warning: {site.name} extracts worse than usual (site redesign?): "
+            + "; ".join(result.drift)
+            + f". Check a page with `zhengwen extract PAGE.html --site {site.name}`.",
+            err=True,
+        )
     if result.status == "failed":
         start = ", ".join(site.start_urls)
         if c.pages_fetched == 0:
@@ -180,27 +191,15 @@ def stats(archive: Path, db_url: str | None, as_json: bool) -> None:
 
 
 def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> None:
-    from crawler.runner import StorageUnavailable, check_storage
-    from storage.db import Database
     from storage.parquet import ParquetDataset
     from storage.paths import ArchivePaths
 
-    paths = ArchivePaths(archive)
-    url = db_url or paths.default_db_url
-    if db_url is None and not paths.sqlite_path.exists():
-        fail(
-            f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first",
-            EXIT_FAILED,
-        )
-    try:
-        check_storage(paths, url)
-    except StorageUnavailable as exc:
-        fail(str(exc), EXIT_STORAGE)
-    db = Database(url)
+    db = _open_existing(archive, db_url)
     try:
         rows = db.site_stats()
     finally:
         db.dispose()
+    paths = ArchivePaths(archive)
     parquet_rows = ParquetDataset(paths.parquet_dir).count()
     if as_json:
         click.echo(
@@ -226,10 +225,108 @@ def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> No
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    _echo_table(table)
     click.echo(f"Parquet rows (all versions): {parquet_rows}")
+
+
+def _echo_table(rows: Sequence[tuple[str, ...]]) -> None:
+    """Left-aligned columns; East Asian wide characters count two cells, as a terminal shows them."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())
+
+
+@cli.command()
+@archive_option
+@db_option
+@click.option("--site", default=None, help="Only runs of this site.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with all counters).")
+def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_json: bool) -> None:
+    """List crawl runs, newest first, with their counters and drift alerts.
+
+    A run whose pages extract markedly worse than the site's usual (fewer bodies, titles or
+    dates: often a redesign) is flagged in the DRIFT column.
+
+    Example: zhengwen runs --site demo --limit 5
+    """
+
+    db = _open_existing(archive, db_url)
+    try:
+        rows = db.runs(site, limit=limit)
+    finally:
+        db.dispose()
+    if as_json:
+        payload = [dataclasses.asdict(r) for r in rows]
+        click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no runs recorded")
+        return
+    table: list[tuple[str, ...]] = [
+        (
+            "run",
+            "site",
+            "trigger",
+            "started",
+            "secs",
+            "status",
+            "pages",
+            "new",
+            "changed",
+            "unchanged",
+            "dropped",
+            "errors",
+            "drift",
+        )
+    ]
+    for r in rows:
+        c = r.counters or {}
+        secs = f"{(r.finished_at - r.started_at).total_seconds():.0f}" if r.finished_at else "-"
+        table.append(
+            (
+                r.id[:8],
+                r.site,
+                r.trigger,
+                _short(r.started_at),
+                secs,
+                r.status,
+                str(c.get("pages_fetched", "-")),
+                str(c.get("articles_new", "-")),
+                str(c.get("articles_changed", "-")),
+                str(c.get("articles_unchanged", "-")),
+                str(sum(c.get("dropped", {}).values())),
+                str(sum(c.get("errors", {}).values())),
+                "; ".join(c.get("drift") or []) or "-",
+            )
+        )
+    _echo_table(table)
+
+
+def _open_existing(archive: Path, db_url: str | None) -> Database:
+    """The archive's database, or a one-line error when there is none to read."""
+    from crawler.runner import StorageUnavailable, check_storage
+    from storage.db import Database
+    from storage.paths import ArchivePaths
+
+    paths = ArchivePaths(archive)
+    if db_url is None and not paths.sqlite_path.exists():
+        fail(
+            f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first",
+            EXIT_FAILED,
+        )
+    url = db_url or paths.default_db_url
+    try:
+        check_storage(paths, url)
+    except StorageUnavailable as exc:
+        fail(str(exc), EXIT_STORAGE)
+    return Database(url)
 
 
 def _short(value: Any) -> str:

@@ -15,6 +15,7 @@ from twisted.internet import task
 from crawler.drops import DROP_PREFIX, ERROR_PREFIX, collect
 from pipelines.common import db_url
 from storage.db import Database
+from storage.quality import drift, quality
 
 
 def settings_digest(site: Any, settings: Any) -> str:
@@ -44,6 +45,7 @@ class RunCounters:
     errors: dict[str, int]
     skipped: dict[str, int]
     bytes: int
+    quality: dict[str, Any]
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any]) -> RunCounters:
@@ -64,6 +66,12 @@ class RunCounters:
             errors=collect(stats, ERROR_PREFIX),
             skipped={k: v for k, v in skipped.items() if v},
             bytes=int(stats.get("downloader/response_bytes", 0)),
+            quality=quality(
+                int(stats.get("zhengwen/quality/pages", 0)),
+                int(stats.get("zhengwen/quality/body", 0)),
+                int(stats.get("zhengwen/quality/title", 0)),
+                int(stats.get("zhengwen/quality/date", 0)),
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,7 +139,16 @@ class RunRecord:
         self.stats.set_value("zhengwen/run_status", status)
         db = Database(self.url)
         try:
-            db.finish_run(self.run_id, status, {**counters.as_dict(), "finish_reason": reason})
+            site = getattr(spider, "site", None)
+            earlier = [
+                r.counters.get("quality")
+                for r in db.runs(site.name if site else spider.name, limit=20)
+                if r.id != self.run_id and r.status == "ok"
+            ]
+            flags = drift(counters.quality, earlier)
+            self.stats.set_value("zhengwen/drift", flags)
+            record = {**counters.as_dict(), "finish_reason": reason, "drift": flags}
+            db.finish_run(self.run_id, status, record)
         finally:
             db.dispose()
 

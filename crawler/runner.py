@@ -32,6 +32,7 @@ class CrawlResult:
     counters: RunCounters
     elapsed: float
     log_file: Path | None
+    drift: tuple[str, ...] = ()
 
 
 def check_storage(paths: ArchivePaths, db_url: str) -> None:
@@ -129,4 +130,5 @@ def run_crawl(
         counters=counters,
         elapsed=time.monotonic() - started,
         log_file=log_file,
+        drift=tuple(stats.get("zhengwen/drift") or ()),
     )

@@ -22,11 +22,18 @@ class ExtractPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
             return item
+        self.stats.inc_value("zhengwen/quality/pages")
         try:
             article = extract(item.body, item.url, self.options, http_encoding=item.http_encoding)
         except ExtractionError as exc:
             raise drop(self.stats, "extract", exc.reason, str(exc), item.url) from exc
         self.stats.inc_value("zhengwen/extract/ok")
+        # What drift alerts compare run to run (storage.quality).
+        self.stats.inc_value("zhengwen/quality/body")
+        if article.title:
+            self.stats.inc_value("zhengwen/quality/title")
+        if article.published_at:
+            self.stats.inc_value("zhengwen/quality/date")
         return article.replace(
             fetched_at=item.fetched_at,
             first_seen=item.fetched_at,

@@ -271,3 +271,28 @@ def test_demo_command(tmp_path: Path) -> None:
     with Database(ArchivePaths(tmp_path / "arch").default_db_url) as db:
         assert db.count_articles("demo") == 12
     assert ParquetDataset(tmp_path / "arch" / "parquet").count("demo") == 12
+
+
+def test_runs_command_and_drift_alert_after_a_redesign(
+    tmp_path: Path, portal: Portal, server: PortalServer
+) -> None:
+    config = site_config(tmp_path, server)
+    archive = tmp_path / "archive"
+    crawl(tmp_path, config, archive, "--quiet")
+    assert "warning:" not in crawl(tmp_path, config, archive, "--quiet").stderr
+    # The "redesign": article pages stop showing their dates (and change, so they are re-read).
+    for art in portal.articles():
+        portal.edit_article(art.path, body=[*art.body, "（完）"])
+    portal.hide_dates = True
+    third = crawl(tmp_path, config, archive, "--quiet")
+    assert "warning: testportal extracts worse than usual" in third.stderr
+    assert "date 0.00 (usual 1.00)" in third.stderr
+    listing = run(
+        [sys.executable, "-m", "crawler.cli", "runs", "--archive", str(archive)], tmp_path
+    )
+    assert listing.returncode == 0
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:3] == ["run", "site", "trigger"]
+    assert len(lines) == 4
+    assert "date 0.00 (usual 1.00)" in lines[1]
+    assert lines[2].rstrip().endswith("-") and lines[3].rstrip().endswith("-")

@@ -268,6 +268,8 @@ class Portal:
     clients must sniff the ``<meta>`` that declares gb2312 for GBK bytes."""
     hot_ids: tuple[int, ...] = ()
     """The sidebar's 热点新闻, fixed at generation so that pages do not churn."""
+    hide_dates: bool = False
+    """A "redesign" for drift tests: article pages stop printing their publication time."""
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _articles: dict[str, ArticleTruth] = field(default_factory=dict, repr=False)
 

@@ -161,7 +161,8 @@ def article(portal: Portal, art: ArticleTruth) -> str:
     info = f"来源:{escape(art.source)}&nbsp;&nbsp;&nbsp;"
     if art.author_style == "reporter" and art.author:
         info += f"作者:记者 {escape(art.author)}&nbsp;&nbsp;&nbsp;"
-    info += f"日期:{art.published_at:%Y-%m-%d %H:%M:%S}"
+    if not portal.hide_dates:
+        info += f"日期:{art.published_at:%Y-%m-%d %H:%M:%S}"
     lead = ""
     if art.lead is not None:
         lead = f'<div class="daodu"><b>导读:</b> {escape(art.lead)}</div>'

@@ -331,6 +331,35 @@ def evaluate(
     return {g: t.metrics() for g, t in tallies.items()}, chrome
 
 
+def explain(name: str, cases: list[Case], group_prefix: str = "zh") -> None:
+    """Per page: every field that differs from the truth, and the body F1 when below 0.97."""
+    run = EXTRACTORS[name]
+    for case in cases:
+        if not case.group.startswith(group_prefix):
+            continue
+        res = run(case.html(), case.url)
+        notes = []
+        f1 = prf(res.body, case.body)[2]
+        if f1 < 0.97:
+            notes.append(f"body F1 {f1:.3f}")
+        if case.title and _norm(res.title) != _norm(case.title):
+            notes.append(f"title {res.title!r} != {case.title!r}")
+        if case.date:
+            day, minute = date_matches(res.published, case.date)
+            if not day or minute is False:
+                notes.append(f"date {res.published} != {case.date}")
+        for key in ("author", "source"):
+            want, got = getattr(case, key), getattr(res, key)
+            if want and _norm(got) != _norm(want):
+                notes.append(f"{key} {got!r} != {want!r}")
+            elif not want and got:
+                notes.append(f"{key} {got!r} (truth has none)")
+        for line in chrome_lines(res.body, case.body)[:3]:
+            notes.append(f"chrome {line[:60]!r}")
+        if notes:
+            print(f"{case.group}/{case.id}: " + " | ".join(notes))
+
+
 def _groups_of(case: Case) -> tuple[str, ...]:
     return (case.group, "zh") if case.group.startswith("zh-") else (case.group,)
 
@@ -411,9 +440,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--update-pin", action="store_true", help=f"rewrite {PIN.relative_to(ROOT)}")
     ap.add_argument("--show-chrome", action="store_true", help="print chrome lines left in bodies")
+    ap.add_argument(
+        "--explain", metavar="GROUP", help="list per-page mismatches of zhengwen (zh, aeb) and exit"
+    )
     args = ap.parse_args(argv)
 
     cases = load_cases()
+    if args.explain:
+        explain("zhengwen", cases, args.explain)
+        return
     names = available(n.strip() for n in args.extractors.split(",") if n.strip())
     results: dict[str, dict[str, dict[str, Any]]] = {}
     speed: dict[str, float] = {}

@@ -106,3 +106,35 @@ def test_site_timezone_option() -> None:
     article = extract(page, "https://x.example/a.html", ExtractOptions(timezone="Asia/Tokyo"))
     assert article.published_at is not None
     assert article.published_at.isoformat() == "2020-10-03T21:26:54+09:00"
+
+
+@pytest.mark.parametrize(
+    ("url", "year"),
+    [
+        ("https://news.example.com/2019/1008/c1234.html", 2019),
+        ("http://www.fzcb.example/jzfp/2020-10/03/content_1.html", 2020),
+        ("https://money.163.com/19/0907/13/EOFOC8MJ00258105.html", 2019),
+        ("https://www.example.com/a/20211008/123.html", 2021),
+        ("https://baijiahao.example.com/s?id=1646789012345", None),
+        (None, None),
+    ],
+)
+def test_year_from_url(url: str | None, year: int | None) -> None:
+    from crawler.extract.dates import year_from_url
+
+    assert year_from_url(url) == year
+
+
+def test_yearless_date_takes_the_year_from_the_url() -> None:
+    page = (
+        "<html><head><meta charset='utf-8'></head><body><h1>深圳驻点招商成果丰硕</h1>"
+        "<div class='info'><span>加拿大必读</span> <span>10-08 12:00</span></div>"
+        "<div class='content'><p>"
+        + "九月以来，驻点招商工作队先后拜访企业两千余家，签约项目数十个。" * 3
+        + "</p></div></body></html>"
+    ).encode()
+    a = extract(page, "https://news.example.com/2019/1008/c1.html")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2019-10-08T12:00:00+08:00"
+    # Without a year anywhere, the date stays unknown rather than guessed from today.
+    assert extract(page, "https://news.example.com/s?id=1").published_at is None

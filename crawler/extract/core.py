@@ -87,7 +87,7 @@ def extract(
     published = _selected(page, sel, "published_at")
     published_at: datetime | None = (
         dates.parse_date(published, opts.timezone) if published else None
-    ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone)
+    ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone, url)
     updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
 
     author = _author(page, sel, title_index, ld, cleaned.author)

@@ -26,6 +26,8 @@ from crawler.extract.patterns import (
     NUMERIC_DATE_RE,
     RFC2822_RE,
     UPDATED_LABEL_RE,
+    URL_YEAR_RES,
+    YEARLESS_DATE_RE,
 )
 
 
@@ -152,12 +154,35 @@ def _labelled(lines: list[Line], start: int, label: Any) -> Iterable[str]:
             yield line.text[m.end() :]
 
 
+def year_from_url(url: str | None) -> int | None:
+    """The publication year an article URL carries, if any (``/2019/1008/``, ``/19/0907/``)."""
+    if not url:
+        return None
+    path = url.split("://", 1)[-1].split("/", 1)[-1]
+    for rx in URL_YEAR_RES:
+        m = rx.search("/" + path)
+        if m:
+            year = int(m.group(1))
+            return year if year >= 1990 else 2000 + year
+    return None
+
+
+def parse_yearless(text: str, year: int, tz: str | tzinfo) -> datetime | None:
+    """``10-08 12:00`` read in `year` (taken from the URL: never guessed from the crawl day)."""
+    m = YEARLESS_DATE_RE.search(text)
+    if not m:
+        return None
+    mo, d, h, mi, s = m.groups()
+    return _build(_zone(tz), str(year), mo, d, h, mi, s)
+
+
 def find_published(
     tree: Any,
     lines: list[Line],
     title_index: int | None,
     jsonld: dict[str, Any],
     tz: str | tzinfo,
+    url: str | None = None,
 ) -> datetime | None:
     """The publication time, most trustworthy source first.
 
@@ -176,6 +201,11 @@ def find_published(
     if found is None and title_index is not None:
         window = lines[title_index : title_index + DATE_LINES_AFTER_TITLE]
         found = _first((line.text for line in window), tz)
+        year = year_from_url(url) if found is None else None
+        if year is not None:
+            found = next(
+                (dt for line in window if (dt := parse_yearless(line.text, year, tz))), None
+            )
     return found
 
 

@@ -384,3 +384,16 @@ COPYRIGHT_HOLDER_RE = re.compile(
     r"(?:版权所有|Copyright\s*©?|©)\s*[:：]?\s*(?:\d{4}(?:-\d{4})?\s*)?([^\s,，|｜、.。;；]{2,30})",
     re.I,
 )
+
+#: A date without a year, with a time: ``10-08 12:00``, ``10月8日 12:00``. Feeds, app-style pages
+#: (Baijiahao, Toutiao) print only month and day; the time is required so that scores and
+#: ratios (``3-1``) are not read as dates.
+YEARLESS_DATE_RE = re.compile(
+    r"(?<![\d.:/-])(\d{1,2})(?:-|/|月)(\d{1,2})日?\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?(?![\d:])"
+)
+#: The year in an article URL: ``/2019/1008/``, ``/2019-10/08/``, ``/20191008/``, and 163.com's
+#: two-digit ``/19/0907/``.
+URL_YEAR_RES = (
+    re.compile(r"(?<!\d)((?:19|20)\d{2})(?:[-/_]?\d{2}){1,2}(?!\d)"),
+    re.compile(r"/(\d{2})/(?:0[1-9]|1[0-2])[0-3]\d/"),
+)

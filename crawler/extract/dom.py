@@ -7,6 +7,7 @@ rendered lines, so extraction costs one parse plus trafilatura's own copy.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,17 +154,29 @@ def select(tree: Any, selector: str) -> list[Any]:
         raise ExtractionError(f"bad selector {selector!r}: {exc}", reason="bad_selector") from exc
 
 
+#: Each page's meta index, built once: fields look up meta tags about twenty times per page.
+_META_INDEX: weakref.WeakKeyDictionary[Any, dict[str, list[str]]] = weakref.WeakKeyDictionary()
+
+
+def _meta_index(tree: Any) -> dict[str, list[str]]:
+    index = _META_INDEX.get(tree)
+    if index is None:
+        index = {}
+        for meta in tree.iter("meta"):
+            content = clean_space(meta.get("content") or "")
+            if not content:
+                continue
+            for attr in ("property", "name", "itemprop", "http-equiv"):
+                key = meta.get(attr)
+                if key:
+                    index.setdefault(key.strip().lower(), []).append(content)
+        _META_INDEX[tree] = index
+    return index
+
+
 def meta_values(tree: Any, names: tuple[str, ...]) -> Iterator[str]:
     """Non-empty ``content`` of ``<meta name|property|itemprop=...>`` in the order of `names`."""
-    index: dict[str, list[str]] = {}
-    for meta in tree.iter("meta"):
-        content = clean_space(meta.get("content") or "")
-        if not content:
-            continue
-        for attr in ("property", "name", "itemprop", "http-equiv"):
-            key = meta.get(attr)
-            if key:
-                index.setdefault(key.strip().lower(), []).append(content)
+    index = _meta_index(tree)
     for name in names:
         yield from index.get(name.lower(), ())
 

@@ -226,7 +226,12 @@ def prf(got: str, want: str) -> tuple[float, float, float]:
 
 
 def _norm(text: str | None) -> str | None:
-    return " ".join(text.split()) if text else None
+    """Whitespace-normalised; for Chinese text whitespace is dropped altogether (Chinese has no
+    word spaces: ``2007 年`` and ``2007年`` are the same headline, as the body metric already
+    treats them)."""
+    if not text:
+        return None
+    return "".join(text.split()) if is_chinese(text) else " ".join(text.split())
 
 
 def date_matches(got: datetime | date | None, truth: str) -> tuple[bool, bool | None]:

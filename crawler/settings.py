@@ -64,6 +64,11 @@ EXTENSIONS = {
 ZHENGWEN_ARCHIVE_DIR = "archive"
 ZHENGWEN_DB_URL = None  # None: sqlite file inside the archive folder
 ZHENGWEN_BATCH_SIZE = 200
+# Extraction worker processes: None = one per core; 0 = extract in the crawler process.
+ZHENGWEN_EXTRACT_WORKERS = None
+# Seconds one page may take in a worker before the worker is killed and the page recorded as
+# failed (extract_timeout).
+ZHENGWEN_EXTRACT_TIMEOUT = 30.0
 # Below this many characters of body (CJK characters count one each) a page is a stub, a
 # gallery or a redirect notice rather than an article: news briefs are rarely under 50.
 ZHENGWEN_MIN_BODY_CHARS = 50

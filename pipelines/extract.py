@@ -1,30 +1,57 @@
-"""RawPage → Article, through the pure extraction function."""
+"""RawPage → Article, through the pure extraction function, in a pool of worker processes.
+
+Extraction is CPU-bound: done on the reactor thread it would stall every download. With
+``ZHENGWEN_EXTRACT_WORKERS`` > 0 (default: one per core) pages go to `crawler.pool`, and the
+reactor awaits the result; ``0`` extracts in-process (debugging, profiling).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any
 
 from crawler.drops import drop
 from crawler.extract import ExtractionError, ExtractOptions, extract
 from crawler.items import RawPage
+from crawler.pool import DEFAULT_TIMEOUT, ExtractionPool, Task
+from storage.article import Article
 
 
 class ExtractPipeline:
-    def __init__(self, stats: Any, options: ExtractOptions) -> None:
+    def __init__(self, stats: Any, options: ExtractOptions, workers: int, timeout: float) -> None:
         self.stats = stats
         self.options = options
+        self.workers = workers
+        self.timeout = timeout
+        self.pool: ExtractionPool | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
         site = getattr(crawler.spider, "site", None)
-        return cls(crawler.stats, ExtractOptions.from_site(site) if site else ExtractOptions())
+        workers = crawler.settings.get("ZHENGWEN_EXTRACT_WORKERS")
+        return cls(
+            crawler.stats,
+            ExtractOptions.from_site(site) if site else ExtractOptions(),
+            (os.cpu_count() or 1) if workers is None else int(workers),
+            crawler.settings.getfloat("ZHENGWEN_EXTRACT_TIMEOUT", DEFAULT_TIMEOUT),
+        )
 
-    def process_item(self, item: Any) -> Any:
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            self.pool = ExtractionPool(self.options, workers=self.workers, timeout=self.timeout)
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.stats.set_value("zhengwen/extract/worker_restarts", self.pool.stats.restarts)
+
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
             return item
         self.stats.inc_value("zhengwen/quality/pages")
         try:
-            article = extract(item.body, item.url, self.options, http_encoding=item.http_encoding)
+            article = await self._extract(item)
         except ExtractionError as exc:
             raise drop(self.stats, "extract", exc.reason, str(exc), item.url) from exc
         self.stats.inc_value("zhengwen/extract/ok")
@@ -41,3 +68,9 @@ class ExtractPipeline:
             # Set by the RunRecord extension when the spider opened.
             crawl_run_id=self.stats.get_value("zhengwen/run_id"),
         )
+
+    async def _extract(self, page: RawPage) -> Article:
+        if self.pool is None:
+            return extract(page.body, page.url, self.options, http_encoding=page.http_encoding)
+        future = self.pool.submit(Task(page.body, page.url, page.http_encoding))
+        return await asyncio.wrap_future(future)

@@ -296,3 +296,28 @@ def test_runs_command_and_drift_alert_after_a_redesign(
     assert len(lines) == 4
     assert "date 0.00 (usual 1.00)" in lines[1]
     assert lines[2].rstrip().endswith("-") and lines[3].rstrip().endswith("-")
+
+
+@pytest.mark.parametrize("workers", ["0", "1", "2"])
+def test_same_archive_with_any_number_of_extraction_workers(
+    tmp_path: Path, portal: Portal, server: PortalServer, workers: str
+) -> None:
+    config = site_config(tmp_path, server)
+    archive = tmp_path / "archive"
+    result = run(
+        [
+            sys.executable, "-m", "scrapy", "crawl", "portal",
+            "-a", f"site={config}",
+            "-s", f"ZHENGWEN_ARCHIVE_DIR={archive}",
+            "-s", f"ZHENGWEN_EXTRACT_WORKERS={workers}",
+            "-s", "LOG_LEVEL=WARNING",
+        ],
+        REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    truth = {t.url(server.url): t for t in portal.articles()}
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        stored = {a.url: a for a in db.iter_articles("testportal")}
+    assert set(stored) == set(truth)
+    for url, article in stored.items():
+        assert_article_matches(article, truth[url], server.url)

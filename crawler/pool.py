@@ -1,0 +1,265 @@
+"""Extraction off the reactor: a pool of worker processes that survives crashing and hanging pages.
+
+trafilatura is CPU-bound; run in a Scrapy callback it stalls every download. Here each worker
+process extracts one page at a time; a manager thread feeds idle workers from a queue and
+resolves each page's future as its result arrives (order of completion). A worker that dies on
+a page (segfault in a C parser, out of memory) or runs past the time limit is killed and
+replaced; that page fails with a typed reason and the crawl goes on.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: one dead worker breaks the whole executor
+(every pending future fails with BrokenProcessPool), and it cannot time out or kill a single
+hung task.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from crawler.extract import ExtractionError, ExtractOptions, extract
+from storage.article import Article
+
+logger = logging.getLogger(__name__)
+
+#: Seconds one page may take before its worker is killed: real pages take well under a second;
+#: a page past this is pathological (regex backtracking, a 5 MB single line).
+DEFAULT_TIMEOUT = 30.0
+
+
+class PoolClosed(RuntimeError):
+    """The pool was shut down before the page was extracted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    html: bytes
+    url: str
+    http_encoding: str | None = None
+
+
+@dataclass(slots=True)
+class _Worker:
+    process: Any
+    conn: Connection
+    busy: tuple[int, Task] | None = None
+    started: float = 0.0
+    ready: bool = False
+    """Set when the worker has imported the extractor: start-up is not charged to a page."""
+
+
+def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
+    """Worker loop: receive (id, Task), send (id, "ok", Article) or (id, "error", reason, msg)."""
+    fn = _resolve(target)
+    conn.send(("ready",))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if message is None:
+            return
+        task_id, task = message
+        try:
+            article = fn(task.html, task.url, options, http_encoding=task.http_encoding)
+            conn.send((task_id, "ok", article))
+        except ExtractionError as exc:
+            conn.send((task_id, "error", exc.reason, str(exc)))
+        except Exception as exc:  # a bug in extraction must fail the page, not the worker
+            conn.send((task_id, "error", "extract_bug", f"{type(exc).__name__}: {exc}"))
+
+
+def _resolve(target: str) -> Callable[..., Article]:
+    """The extraction function by dotted name (tests substitute one that hangs or crashes)."""
+    if target == "crawler.extract:extract":
+        return extract
+    module, _, name = target.partition(":")
+    mod = __import__(module, fromlist=[name])
+    fn: Callable[..., Article] = getattr(mod, name)
+    return fn
+
+
+@dataclass(slots=True)
+class PoolStats:
+    done: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+    restarts: int = 0
+
+
+class ExtractionPool:
+    """``submit(task) -> Future[Article]``; the future fails with ExtractionError on a bad page."""
+
+    def __init__(
+        self,
+        options: ExtractOptions,
+        workers: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        target: str = "crawler.extract:extract",
+    ) -> None:
+        self.options = options
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self.timeout = timeout
+        self.target = target
+        # spawn: forking a process that runs Twisted's reactor and threads is unsafe.
+        self.ctx = mp.get_context("spawn")
+        self.stats = PoolStats()
+        self._queue: deque[tuple[int, Task, Future[Article]]] = deque()
+        self._futures: dict[int, Future[Article]] = {}
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
+        self._next_id = 0
+        self._closed = False
+        self._workers = [self._spawn() for _ in range(self.size)]
+        self._thread = threading.Thread(
+            target=self._manage, name="zhengwen-extract-pool", daemon=True
+        )
+        self._thread.start()
+
+    # --- public -------------------------------------------------------------------------------
+
+    def submit(self, task: Task) -> Future[Article]:
+        future: Future[Article] = Future()
+        with self._lock:
+            if self._closed:
+                raise PoolClosed("the extraction pool is closed")
+            self._next_id += 1
+            self._queue.append((self._next_id, task, future))
+        self._wake()
+        return future
+
+    def close(self) -> None:
+        """Finish queued pages, then stop the workers."""
+        with self._lock:
+            self._closed = True
+        self._wake()
+        self._thread.join()
+        for worker in self._workers:
+            self._stop(worker)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- manager thread -----------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        parent, child = self.ctx.Pipe()
+        process = self.ctx.Process(
+            target=_work,
+            args=(child, self.options, self.target),
+            name="zhengwen-extract",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"!")
+        except OSError:
+            pass
+
+    def _stop(self, worker: _Worker, kill: bool = False) -> None:
+        if not kill:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(timeout=5)
+        worker.conn.close()
+        worker.process.close()
+
+    def _fail(self, future: Future[Article], reason: str, message: str) -> None:
+        self.stats.failed[reason] = self.stats.failed.get(reason, 0) + 1
+        if not future.done():
+            future.set_exception(ExtractionError(message, reason=reason))
+
+    def _replace(self, index: int, reason: str, message: str) -> None:
+        worker = self._workers[index]
+        if worker.busy is not None:
+            task_id, task = worker.busy
+            future = self._futures.pop(task_id, None)
+            if future is not None:
+                self._fail(future, reason, f"{message}: {task.url}")
+            logger.warning("Extraction worker %s on %s; replaced", reason, task.url)
+        self._stop(worker, kill=True)
+        self.stats.restarts += 1
+        self._workers[index] = self._spawn()
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if worker.busy is not None or not worker.ready:
+                continue
+            with self._lock:
+                if not self._queue:
+                    return
+                task_id, task, future = self._queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            self._futures[task_id] = future
+            worker.busy = (task_id, task)
+            worker.started = time.monotonic()
+            worker.conn.send((task_id, task))
+
+    def _receive(self, worker: _Worker) -> None:
+        message = worker.conn.recv()
+        if message == ("ready",):
+            worker.ready = True
+            return
+        task_id = message[0]
+        worker.busy = None
+        future = self._futures.pop(task_id, None)
+        if future is None:
+            return
+        if message[1] == "ok":
+            self.stats.done += 1
+            future.set_result(message[2])
+        else:
+            self._fail(future, message[2], message[3])
+
+    def _manage(self) -> None:
+        while True:
+            self._dispatch()
+            with self._lock:
+                finished = self._closed and not self._queue
+            if finished and all(w.busy is None for w in self._workers):
+                return
+            busy = [w for w in self._workers if w.busy is not None]
+            deadline = min((w.started + self.timeout for w in busy), default=None)
+            wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
+            handles: list[Any] = [self._wake_r]
+            for w in self._workers:
+                handles += [w.conn, w.process.sentinel]
+            ready = wait(handles, timeout=wait_for)
+            if self._wake_r in ready:
+                while self._wake_r.poll():
+                    self._wake_r.recv_bytes()
+            for index, worker in enumerate(self._workers):
+                if worker.conn in ready:
+                    try:
+                        self._receive(worker)
+                    except (EOFError, OSError):
+                        self._replace(index, "extract_crash", "worker died")
+                        continue
+                if worker.process.sentinel in ready and not worker.process.is_alive():
+                    self._replace(
+                        index, "extract_crash", f"worker exited ({worker.process.exitcode})"
+                    )
+                elif worker.busy is not None and time.monotonic() - worker.started > self.timeout:
+                    self._replace(index, "extract_timeout", f"no result in {self.timeout:.0f}s")

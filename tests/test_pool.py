@@ -1,0 +1,73 @@
+"""The extraction pool: same results as in-process extraction, whatever the worker count; a page
+that hangs or crashes its worker fails alone, with a reason, and the pool goes on."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+import pytest
+
+from crawler.demo.content import Portal
+from crawler.demo.render import route
+from crawler.extract import ExtractionError, ExtractOptions, extract
+from crawler.pool import ExtractionPool, PoolClosed, Task
+from storage.article import Article
+
+BASE = "http://127.0.0.1:8765"
+
+
+def demo_tasks(n: int = 12) -> list[Task]:
+    portal = Portal.generate(n_articles=n, seed=99)
+    return [Task(route(portal, a.path).body, a.url(BASE)) for a in portal.articles()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_results_equal_in_process_extraction(workers: int) -> None:
+    options = ExtractOptions(site="demo")
+    tasks = demo_tasks()
+    expected = [extract(t.html, t.url, options) for t in tasks]
+    with ExtractionPool(options, workers=workers) as pool:
+        futures = [pool.submit(t) for t in tasks]
+        got = [f.result(timeout=60) for f in futures]
+    assert got == expected
+    assert pool.stats.done == len(tasks)
+    assert pool.stats.restarts == 0
+
+
+def outcome(future: Future[Article]) -> str:
+    try:
+        future.result(timeout=60)
+    except ExtractionError as exc:
+        return exc.reason
+    return "ok"
+
+
+def test_hanging_and_crashing_pages_fail_alone() -> None:
+    tasks = demo_tasks(6)
+    bad = [
+        Task(tasks[0].html, BASE + "/hang.html"),
+        Task(tasks[1].html, BASE + "/crash.html"),
+        Task(tasks[2].html, BASE + "/bug.html"),
+        Task(b"", BASE + "/empty.html"),
+    ]
+    with ExtractionPool(
+        ExtractOptions(), workers=2, timeout=2.0, target="tests.pool_targets:hang_or_crash"
+    ) as pool:
+        futures = [pool.submit(t) for t in [*bad, *tasks]]
+        outcomes = [outcome(f) for f in futures]
+    assert outcomes[:4] == ["extract_timeout", "extract_crash", "extract_bug", "empty"]
+    assert outcomes[4:] == ["ok"] * len(tasks)
+    assert pool.stats.restarts == 2
+    assert pool.stats.failed == {
+        "extract_timeout": 1,
+        "extract_crash": 1,
+        "extract_bug": 1,
+        "empty": 1,
+    }
+
+
+def test_closed_pool_refuses_work() -> None:
+    pool = ExtractionPool(ExtractOptions(), workers=1)
+    pool.close()
+    with pytest.raises(PoolClosed):
+        pool.submit(Task(b"<html></html>", BASE + "/x.html"))

@@ -85,10 +85,11 @@ class RunCounters:
 
 
 def run_status(finish_reason: str, counters: RunCounters) -> str:
-    """'failed' when nothing could be fetched, 'interrupted' on a stop by signal, else 'ok'."""
+    """'failed' when nothing could be fetched or a store write failed, 'interrupted' on a stop
+    by signal, else 'ok'."""
     if finish_reason == "shutdown":
         return "interrupted"
-    if counters.pages_fetched == 0:
+    if counters.pages_fetched == 0 or counters.errors.get("storage"):
         return "failed"
     if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
         return "failed"

@@ -63,7 +63,10 @@ EXTENSIONS = {
 # zhengwen's own settings.
 ZHENGWEN_ARCHIVE_DIR = "archive"
 ZHENGWEN_DB_URL = None  # None: sqlite file inside the archive folder
+# Store writes happen in batches off the reactor thread: a batch is written when it holds
+# ZHENGWEN_BATCH_SIZE articles or its oldest article has waited ZHENGWEN_BATCH_SECONDS.
 ZHENGWEN_BATCH_SIZE = 200
+ZHENGWEN_BATCH_SECONDS = 2.0
 # Extraction worker processes: None = one per core; 0 = extract in the crawler process.
 ZHENGWEN_EXTRACT_WORKERS = None
 # Seconds one page may take in a worker before the worker is killed and the page recorded as

@@ -1,12 +1,14 @@
-"""Buffer articles and write them to the Parquet dataset in atomic batches."""
+"""Articles to the Parquet dataset, in atomic batches written off the reactor thread."""
 
 from __future__ import annotations
 
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from crawler.drops import ERROR_PREFIX, drop
 from pipelines.common import archive_paths, db_url
 from storage.article import Article
+from storage.batch import BatchWriter, StorageError
 from storage.db import Database
 from storage.parquet import ParquetDataset
 
@@ -21,15 +23,22 @@ class ParquetWriterPipeline:
     """
 
     def __init__(
-        self, stats: Any, dataset: ParquetDataset, batch_size: int, url: str, site: str | None
+        self,
+        stats: Any,
+        dataset: ParquetDataset,
+        batch_size: int,
+        batch_seconds: float,
+        url: str,
+        site: str | None,
     ) -> None:
         self.stats = stats
         self.dataset = dataset
-        self.batch_size = max(1, batch_size)
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
         self.url = url
         self.site = site
-        self.buffer: list[Article] = []
         self.stored: set[tuple[str, str]] = set()
+        self.writer: BatchWriter[Article] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ParquetWriterPipeline:
@@ -42,6 +51,7 @@ class ParquetWriterPipeline:
             crawler.stats,
             ParquetDataset(paths.parquet_dir, partition_tz=tz),
             crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
+            crawler.settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
             db_url(crawler.settings),
             site.name if site else None,
         )
@@ -50,14 +60,16 @@ class ParquetWriterPipeline:
         self.dataset.cleanup_temp()
         self.stored = self.dataset.keys(self.site)
         self.reconcile()
+        self.writer = BatchWriter(
+            self.write, self.batch_size, self.batch_seconds, name="zhengwen-parquet"
+        )
 
     def reconcile(self) -> None:
         db = Database(self.url)
         try:
             db.create_schema()
-            missing = {
-                u for u, h in db.known_hashes(self.site).items() if (u, h) not in self.stored
-            }
+            known = db.known_hashes(self.site)
+            missing = {u for u, h in known.items() if (u, h) not in self.stored}
             if missing:
                 rows = [a for a in db.iter_articles(self.site) if a.url_hash in missing]
                 self.dataset.write_batch(rows)
@@ -66,24 +78,29 @@ class ParquetWriterPipeline:
         finally:
             db.dispose()
 
-    def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
-        key = (item.url_hash, item.content_hash)
-        if key not in self.stored:
-            self.stored.add(key)
-            self.buffer.append(item)
-            if len(self.buffer) >= self.batch_size:
-                self.flush()
-        return item
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        batch, self.buffer = self.buffer, []
+    def write(self, batch: list[Article]) -> None:
+        """Runs on the writer thread."""
         files = self.dataset.write_batch(batch)
         self.stats.inc_value("zhengwen/parquet/rows", len(batch))
         self.stats.inc_value("zhengwen/parquet/files", len(files))
 
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article) or self.writer is None:
+            return item
+        key = (item.url_hash, item.content_hash)
+        if key not in self.stored:
+            self.stored.add(key)
+            try:
+                self.writer.put(item)
+            except StorageError as exc:
+                self.stats.inc_value(f"{ERROR_PREFIX}storage")
+                raise drop(self.stats, "parquet", "storage_error", str(exc), item.url) from exc
+        return item
+
     def close_spider(self) -> None:
-        self.flush()
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except StorageError:
+                self.stats.inc_value(f"{ERROR_PREFIX}storage")
+                raise

@@ -1,21 +1,24 @@
-"""Buffer articles and upsert them into the SQL archive, one transaction per batch."""
+"""Articles to the SQL archive: one transaction per batch, written off the reactor thread."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from crawler.drops import ERROR_PREFIX, drop
 from pipelines.common import db_url
 from storage.article import Article
+from storage.batch import BatchWriter, StorageError
 from storage.db import Database
 
 
 class SqlWriterPipeline:
-    def __init__(self, stats: Any, url: str, batch_size: int) -> None:
+    def __init__(self, stats: Any, url: str, batch_size: int, batch_seconds: float) -> None:
         self.stats = stats
         self.url = url
-        self.batch_size = max(1, batch_size)
-        self.buffer: list[Article] = []
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
         self.db: Database | None = None
+        self.writer: BatchWriter[Article] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SqlWriterPipeline:
@@ -23,32 +26,41 @@ class SqlWriterPipeline:
             crawler.stats,
             db_url(crawler.settings),
             crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
+            crawler.settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
         )
 
     def open_spider(self) -> None:
         self.db = Database(self.url)
         self.db.create_schema()
+        self.writer = BatchWriter(
+            self.write, self.batch_size, self.batch_seconds, name="zhengwen-sql"
+        )
 
-    def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
-        self.buffer.append(item)
-        if len(self.buffer) >= self.batch_size:
-            self.flush()
-        return item
-
-    def flush(self) -> None:
-        if not self.buffer or self.db is None:
-            return
-        batch, self.buffer = self.buffer, []
+    def write(self, batch: list[Article]) -> None:
+        """Runs on the writer thread; the Database's engine is used from this thread only."""
+        assert self.db is not None
         result = self.db.upsert_articles(batch)
         self.stats.inc_value("zhengwen/sql/new", result.new)
         self.stats.inc_value("zhengwen/sql/updated", result.updated)
         self.stats.inc_value("zhengwen/sql/unchanged", result.unchanged)
 
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article) or self.writer is None:
+            return item
+        try:
+            self.writer.put(item)
+        except StorageError as exc:
+            self.stats.inc_value(f"{ERROR_PREFIX}storage")
+            raise drop(self.stats, "sql", "storage_error", str(exc), item.url) from exc
+        return item
+
     def close_spider(self) -> None:
         try:
-            self.flush()
+            if self.writer is not None:
+                self.writer.close()
+        except StorageError:
+            self.stats.inc_value(f"{ERROR_PREFIX}storage")
+            raise
         finally:
             if self.db is not None:
                 self.db.dispose()

@@ -138,3 +138,116 @@ def test_yearless_date_takes_the_year_from_the_url() -> None:
     assert a.published_at.isoformat() == "2019-10-08T12:00:00+08:00"
     # Without a year anywhere, the date stays unknown rather than guessed from today.
     assert extract(page, "https://news.example.com/s?id=1").published_at is None
+
+
+def _info_page(head: str, info: str, url_body: str = "") -> bytes:
+    return (
+        f"<html><head><meta charset='utf-8'>{head}</head><body>"
+        "<div class='clock'>2020年10月04日 星期日</div>"
+        f"<h1>英国美女在殡仪馆工作太痛苦转行当美人鱼</h1>{info}"
+        "<div class='content'><p>"
+        + "英国汉普郡的一位女士放弃了她在殡仪馆的工作，转而从事水下表演的工作。" * 3
+        + f"</p>{url_body}</div></body></html>"
+    ).encode()
+
+
+def test_yearless_info_line_takes_the_year_from_a_machine_date_on_the_same_day() -> None:
+    """Baijiahao: spans rendered without a space (``10-0812:00``), no year in the URL; the
+    ``dateUpdate`` itemprop on the same day gives the year, the info line the minute."""
+    info = (
+        "<div class='article-source'><span class='date'>发布时间：10-08</span>"
+        "<span class='time'>12:00</span><span>优质原创作者</span></div>"
+    )
+    same_day = "<meta itemprop='dateUpdate' content='2019-10-08 12:00:57'>"
+    a = extract(_info_page(same_day, info), "https://baijiahao.example.com/s?id=1646796218")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2019-10-08T12:00:00+08:00"
+    # An update on another day says nothing about the year: unknown, not guessed.
+    other_day = "<meta itemprop='dateUpdate' content='2019-12-01 09:00:00'>"
+    b = extract(_info_page(other_day, info), "https://baijiahao.example.com/s?id=1646796218")
+    assert b.published_at is None
+
+
+def test_two_digit_year_on_the_info_line() -> None:
+    info = (
+        "<div class='article-source'><span class='date'>发布时间：18-03-08</span>"
+        "<span class='time'>23:16</span></div>"
+    )
+    a = extract(_info_page("", info), "https://baijiahao.example.com/s?id=1594379932")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2018-03-08T23:16:00+08:00"
+
+
+def test_info_line_split_into_blocks() -> None:
+    """QQ news renders year, month/day and time as three blocks; the URL gives the year."""
+    info = "<div class='a'><div>2019</div><div>09/07</div><div>19:02</div></div><div>扬眼</div>"
+    a = extract(_info_page("", info), "https://new.example.com/omn/20190907/20190907A081B0.html")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2019-09-07T19:02:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("head", "info", "want"),
+    [
+        # The meta stamps the page's generation; the info line shows the editor's time.
+        (
+            "<meta property='article:published_time' content='2019-09-07T06:52:51+08:00'>",
+            "<div class='date-source'><span class='date'>2019年09月07日 04:04</span>"
+            "<a>北京日报</a></div>",
+            "2019-09-07T04:04:00+08:00",
+        ),
+        # A bare-day meta gets its time of day from the info line.
+        (
+            "<meta name='publishdate' content='2019-06-15'>",
+            "<div class='box01'>2019年06月15日08:18&nbsp;&nbsp;来源：人民网</div>",
+            "2019-06-15T08:18:00+08:00",
+        ),
+        # Same minute: the meta keeps its seconds.
+        (
+            "<meta property='article:published_time' content='2019-11-25T18:57:38+08:00'>",
+            "<div class='date-source'>2019年11月25日 18:57 参考消息</div>",
+            "2019-11-25T18:57:38+08:00",
+        ),
+        # Another day on the info line is some other date: the meta stays.
+        (
+            "<meta property='article:published_time' content='2019-09-07T06:52:51+08:00'>",
+            "<div>2019年09月05日 10:00 北京日报</div>",
+            "2019-09-07T06:52:51+08:00",
+        ),
+        # An update time on the info line does not replace the publication time.
+        (
+            "<meta property='article:published_time' content='2019-09-07T06:52:51+08:00'>",
+            "<div>更新时间：2019-09-07 09:08</div>",
+            "2019-09-07T06:52:51+08:00",
+        ),
+    ],
+)
+def test_info_line_time_refines_the_meta(head: str, info: str, want: str) -> None:
+    a = extract(_info_page(head, info), "https://news.example.cn/c/doc-1.shtml")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == want
+
+
+def test_bare_time_texts_rank_below_the_info_line() -> None:
+    """``<time>`` without a datetime attribute in a sidebar list is not the article's date."""
+    sidebar = "<ul><li><a>另一篇文章</a><time>2019-09-06</time></li></ul>"
+    info = "<aside><span>2019-09-05 11:10 游民星空[整理]</span></aside>"
+    a = extract(_info_page("", info, sidebar), "https://ol.example.com/news/201909/1220000.shtml")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2019-09-05T11:10:00+08:00"
+
+
+def test_script_state_is_the_last_resort() -> None:
+    state = (
+        '<script>window.DATA = {"title": "运营商手机促销方式曝光", '
+        '"pubtime": "2019-09-07 19:02:26", "media": "扬眼"};</script>'
+    )
+    a = extract(_info_page(state, "<div>昨天</div>"), "https://news.example.cn/topic/7PM49")
+    assert a.published_at is not None
+    assert a.published_at.isoformat() == "2019-09-07T19:02:26+08:00"
+    # A shown date wins over the script's.
+    b = extract(
+        _info_page(state, "<div>2019-09-08 08:00</div>"), "https://news.example.cn/topic/7PM49"
+    )
+    assert b.published_at is not None
+    assert b.published_at.isoformat() == "2019-09-08T08:00:00+08:00"

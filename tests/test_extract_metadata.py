@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from crawler.extract import ExtractionError, ExtractOptions, NotAnArticle, extract
-from crawler.extract.cleanup import byline_of, clean_body, is_chrome, split_trailing_byline
+from crawler.extract.cleanup import (
+    byline_of,
+    clean_body,
+    dateline_byline,
+    is_chrome,
+    split_trailing_byline,
+)
 
 PARAS = [
     "记者从市交通委获悉，今年全市将新建改建道路一百二十公里，进一步完善城市路网结构，缓解交通拥堵。",
@@ -49,9 +55,17 @@ def test_basic_fields() -> None:
         ("", "<p>市交通委将持续推进道路建设工作。(王法)</p>", "王法"),
         ("", "<p>市交通委将持续推进道路建设工作。（王法）</p>", "王法"),
         ("<p>本报记者 张三</p>", "", "张三"),
-        ("<p>记者 张三 李四</p>", "", "张三、李四"),
+        # Names keep the page's own separator: spaces stay spaces, 、 stays 、.
+        ("<p>记者 张三 李四</p>", "", "张三 李四"),
+        ("<p>澎湃新闻记者 段彦超 廖艳</p>", "", "段彦超 廖艳"),
         ("<p>文/李四</p>", "", "李四"),
         ("<p>作者:王五</p>", "", "王五"),
+        ("<p>【文/观察者网专栏作者 王文】</p>", "", "王文"),
+        ("<p>执笔/叨叨姐、胡一刀&amp;李小飞刀</p>", "", "叨叨姐、胡一刀&李小飞刀"),
+        ("<p>《棱镜》作者 周纯</p>", "", "周纯"),
+        ("<p>原创： 路闻卓立编译 人民币交易与研究</p>", "", "路闻卓立"),
+        ("", "<p>采写：南都见习记者 林子沛</p>", "林子沛"),
+        ("", "<p>扬子晚报记者 张楠</p>", "张楠"),
     ],
 )
 def test_byline_forms(inside_top: str, inside_end: str, author: str) -> None:
@@ -64,6 +78,30 @@ def test_byline_forms(inside_top: str, inside_end: str, author: str) -> None:
 def test_trailing_parenthesis_that_is_not_a_name() -> None:
     assert split_trailing_byline("新华社北京3月5日电。(完)") == ("新华社北京3月5日电。(完)", None)
     assert split_trailing_byline("匹配“9+3”县(区),在外出") == ("匹配“9+3”县(区),在外出", None)
+    # A closing publisher credit is the source's business, not a writer.
+    assert split_trailing_byline("道路建设工作。（新华社）") == ("道路建设工作。（新华社）", None)
+
+
+def test_trailing_byline_before_promotion_lines() -> None:
+    end = "<p>市交通委将持续推进道路建设工作。(李楠)</p><p>扫描下方二维码关注官方微信。</p>"
+    a = extract(cn_page(inside_end=end), URL)
+    assert a.author == "李楠"
+    assert "(李楠)" not in a.body
+
+
+@pytest.mark.parametrize(
+    ("first", "author"),
+    [
+        ("新华社巴黎12月9日电（记者唐霁）法国9日再次爆发全国跨行业大罢工。", "唐霁"),
+        ("新京报快讯（记者 裴剑飞）今日有网友爆料，有60万个账号在暗网出售。", "裴剑飞"),
+        ("本报讯（记者 张三 通讯员 李四）昨天，全市道路建设工作会议召开。", "张三"),
+    ],
+)
+def test_dateline_byline_stays_in_body(first: str, author: str) -> None:
+    assert dateline_byline(first) == author
+    a = extract(cn_page(inside_top=f"<p>{first}</p>"), URL)
+    assert a.author == author
+    assert a.body.split("\n")[0] == first
 
 
 @pytest.mark.parametrize(
@@ -124,6 +162,131 @@ def test_byline_of() -> None:
     assert byline_of("文|李四") == "李四"
     assert byline_of("By Jane Doe") == "Jane Doe"
     assert byline_of("记者从市交通委获悉，今年全市将新建改建道路一百二十公里。") is None
+    assert byline_of("石佳/中国青年报") == "石佳"
+    # A photo credit names the photographer, a sidebar heading names nobody.
+    assert byline_of("新华社记者 张三 摄") is None
+    assert byline_of("作者最新文章") is None
+
+
+INFO = "<div class='info'>来源：北京日报　发布时间：2021-03-05 09:30</div>"
+
+
+def info_page(info: str, inside_top: str = "", inside_end: str = "", head: str = "") -> bytes:
+    """`cn_page` with its labelled info line replaced by `info` (the header under the h1)."""
+    page = cn_page(inside_top=inside_top, inside_end=inside_end, head=head)
+    assert INFO.encode() in page
+    return page.replace(INFO.encode(), info.encode())
+
+
+@pytest.mark.parametrize(
+    ("info", "source"),
+    [
+        # Sina: date, then the publisher, no label.
+        ("<div class='date-source'><span>2019年09月07日 04:04</span> 北京日报</div>", "北京日报"),
+        # Toutiao: an 原创 mark, the account, the date.
+        (
+            "<div class='article-sub'><span>原创</span> <span>南方都市报</span> "
+            "<span>2019-09-09 16:01:46</span></div>",
+            "南方都市报",
+        ),
+        (
+            "<div class='article-sub'><span>中国网</span> <span>2019-11-25 10:37:31</span></div>",
+            "中国网",
+        ),
+        # A role tag and a comment count beside the name.
+        ("<aside><span>2019-09-05 11:10 游民星空[整理]</span> <a>1</a></aside>", "游民星空"),
+        # The Paper: the publisher on its own line beside the date.
+        ("<div class='news_about'><p>新华社</p><p>2020-01-03 18:13</p></div>", "新华社"),
+        # QQ: the category link runs into the source; the template classes the source.
+        (
+            "<div class='a_Info'><span class='a_catalog'><a href='/c'>金融市场</a></span>"
+            "<span class='a_source'>棱镜</span><span class='a_time'>2019-09-23 07:48</span></div>",
+            "棱镜",
+        ),
+        # Several names beside the date are writers, not a publisher.
+        ("<div>2020-06-05 20:35 叨叨姐 胡一刀 李小飞刀</div>", None),
+    ],
+)
+def test_unlabelled_source_under_headline(info: str, source: str | None) -> None:
+    assert extract(info_page(info), URL).source == source
+
+
+def test_writer_and_publisher_line() -> None:
+    a = extract(info_page("<div><p>石佳/中国青年报</p><p>2019-09-24 09:10</p></div>"), URL)
+    assert (a.author, a.source) == ("石佳", "中国青年报")
+
+
+def test_placeholder_source_label_does_not_beat_the_info_line() -> None:
+    # ``来源：网络`` closing a reprint means "from the internet": no publisher.
+    page = info_page("<div>华夏人文 2020-03-09 18:14:21</div>", inside_end="<p>来源：网络</p>")
+    assert extract(page, URL).source == "华夏人文"
+
+
+def test_source_label_in_text_beats_the_unlabelled_account() -> None:
+    page = info_page(
+        "<p class='time'><span>2019-05-17</span><span> · </span><span>苏皖城市报道</span></p>",
+        inside_end="<p><strong>来源：无锡交警</strong></p>",
+    )
+    assert extract(page, URL).source == "无锡交警"
+
+
+def _bjh_card(name: str, verified: str) -> str:
+    return (
+        "<div class='article-desc'><div class='author-icon'><img src='a.jpg'></div>"
+        f"<div class='author-txt'><p class='author-name'>{name}</p>"
+        "<div class='article-source'><span class='date'>发布时间：10-08</span>"
+        f"<span class='time'>12:00</span><span class='account-authentication'>{verified}</span>"
+        "</div></div></div>"
+    )
+
+
+def test_platform_account_is_the_author() -> None:
+    a = extract(info_page(_bjh_card("加拿大必读", "优质原创作者")), URL)
+    assert (a.author, a.source) == ("加拿大必读", None)
+
+
+def test_account_verified_as_an_organisation_is_the_source() -> None:
+    a = extract(info_page(_bjh_card("IT之家", "青岛软媒网络科技有限公司")), URL)
+    assert (a.author, a.source) == (None, "IT之家")
+
+
+def test_account_of_a_page_with_a_byline_is_the_source() -> None:
+    card = (
+        "<div><div class='time'>2019 09/07 19:02</div><a class='author' href='/a/1'>"
+        "<div>扬眼</div><span class='qiehao'>企鹅号</span></a></div>"
+    )
+    a = extract(info_page(card, inside_end="<p>扬子晚报记者 张楠</p>"), URL)
+    assert (a.author, a.source) == ("张楠", "扬眼")
+
+
+def test_author_classes_outside_the_header_do_not_count() -> None:
+    comments = "<div class='comments'><div class='tie-author'>往事随风</div></div>"
+    page = cn_page().replace(b"<div class='footer'>", comments.encode() + b"<div class='footer'>")
+    assert extract(page, URL).author is None
+
+
+@pytest.mark.parametrize(
+    ("meta", "shown", "author"),
+    [
+        ("李雷", "<span>作者 李雷</span>", "李雷"),
+        # The CMS account that typed the story in, never shown to readers.
+        ("马娟", "", None),
+        # A CMS user id, the publisher, a placeholder.
+        ("104363", "<span>104363</span>", None),
+        ("北京日报", "", None),
+        ("未知", "<span>未知</span>", None),
+    ],
+)
+def test_declared_author(meta: str, shown: str, author: str | None) -> None:
+    page = cn_page(head=f"<meta name='author' content='{meta}'>").replace(
+        b"</div><div class='article'>", f"{shown}</div><div class='article'>".encode(), 1
+    )
+    assert extract(page, URL).author == author
+
+
+def test_unknown_author_label_is_no_author() -> None:
+    page = cn_page(inside_end="<div class='gs_bot_author'>作者：未知　责任编辑：棒棒不是糖</div>")
+    assert extract(page, URL).author is None
 
 
 def test_editor_lead_tags_images() -> None:

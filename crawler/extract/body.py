@@ -1,9 +1,10 @@
 """Body text: trafilatura finds the article container, we restore what it drops.
 
 trafilatura is tuned for the Western web and can drop short lines inside the article: on news
-portals those are the sub-headings (``南下:走出去 驻下来``). We therefore map its paragraphs back
-onto the page's own rendered lines and re-insert the short heading-like lines that sit between
-two paragraphs it kept. A per-site ``body`` selector replaces the heuristics altogether.
+portals those are the sub-headings (``南下:走出去 驻下来``), and with images on it loses the text
+right under a picture. We therefore map its paragraphs back onto the page's own rendered lines,
+re-insert what it dropped between two paragraphs it kept, and drop the kept lines the page marks
+as captions or link lists. A per-site ``body`` selector replaces the heuristics altogether.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 import trafilatura
 from trafilatura.settings import use_config
 
+from crawler.extract.cleanup import is_stop_line
 from crawler.extract.dom import Line, Page, block_lines, select, squash
+from crawler.extract.patterns import LIST_DATE_RES
 
 #: Longest line we re-insert between two kept paragraphs: sub-headings are short, while a long
 #: dropped line is more likely something trafilatura was right to drop (a caption, an ad blurb).
@@ -71,8 +74,10 @@ def from_trafilatura(page: Page) -> RawBody:
     if postbody is None:
         return RawBody([])
     images = [g.get("src") for g in postbody.iter("graphic") if g.get("src")]
-    lines = [line.text for line in block_lines(postbody)]
-    return RawBody(restore_dropped(lines, page.lines, page.tree), images)
+    out_lines = block_lines(postbody)
+    lines = [line.text for line in out_lines]
+    after_image = [line.after_image for line in out_lines]
+    return RawBody(restore_dropped(lines, page.lines, page.tree, after_image), images)
 
 
 def _bare_body(page: Page) -> Any:
@@ -106,20 +111,19 @@ def _link_texts(tree: Any) -> set[str]:
 
 def _mostly_links(text: str, links: set[str]) -> bool:
     """trafilatura's fallback can flatten a headline list into one line that matches no page
-    line; it is still link text, which is what we test here."""
+    line; it is still link text, which is what we test here. Timestamps do not count against
+    it: a list item ``headline 2018-03-02 08:58:39`` joins a linked headline with its date."""
+    for rx in LIST_DATE_RES:
+        text = rx.sub("", text)
     key = squash(text)
+    if not key:
+        return False
     covered = sum(len(link) for link in links if link in key)
     return covered >= MAX_LINK_RATIO * len(key)
 
 
-def restore_dropped(kept: list[str], page_lines: list[Line], tree: Any = None) -> list[str]:
-    """Re-insert short heading-like page lines that fall between two kept lines.
-
-    Kept lines are matched to page lines in order; link-dominated ones are dropped. Lines are matched to page lines in order; a page line is only restored when it sits
-    in a small gap between two matches and looks like a sub-heading (heading tag or all bold,
-    the way CMS templates mark sub-headings).
-    """
-    keys = [squash(k) for k in kept]
+def _positions(keys: list[str], page_lines: list[Line]) -> list[int | None]:
+    """Each kept line's page line, matched in order (None when it matches none)."""
     positions: list[int | None] = []
     cursor = 0
     page_keys = [squash(line.text) for line in page_lines]
@@ -132,24 +136,74 @@ def restore_dropped(kept: list[str], page_lines: list[Line], tree: Any = None) -
         positions.append(found)
         if found is not None:
             cursor = found + 1
+    return positions
+
+
+def restore_dropped(
+    kept: list[str],
+    page_lines: list[Line],
+    tree: Any = None,
+    after_image: list[bool] | None = None,
+) -> list[str]:
+    """Put back the page lines trafilatura dropped between two kept lines, drop what it kept
+    but the page marks as a link list or a caption.
+
+    Kept lines are matched to page lines in order. Between two matches we restore:
+
+    - short sub-headings (heading tag or all bold, the way CMS templates mark them) in a small
+      gap;
+    - the text right under a picture: with images on, trafilatura loses the text that follows
+      the block holding a picture (WeChat-style posts of ``<br>``-separated lines lose a line
+      under every image). When a ``graphic`` precedes the next kept line in its output, the
+      gap's lines that directly follow a picture on the page (within `MAX_GAP` lines of the kept
+      line) come back, captions and links excepted;
+    - a stop marker (``推荐阅读``, ``延伸 · 推荐``) that trafilatura dropped while keeping the
+      teasers under it, so that the cleanup's stop pass still sees where the article ends.
+    """
+    positions = _positions([squash(k) for k in kept], page_lines)
+    images = after_image or [False] * len(kept)
     out: list[str] = []
     previous: int | None = None
     links: set[str] | None = None
-    for text, pos in zip(kept, positions, strict=True):
+    for text, pos, image in zip(kept, positions, images, strict=True):
         if pos is not None and page_lines[pos].link_ratio >= MAX_LINK_RATIO:
             # Related-news lists and menus are links; article paragraphs are not.
+            continue
+        if pos is not None and page_lines[pos].caption:
+            # Still a landmark: the gap before the next kept line starts after it.
+            previous = pos
             continue
         if pos is None and tree is not None:
             links = _link_texts(tree) if links is None else links
             if _mostly_links(text, links):
                 continue
-        if pos is not None and previous is not None and 0 < pos - previous - 1 <= MAX_GAP:
-            out.extend(
-                page_lines[j].text for j in range(previous + 1, pos) if _heading_like(page_lines[j])
-            )
+        if pos is not None and previous is not None and pos - previous > 1:
+            out.extend(_gap_lines(page_lines, previous + 1, pos, image))
         out.append(text)
         if pos is not None:
             previous = pos
+    return out
+
+
+def _gap_lines(page_lines: list[Line], start: int, end: int, image: bool) -> list[str]:
+    """The page lines worth restoring from a gap ``[start, end)`` between two kept lines."""
+    gap = page_lines[start:end]
+    stops = [line.text for line in gap if is_stop_line(line.text)]
+    if stops:
+        return stops[:1]
+    if start > 0 and is_stop_line(page_lines[start - 1].text):
+        # Under a 相关新闻 label the bold lines are linked headlines, not sub-headings.
+        return []
+    # Text right under a picture, within MAX_GAP lines of the kept line.
+    near = len(gap) - MAX_GAP
+    out: list[str] = []
+    for i, line in enumerate(gap):
+        if line.caption:
+            continue
+        if image and i >= near and line.after_image and line.link_ratio < MAX_LINK_RATIO:
+            out.append(line.text)
+        elif len(gap) <= MAX_GAP and _heading_like(line):
+            out.append(line.text)
     return out
 
 

@@ -8,13 +8,16 @@ are recognisable line by line, so the rules here are per-line patterns from `pat
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from crawler.extract.dom import squash
 from crawler.extract.patterns import (
+    AUTHOR_PLACEHOLDERS,
     BYLINE_LINE_RES,
     CHROME_LINE_RES,
     CJK_DATE_RE,
+    DATELINE_BYLINE_RE,
     EN_DATE_WORDS_RE,
     EN_DMY_RE,
     EN_MDY_RE,
@@ -23,10 +26,14 @@ from crawler.extract.patterns import (
     MAX_INFO_LINE,
     MIN_NAV_SEPARATORS,
     NOT_NAMES,
+    NOT_PERSON_RE,
     NUMERIC_DATE_RE,
+    PROSE_END_RE,
     STOP_LINE_RES,
     STOP_MIN_SHARE,
     STRAY_LATIN_RE,
+    TITLE_VARIANT_MAX_RATIO,
+    TITLE_VARIANT_MIN_SHARE,
     TRAILING_BYLINE_RE,
 )
 
@@ -36,6 +43,14 @@ _NAV_SPLIT_RE = re.compile(r"\s*[|｜]\s*")
 MAX_BYLINE_LINE = 30
 #: Bylines sit within the first or last few lines (after a 原标题 note, before an editor line).
 BYLINE_EDGE = 3
+#: At the top a 划重点 box of three or four bullet points can come before the byline.
+BYLINE_HEAD = 6
+#: A ``(王法)`` closing the article can be followed by a few lines of promotion the container
+#: kept (a WeChat QR-code note, a bookmark dialog); it is looked for this far from the end.
+TRAILING_BYLINE_EDGE = 4
+#: The dateline paragraph (``新华社巴黎12月9日电（记者唐霁）…``) is the first or, after a promo
+#: line, the second or third.
+DATELINE_EDGE = 3
 
 
 def is_cjk_text(text: str) -> bool:
@@ -77,7 +92,7 @@ def is_nav_line(text: str) -> bool:
 
 def is_chrome(text: str, cjk: bool) -> bool:
     """True when a whole line is portal furniture rather than article text."""
-    if any(rx.search(text) for rx in CHROME_LINE_RES):
+    if any(rx.search(text) for rx in CHROME_LINE_RES) or is_stop_line(text):
         return True
     if is_info_line(text) or is_nav_line(text):
         return True
@@ -90,25 +105,64 @@ def byline_of(text: str) -> str | None:
         return None
     for rx in BYLINE_LINE_RES:
         m = rx.match(text.strip())
-        if m:
+        if m and m.group(1) not in AUTHOR_PLACEHOLDERS:
             return normalize_names(m.group(1))
     return None
 
 
 def normalize_names(names: str) -> str:
-    """Several names joined the one way: ``张三、李四`` (Latin names keep their spaces)."""
-    if re.search(r"[A-Za-z]", names):
-        return " ".join(names.split())
-    parts = [p for p in re.split(r"[\s、,，]+", names.strip()) if p]
-    return "、".join(parts)
+    """Names as the page writes them, spaces collapsed: ``段彦超 廖艳`` stays so, and so does
+    ``张三、李四`` (the annotators keep the page's own separator, and so does the record)."""
+    return " ".join(names.split()).strip(" ,，、")
 
 
 def split_trailing_byline(text: str) -> tuple[str, str | None]:
-    """``…局面。(王法)`` -> (``…局面。``, ``王法``); a line without one comes back unchanged."""
+    """``…局面。(王法)`` -> (``…局面。``, ``王法``); a line without one comes back unchanged.
+
+    ``(完)`` and the like are not names, nor is a closing ``（新华社）``: that credits the
+    publisher, not the writer.
+    """
     m = TRAILING_BYLINE_RE.search(text)
-    if not m or m.group(1) in NOT_NAMES:
+    if not m or m.group(1) in NOT_NAMES or NOT_PERSON_RE.search(m.group(1)):
         return text, None
     return text[: m.start()].rstrip(), normalize_names(m.group(1))
+
+
+def dateline_byline(text: str) -> str | None:
+    """The reporter in ``新京报快讯（记者 裴剑飞）今日…``; the paragraph itself stays in the body."""
+    m = DATELINE_BYLINE_RE.match(text)
+    return normalize_names(m.group(1)) if m else None
+
+
+def lift_byline(lines: list[str]) -> str | None:
+    """Take the writer's byline out of body `lines` (in place) and return the name(s).
+
+    In order: a byline line near the top or at the end, a name in parentheses closing one of the
+    last paragraphs, the reporter after the dateline of the first paragraphs (which is kept).
+    """
+    found: str | None = None
+    n = len(lines)
+    for index in [*range(min(BYLINE_HEAD, n)), *range(max(BYLINE_HEAD, n - BYLINE_EDGE), n)]:
+        found = byline_of(lines[index])
+        if found:
+            del lines[index]
+            break
+    # A closing (王法) leaves the body even when a byline line named the writer already.
+    n = len(lines)
+    for index in range(n - 1, max(-1, n - 1 - TRAILING_BYLINE_EDGE), -1):
+        rest, name = split_trailing_byline(lines[index])
+        if name:
+            if rest:
+                lines[index] = rest
+            else:
+                del lines[index]
+            found = found or name
+            break
+    for text in lines[:DATELINE_EDGE]:
+        if found:
+            break
+        found = dateline_byline(text)
+    return found
 
 
 @dataclass(slots=True)
@@ -118,14 +172,45 @@ class Cleaned:
     lead: str | None = None
 
 
+def is_title_variant(key: str, title_key: str | None) -> bool:
+    """A body line opening the article that is the headline reworded (``大魔王`` for ``周琦``):
+    syndicated copies repeat the source's own headline above the text. Compared as a bag of
+    characters, which is how Chinese headlines vary; a sentence (with 。) is never one."""
+    if not title_key or "。" in key or len(key) > TITLE_VARIANT_MAX_RATIO * len(title_key):
+        return False
+    shared = sum((Counter(key) & Counter(title_key)).values())
+    return shared >= TITLE_VARIANT_MIN_SHARE * max(len(key), len(title_key))
+
+
+def is_stop_line(text: str) -> bool:
+    """An end-of-article marker: 责任编辑, a 相关阅读 box title, a QR-code sign-off."""
+    text = text.strip()
+    return any(rx.search(text) for rx in STOP_LINE_RES)
+
+
+def _prose_weight(line: str) -> int:
+    """A line's weight when judging how much article precedes a stop marker: its length when it
+    ends like a sentence, else nothing (headline lists and menus carry no full stop)."""
+    line = line.strip()
+    return len(line) if PROSE_END_RE.search(line) else 0
+
+
 def cut_at_stop(lines: list[str]) -> list[str]:
-    """Everything from the first end-of-article marker on, past half the body, is not article."""
-    total = sum(len(line) for line in lines) or 1
+    """Everything from the first end-of-article marker on, past half the body, is not article.
+
+    "Half" is counted in prose: a sidebar of headlines flattened after the 责任编辑 line can be
+    longer than the article, but it is not made of sentences. Lines without any sentence ending
+    fall back to plain length.
+    """
+    weights = [_prose_weight(line) for line in lines]
+    if not any(weights):
+        weights = [len(line) for line in lines]
+    total = sum(weights) or 1
     seen = 0
     for i, line in enumerate(lines):
-        if seen >= STOP_MIN_SHARE * total and any(rx.search(line.strip()) for rx in STOP_LINE_RES):
+        if seen >= STOP_MIN_SHARE * total and is_stop_line(line):
             return lines[:i]
-        seen += len(line)
+        seen += weights[i]
     return lines
 
 
@@ -145,7 +230,7 @@ def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned
     out = Cleaned(lines=[])
     for text in kept:
         key = squash(text)
-        if key == title_key:
+        if key == title_key or (cjk and not out.lines and is_title_variant(key, title_key)):
             continue
         if lead_key and key == lead_key and lead_copies > 1:
             lead_copies -= 1
@@ -158,20 +243,5 @@ def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned
             continue
         out.lines.append(text)
 
-    # Bylines: a short line at the start or end, or a name in parentheses closing the last line.
-    n = len(out.lines)
-    for index in [*range(min(BYLINE_EDGE, n)), *range(max(0, n - BYLINE_EDGE), n)]:
-        name = byline_of(out.lines[index])
-        if name:
-            out.author = name
-            del out.lines[index]
-            break
-    if out.lines:
-        rest, name = split_trailing_byline(out.lines[-1])
-        if name:
-            out.author = out.author or name
-            if rest:
-                out.lines[-1] = rest
-            else:
-                out.lines.pop()
+    out.author = lift_byline(out.lines)
     return out

@@ -7,6 +7,7 @@ breadcrumb, bylines). Each step lives in its own module; this one only wires the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,10 +16,17 @@ from crawler.extract import body as body_mod
 from crawler.extract import dates, metadata
 from crawler.extract.cleanup import byline_of, clean_body, normalize_names
 from crawler.extract.decode import decode_html
-from crawler.extract.dom import Page, clean_space, first_meta, parse, select, text_of
+from crawler.extract.dom import Page, clean_space, first_meta, parse, select, squash, text_of
 from crawler.extract.errors import NotAnArticle
 from crawler.extract.options import ExtractOptions
-from crawler.extract.patterns import EDITOR_RE, LEAD_RE, META_AUTHOR, NOT_PERSON_RE, SOURCE_RE
+from crawler.extract.patterns import (
+    AUTHOR_PLACEHOLDERS,
+    EDITOR_RE,
+    LEAD_RE,
+    META_AUTHOR,
+    NOT_PERSON_RE,
+    SOURCE_RE,
+)
 from storage.article import Article
 
 
@@ -90,7 +98,7 @@ def extract(
     ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone, url)
     updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
 
-    author = _author(page, sel, title_index, ld, cleaned.author)
+    author, source = _author_and_source(page, sel, title, title_index, ld, cleaned.author)
     editor = _strip_label(_selected(page, sel, "editor"), EDITOR_RE)
     if editor is None:
         editor = metadata.find_editor(page, title_index)
@@ -102,8 +110,7 @@ def extract(
         lead=lead,
         published_at=published_at,
         updated_at=updated_at if updated_at != published_at else None,
-        source=_strip_label(_selected(page, sel, "source"), SOURCE_RE)
-        or metadata.find_source(page, title_index),
+        source=source,
         author=author,
         editor=editor or None,
         category=_selected(page, sel, "category") or metadata.find_category(page, title),
@@ -120,35 +127,61 @@ def _shown_lead(page: Page, title_index: int | None) -> bool:
     return any(LEAD_RE.match(line.text) for line in page.lines[start : start + 12])
 
 
-def _author(
+def _author_and_source(
     page: Page,
     sel: Mapping[str, str],
+    title: str | None,
     title_index: int | None,
     ld: dict[str, Any],
     body_author: str | None,
-) -> str | None:
-    """Selector, then a byline near the headline, then one in the body, then declared metadata.
+) -> tuple[str | None, str | None]:
+    """The writer and the 来源 publisher, decided together because a platform account is one or
+    the other.
 
-    Declared metadata comes last because Chinese portals fill ``<meta name=author>`` with the
-    site or the CMS account, not the writer.
+    The writer: the selector, then a byline near the headline, then one in the body, then the
+    account in the author card under the headline (a Baijiahao or 澎湃号 post is written by its
+    account), then declared metadata, which comes last because Chinese portals fill
+    ``<meta name=author>`` with the site or the CMS account. An account verified as an
+    organisation, or one on a page that names its writer, is the publisher instead: it becomes
+    the 来源 when the page shows no other.
     """
+    header = metadata.find_header(page, title_index, title)
     selected = _selected(page, sel, "author")
     if selected:
-        return byline_of(selected) or normalize_names(selected)
-    found = metadata.find_author(page, title_index) or body_author
-    if found:
-        return found
-    for declared in (metadata.ld_author(ld), first_meta(page.tree, META_AUTHOR)):
-        if declared and _plausible_person(declared, page):
-            return declared
-    return None
+        written: str | None = byline_of(selected) or normalize_names(selected)
+    else:
+        written = metadata.find_author(page, title_index) or body_author
+    source = _strip_label(_selected(page, sel, "source"), SOURCE_RE) or metadata.find_source(
+        page, title_index, header, written
+    )
+    # The DOM lookup behind ``header.account`` runs only when the writer or the 来源 is missing.
+    account = header.account if written is None or source is None else None
+    author = written
+    if author is None and account and not account.publisher:
+        author = account.name
+    if author is None:
+        for declared in (metadata.ld_author(ld), first_meta(page.tree, META_AUTHOR)):
+            if declared and _plausible_person(declared, page, source, header.chinese):
+                author = declared
+                break
+    if source is None and account and account.name != author:
+        source = account.name
+    return author, source
 
 
-def _plausible_person(name: str, page: Page) -> bool:
-    """Reject declared "authors" that are the site, a publisher or a contact placeholder."""
+def _plausible_person(name: str, page: Page, source: str | None, chinese: bool) -> bool:
+    """Reject declared "authors" that are the site, the publisher, a CMS user id or placeholder,
+    and, on Chinese pages, one the page never shows its readers: there the field holds the CMS
+    account that typed the story in (English sites fill it with the writer, whose byline may be
+    drawn by a script the saved page lacks)."""
     if any(ch in name for ch in "@,，-_|/") or len(name) > 40:
         return False
-    if NOT_PERSON_RE.search(name):
+    if NOT_PERSON_RE.search(name) or name in AUTHOR_PLACEHOLDERS or re.search(r"\d", name):
+        return False
+    key = squash(name).casefold()
+    if source and key == squash(source).casefold():
         return False
     site = metadata.find_site_name(page, None) or ""
-    return not (site and (name in site or site in name))
+    if site and (name in site or site in name):
+        return False
+    return not chinese or key in squash("".join(line.text for line in page.lines)).casefold()

@@ -8,7 +8,7 @@ kept when the page gives one; a bare date becomes midnight in the site's zone.
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from crawler.extract.patterns import (
     MONTHS,
     NUMERIC_DATE_RE,
     RFC2822_RE,
+    SCRIPT_DATE_RE,
     UPDATED_LABEL_RE,
     URL_YEAR_RES,
     YEARLESS_DATE_RE,
@@ -87,37 +88,41 @@ def parse_date(text: str, tz: str | tzinfo = "Asia/Shanghai") -> datetime | None
     ``2020年10月3日 21:26``, ``October 3, 2020 9:26 PM``, ``3 Oct 2020`` and RFC 2822 dates.
     Times without an offset are read in `tz`.
     """
-    if not text:
-        return None
-    zone = _zone(tz)
+    found = _parse(text, _zone(tz)) if text else None
+    return found[0] if found else None
+
+
+def _parse(text: str, zone: tzinfo) -> tuple[datetime, bool] | None:
+    """`parse_date` with whether the text gave a time of day (a bare date reads as midnight)."""
     if RFC2822_RE.match(text):
         # HTTP/RSS dates carry their zone (GMT, +0000) after the time; read them whole.
         rfc = _rfc2822(text, zone)
         if rfc is not None:
-            return rfc
-    candidates: list[tuple[int, datetime]] = []
+            return rfc, True
+    candidates: list[tuple[int, datetime, bool]] = []
     if m := NUMERIC_DATE_RE.search(text):
         y, mo, d, h, mi, s, off = m.groups()
         dt = _build(zone, y, mo, d, h, mi, s, off)
         if dt:
-            candidates.append((m.start(), dt))
+            candidates.append((m.start(), dt, h is not None))
     if m := CJK_DATE_RE.search(text):
         y, mo, d, meridiem, h, mi, s = m.groups()
         dt = _build(zone, y, mo, d, _hour12(h, meridiem), mi, s)
         if dt:
-            candidates.append((m.start(), dt))
+            candidates.append((m.start(), dt, h is not None))
     if m := EN_MDY_RE.search(text):
         mon, d, y, h, mi, s, ap = m.groups()
         dt = _build(zone, y, _month(mon), d, _hour12(h, ap), mi, s)
         if dt:
-            candidates.append((m.start(), dt))
+            candidates.append((m.start(), dt, h is not None))
     if m := EN_DMY_RE.search(text):
         d, mon, y, h, mi, s, ap = m.groups()
         dt = _build(zone, y, _month(mon), d, _hour12(h, ap), mi, s)
         if dt:
-            candidates.append((m.start(), dt))
+            candidates.append((m.start(), dt, h is not None))
     if candidates:
-        return min(candidates, key=lambda c: c[0])[1]
+        _pos, dt, has_time = min(candidates, key=lambda c: c[0])
+        return dt, has_time
     return None
 
 
@@ -139,11 +144,29 @@ def _first(texts: Iterable[str], tz: str | tzinfo) -> datetime | None:
     return None
 
 
-def _time_elements(tree: Any) -> Iterable[str]:
+def _time_elements(tree: Any) -> tuple[list[str], list[str]]:
+    """``<time>`` values in one walk: machine attributes (``datetime``, ``content``), then bare
+    texts. A bare ``<time>2019-09-06</time>`` is page text like any other, and often sits in a
+    sidebar list of other articles, so it ranks below the info line under the headline."""
+    attrs: list[str] = []
+    texts: list[str] = []
     for el in tree.iter("time"):
-        value = el.get("datetime") or el.get("content") or el.text_content()
+        value = el.get("datetime") or el.get("content")
         if value:
-            yield value
+            attrs.append(value)
+        else:
+            text = el.text_content()
+            if text.strip():
+                texts.append(text)
+    return attrs, texts
+
+
+def _script_dates(tree: Any) -> Iterable[str]:
+    """Publication times in the JSON state of ``<script>`` blocks (see `SCRIPT_DATE_RE`)."""
+    for el in tree.iter("script"):
+        text = el.text
+        if text and (m := SCRIPT_DATE_RE.search(text)):
+            yield m.group(1)
 
 
 def _labelled(lines: list[Line], start: int, label: Any) -> Iterable[str]:
@@ -167,13 +190,94 @@ def year_from_url(url: str | None) -> int | None:
     return None
 
 
-def parse_yearless(text: str, year: int, tz: str | tzinfo) -> datetime | None:
-    """``10-08 12:00`` read in `year` (taken from the URL: never guessed from the crawl day)."""
+def parse_yearless(
+    text: str, year: int | Callable[[int, int], int | None] | None, tz: str | tzinfo
+) -> datetime | None:
+    """``10-08 12:00`` read in `year`: a number, or a function of (month, day) giving one.
+
+    The year comes from the page (its URL, a machine date on the same day), never from the
+    crawl day. A two-digit year the text carries itself (``18-03-08 23:16``) comes first.
+    """
     m = YEARLESS_DATE_RE.search(text)
     if not m:
         return None
-    mo, d, h, mi, s = m.groups()
-    return _build(_zone(tz), str(year), mo, d, h, mi, s)
+    yy, mo, d, h, mi, s = m.groups()
+    if yy:
+        full: int | None = 2000 + int(yy)
+    elif callable(year):
+        full = year(int(mo), int(d))
+    else:
+        full = year
+    if full is None:
+        return None
+    return _build(_zone(tz), str(full), mo, d, h, mi, s)
+
+
+def _year_finder(
+    tree: Any, jsonld: dict[str, Any], url: str | None, zone: tzinfo
+) -> Callable[[int, int], int | None]:
+    """Where a year-less shown date gets its year: the URL's year, else the year of a machine
+    date (published or modified: Baijiahao declares only ``dateUpdate``) on the same month and
+    day. A modified date on another day says nothing about the year, so it is not used."""
+
+    def find(month: int, day: int) -> int | None:
+        year = year_from_url(url)
+        if year is not None:
+            return year
+        texts = list(meta_values(tree, META_PUBLISHED + META_MODIFIED))
+        texts += [
+            v for k in ("datePublished", "dateModified") if isinstance(v := jsonld.get(k), str)
+        ]
+        for text in texts:
+            dt = parse_date(text, zone)
+            if dt is not None and (dt.month, dt.day) == (month, day):
+                return dt.year
+        return None
+
+    return find
+
+
+def _info_line_date(
+    lines: list[Line], title_index: int, zone: tzinfo, years: Callable[[int, int], int | None]
+) -> tuple[datetime, bool] | None:
+    """The date shown in the info line under the headline, and whether it has a time.
+
+    An ``更新时间`` on that line is the update, not the publication: only the text before it
+    counts. App-style pages split the line into one block per piece (``2019`` / ``09/07`` /
+    ``19:02``), so the year-less form is searched over the window's lines joined.
+    """
+    window = lines[title_index + 1 : title_index + 1 + DATE_LINES_AFTER_TITLE]
+    for line in window:
+        text = line.text
+        if m := UPDATED_LABEL_RE.search(text):
+            text = text[: m.start()]
+        if text and (found := _parse(text, zone)):
+            return found
+    joined = " ".join(line.text for line in window)
+    dt = parse_yearless(joined, years, zone)
+    return (dt, True) if dt is not None else None
+
+
+def _refine(machine: datetime, shown: tuple[datetime, bool] | None) -> datetime:
+    """The machine date, unless the info line shows another time of day on the same day.
+
+    Portals stamp ``article:published_time`` when the page is (re)generated and pages such as
+    Sina's show the editor's time (``19:55``, their ``weibo: article:create_at``) beside a meta
+    of ``19:56:29`` or even hours later; a meta may also give the bare day (People's Daily
+    ``publishdate``). What the reader sees under the headline is the publication time (and what
+    the annotation rules record). Another day means the info line held some other date, so the
+    machine date stays; a shown time equal to the minute keeps the machine date's seconds.
+    """
+    if shown is None:
+        return machine
+    dt, has_time = shown
+    if (
+        has_time
+        and dt.date() == machine.date()
+        and (dt.hour, dt.minute) != (machine.hour, machine.minute)
+    ):
+        return dt
+    return machine
 
 
 def find_published(
@@ -186,27 +290,33 @@ def find_published(
 ) -> datetime | None:
     """The publication time, most trustworthy source first.
 
-    Machine-readable declarations (meta, JSON-LD, ``<time>``) come first because they carry
-    the full time and often the offset. Page text is searched from the headline on: above it
-    sit header clocks (``2020年10月04日 星期日``) that show the crawl day, not the article's.
+    Machine-readable declarations (meta, JSON-LD, ``<time datetime>``) come first because they
+    carry the full date and often the offset; the info line under the headline may correct
+    their time of day (`_refine`). Page text is searched from the headline on: above it sit
+    header clocks (``2020年10月04日 星期日``) that show the crawl day, not the article's. Bare
+    ``<time>`` texts and JSON in scripts are last resorts for pages that show nothing else.
     """
-    found = _first(meta_values(tree, META_PUBLISHED), tz)
-    if found is None and isinstance(jsonld.get("datePublished"), str):
-        found = parse_date(jsonld["datePublished"], tz)
-    if found is None:
-        found = _first(_time_elements(tree), tz)
-    start = title_index or 0
-    if found is None:
-        found = _first(_labelled(lines, start, DATE_LABEL_RE), tz)
-    if found is None and title_index is not None:
-        window = lines[title_index : title_index + DATE_LINES_AFTER_TITLE]
-        found = _first((line.text for line in window), tz)
-        year = year_from_url(url) if found is None else None
-        if year is not None:
-            found = next(
-                (dt for line in window if (dt := parse_yearless(line.text, year, tz))), None
-            )
-    return found
+    zone = _zone(tz)
+    # The <time> walk is only made when meta and JSON-LD are silent: most pages have a meta.
+    time_texts: list[str] = []
+    machine = _first(meta_values(tree, META_PUBLISHED), zone)
+    if machine is None and isinstance(jsonld.get("datePublished"), str):
+        machine = parse_date(jsonld["datePublished"], zone)
+    if machine is None:
+        time_attrs, time_texts = _time_elements(tree)
+        machine = _first(time_attrs, zone)
+    shown = None
+    if title_index is not None:
+        shown = _info_line_date(lines, title_index, zone, _year_finder(tree, jsonld, url, zone))
+    if machine is not None:
+        return _refine(machine, shown)
+    if shown is not None:
+        return shown[0]
+    return (
+        _first(_labelled(lines, title_index or 0, DATE_LABEL_RE), zone)
+        or _first(time_texts, zone)
+        or _first(_script_dates(tree), zone)
+    )
 
 
 def find_updated(

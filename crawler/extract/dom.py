@@ -17,7 +17,18 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from crawler.extract.errors import ExtractionError, NotAnArticle
-from crawler.extract.patterns import BLOCK_TAGS, BOLD_TAGS, HEADING_TAGS, SKIP_TAGS
+from crawler.extract.patterns import (
+    BLOCK_TAGS,
+    BOLD_TAGS,
+    CAPTION_CLASS_RE,
+    CENTER_CLASS_RE,
+    CENTER_STYLE_RE,
+    HEADING_TAGS,
+    IMAGE_TAGS,
+    MAX_CAPTION,
+    PREMATURE_END_RE,
+    SKIP_TAGS,
+)
 
 _WS_RE = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
@@ -42,6 +53,10 @@ class Line:
     tag: str = ""
     link_ratio: float = 0.0
     """Share of the line's characters inside ``<a>``: near 1 for menus and headline lists."""
+    after_image: bool = False
+    """An image sits between the previous line and this one (trafilatura loses such tails)."""
+    caption: bool = False
+    """A short line right under an image that is centered or repeats the image's alt text."""
 
 
 @dataclass(slots=True)
@@ -56,6 +71,7 @@ class Page:
 def parse(text: str, url: str) -> Page:
     """Parse decoded HTML. An XML declaration is stripped: lxml refuses str input that has one."""
     text = _XML_DECL_RE.sub("", text, count=1)
+    text = _drop_premature_end(text)
     if not text.strip():
         raise NotAnArticle("empty page", reason="empty")
     try:
@@ -68,6 +84,47 @@ def parse(text: str, url: str) -> Page:
     return page
 
 
+def _drop_premature_end(text: str) -> str:
+    """Remove ``</body>``/``</html>`` that close a page early.
+
+    Server-side includes paste a header fragment with its own ``</html>`` above the article;
+    browsers ignore the stray tag and keep rendering, but libxml2 drops everything after it, the
+    article included. Pages without such a tag pay one regex search.
+    """
+    m = PREMATURE_END_RE.search(text)
+    if m is None:
+        return text
+    return text[: m.start()] + PREMATURE_END_RE.sub("", text[m.start() :])
+
+
+#: Class attribute -> (caption class, center class). Pages reuse a few dozen class strings over
+#: thousands of elements, so each is tested once.
+_CLASS_FLAGS: dict[str, tuple[bool, bool]] = {}
+
+
+_NO_FLAGS = (False, False)
+
+
+def _class_flags(cls: str) -> tuple[bool, bool]:
+    flags = _CLASS_FLAGS.get(cls)
+    if flags is None:
+        flags = (bool(CAPTION_CLASS_RE.search(cls)), bool(CENTER_CLASS_RE.search(cls)))
+        if len(_CLASS_FLAGS) < 10_000:
+            _CLASS_FLAGS[cls] = flags
+    return flags
+
+
+def _centered(el: Any, tag: str, center_class: bool) -> bool:
+    """Whether a block is centered by ``align``, inline style, a ``*center`` class or <center>."""
+    if center_class or tag == "center":
+        return True
+    align = el.get("align")
+    if align and align.lower() == "center":
+        return True
+    style = el.get("style")
+    return bool(style and "center" in style and CENTER_STYLE_RE.search(style))
+
+
 def _tag(el: Any) -> str:
     tag = el.tag
     return tag.lower() if isinstance(tag, str) else ""
@@ -78,56 +135,87 @@ def block_lines(root: Any) -> list[Line]:
 
     Works on lxml.html trees and on trafilatura's output XML alike (its ``head``, ``item``,
     ``row``... are in `BLOCK_TAGS`). A line is a heading when its element is h2-h6 or when all of
-    its text sits inside bold markup, the way old CMS templates mark sub-headings.
+    its text sits inside bold markup, the way old CMS templates mark sub-headings. A line is a
+    caption when most of it sits in an element classed as one (``image-caption``,
+    ``Figure-credit``), or when it directly follows an image, is short, and is centered or
+    repeats the image's alt text: the ways CMS editors set captions apart from paragraphs.
     """
     out: list[Line] = []
     buf: list[str] = []
     bold: list[bool] = []
-    linked = [0]
+    # Characters of the current line inside links and inside caption elements.
+    counts = [0, 0]
+    # Images since the last emitted line: one before any of this line's text, the alt text of
+    # the last one, and one after some of its text (which sits above the *next* line).
+    image: list[Any] = [False, "", False]
 
-    def flush(tag: str) -> None:
+    def flush(tag: str, centered: bool) -> None:
+        if not buf:
+            return
         text = clean_space("".join(buf))
         if text:
             heading = tag in HEADING_TAGS or (bool(bold) and all(bold))
-            total = len(squash("".join(buf))) or 1
-            out.append(Line(text, heading, tag, min(1.0, linked[0] / total)))
+            key = squash(text)
+            total = len(key) or 1
+            after_image = bool(image[0])
+            caption = counts[1] * 2 > total or (
+                after_image
+                and len(key) <= MAX_CAPTION
+                and (centered or (bool(image[1]) and key == image[1]))
+            )
+            out.append(Line(text, heading, tag, min(1.0, counts[0] / total), after_image, caption))
+            image[0], image[2] = image[2], False
+            if not image[0]:
+                image[1] = ""
         buf.clear()
         bold.clear()
-        linked[0] = 0
+        counts[0] = counts[1] = 0
 
-    def add(text: str | None, is_bold: bool, in_link: bool) -> None:
+    def add(text: str | None, is_bold: bool, in_link: bool, in_cap: bool) -> None:
         if text:
             buf.append(text)
             if text.strip():
                 bold.append(is_bold)
-                if in_link:
-                    linked[0] += len(squash(text))
+                if in_link or in_cap:
+                    n = len(squash(text))
+                    counts[0] += n if in_link else 0
+                    counts[1] += n if in_cap else 0
 
-    def walk(el: Any, in_bold: bool, in_link: bool, block: str) -> None:
+    def walk(el: Any, bold_: bool, link: bool, cap: bool, block: str, centered: bool) -> None:
         for child in el:
-            tag = _tag(child)
+            tag = child.tag
+            tag = tag.lower() if isinstance(tag, str) else ""
             if not tag or tag in SKIP_TAGS:
                 # Comments and processing instructions have tails that are page text.
-                add(child.tail, in_bold, in_link)
+                add(child.tail, bold_, link, cap)
                 continue
             if tag in ("br", "lb"):
-                flush(block)
+                flush(block, centered)
+                add(child.tail, bold_, link, cap)
+                continue
+            cls = child.get("class")
+            cap_class, center_class = _class_flags(cls) if cls else _NO_FLAGS
+            child_cap = cap or cap_class or tag == "figure"
+            if tag in IMAGE_TAGS:
+                image[2 if bold else 0] = True
+                image[1] = squash(child.get("alt") or "")
             elif tag in BLOCK_TAGS:
-                flush(block)
-                add(child.text, in_bold, in_link)
-                walk(child, in_bold, in_link, tag)
-                flush(tag)
+                flush(block, centered)
+                child_centered = centered or _centered(child, tag, center_class)
+                add(child.text, bold_, link, child_cap)
+                walk(child, bold_, link, child_cap, tag, child_centered)
+                flush(tag, child_centered)
             else:
-                child_bold = in_bold or tag in BOLD_TAGS
-                child_link = in_link or tag in ("a", "ref")
-                add(child.text, child_bold, child_link)
-                walk(child, child_bold, child_link, block)
-            add(child.tail, in_bold, in_link)
+                child_bold = bold_ or tag in BOLD_TAGS
+                child_link = link or tag in ("a", "ref")
+                add(child.text, child_bold, child_link, child_cap)
+                walk(child, child_bold, child_link, child_cap, block, centered)
+            add(child.tail, bold_, link, cap)
 
     tag = _tag(root)
-    add(root.text, False, False)
-    walk(root, False, False, tag)
-    flush(tag)
+    add(root.text, False, False, False)
+    walk(root, False, False, False, tag, False)
+    flush(tag, False)
     return out
 
 

@@ -10,19 +10,37 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler.extract.cleanup import byline_of, normalize_names
-from crawler.extract.dom import Line, Page, clean_space, first_meta, meta_values, squash
+from crawler.extract.dom import (
+    Line,
+    Page,
+    block_lines,
+    clean_space,
+    first_meta,
+    meta_values,
+    squash,
+)
 from crawler.extract.patterns import (
+    AUTHOR_CLASS_RE,
     AUTHOR_LABEL_RE,
+    AUTHOR_PLACEHOLDERS,
     BREADCRUMB_LABEL_RE,
     BREADCRUMB_SKIP,
     BREADCRUMB_SPLIT_RE,
     BREADCRUMB_XPATH,
+    BYLINE_ORG_RE,
+    CARD_XPATH,
+    CJK_DATE_RE,
     COPYRIGHT_HOLDER_RE,
     EDITOR_RE,
+    HEADER_ANCESTORS,
+    HEADER_LINES,
+    HEADLINE_TAGS,
+    INFO_LINE_NOISE_RE,
     LEAD_RE,
     META_DESCRIPTION,
     META_IMAGE,
@@ -32,9 +50,16 @@ from crawler.extract.patterns import (
     META_SITE_NAME,
     META_SOURCE,
     META_TITLE,
+    NOT_PERSON_RE,
+    NUMERIC_DATE_RE,
+    ORG_VERIFIED_RE,
+    PROSE_LINE_RE,
     SITE_NAME_SUFFIX_RE,
+    SOURCE_CLASS_RE,
+    SOURCE_PLACEHOLDERS,
     SOURCE_RE,
     TITLE_SEPARATORS_RE,
+    YEARLESS_DATE_RE,
 )
 
 #: The longest text we accept as a headline; longer "h1"s are whole paragraphs in bad markup.
@@ -175,11 +200,204 @@ def _search_lines(lines: list[Line], start: int, rx: re.Pattern[str]) -> str | N
     return None
 
 
-def find_source(page: Page, title_index: int | None) -> str | None:
-    """The 来源 publisher, searched from the headline down (the sidebar above can carry others)."""
-    found = _search_lines(page.lines, title_index or 0, SOURCE_RE)
-    if found is None and title_index:
-        found = _search_lines(page.lines, 0, SOURCE_RE)
+# --- the header under the headline: info line, author card, publisher ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The account a platform page shows in its author card (Baijiahao, 澎湃号, 企鹅号)."""
+
+    name: str
+    publisher: bool
+    """Verified as an organisation (or named like one): the 来源, not the writer."""
+
+
+class Header:
+    """What the page shows between the headline and the article.
+
+    The author card and the source element are looked up in the DOM only when asked for: most
+    pages name their writer and label their 来源, and never need them.
+    """
+
+    __slots__ = ("_cards", "_page", "_title_index", "chinese", "lines")
+
+    def __init__(
+        self, page: Page | None, title_index: int | None, lines: list[Line], chinese: bool
+    ) -> None:
+        self._page = page
+        self._title_index = title_index
+        self._cards: tuple[Account | None, str | None] | None = None
+        self.lines = lines
+        # Author cards and unlabelled info lines are Chinese portal and platform conventions; on
+        # English pages the same classes hold "By …", dates and "View author archive" links.
+        self.chinese = chinese
+
+    def _lookup(self) -> tuple[Account | None, str | None]:
+        if self._cards is None:
+            if self._page is None or self._title_index is None or not self.chinese:
+                self._cards = (None, None)
+            else:
+                self._cards = _cards(self._page, self._title_index, self.lines)
+        return self._cards
+
+    @property
+    def account(self) -> Account | None:
+        """The account in the author card (``author-name``, ``news_paike_author``)."""
+        return self._lookup()[0]
+
+    @property
+    def source(self) -> str | None:
+        """The text of an element the template classes as the source (``a_source``)."""
+        return self._lookup()[1]
+
+
+_DATE_RES = (NUMERIC_DATE_RE, CJK_DATE_RE, YEARLESS_DATE_RE)
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+#: A label in front of a value (``发布时间：``); times (``04:04``) have digits before the colon.
+_LABEL_COLON_RE = re.compile(r"[\u4e00-\u9fffA-Za-z]\s*[:：]")
+
+
+def _has_date(text: str) -> bool:
+    return any(rx.search(text) for rx in _DATE_RES)
+
+
+def _plain_name(text: str) -> bool:
+    """A bare account or publisher name: short, no label, no date, not a placeholder."""
+    return (
+        2 <= len(text) <= 20
+        and not _LABEL_COLON_RE.search(text)
+        and not _has_date(text)
+        and text not in AUTHOR_PLACEHOLDERS
+        and text not in SOURCE_PLACEHOLDERS
+        and not text.isdigit()
+    )
+
+
+def find_header(page: Page, title_index: int | None, title: str | None = None) -> Header:
+    """The lines under the headline, up to the first line of prose."""
+    if title is None and title_index is not None:
+        title = page.lines[title_index].text
+    chinese = bool(title and _CJK_RE.search(title))
+    if title_index is None:
+        return Header(None, None, [], chinese)
+    zone = page.lines[title_index + 1 : title_index + 1 + HEADER_LINES]
+    # The header ends where the article starts: the first line that reads like prose.
+    cut = next((i for i, line in enumerate(zone) if PROSE_LINE_RE.search(line.text)), len(zone))
+    return Header(page, title_index, zone[:cut], chinese)
+
+
+def _cards(page: Page, title_index: int, zone: list[Line]) -> tuple[Account | None, str | None]:
+    """The author card and the source element shown in the header lines.
+
+    Templates class the elements that hold the author and the publisher (``author-name``,
+    ``news_paike_author``, ``a_source``, ``media-user``); comments and related lists reuse those
+    classes, so an element counts only when its text is shown in the header lines. One XPath
+    over the box around the headline; only the few short candidates are rendered.
+    """
+    keys = [squash(line.text) for line in zone]
+    account: Account | None = None
+    source: str | None = None
+    box = _headline_box(page, title_index)
+    for el in box.xpath(CARD_XPATH) if box is not None else ():
+        marks = f"{el.get('class') or ''} {el.get('id') or ''}"
+        wants_author = account is None and AUTHOR_CLASS_RE.search(marks)
+        wants_source = source is None and SOURCE_CLASS_RE.search(marks)
+        if not (wants_author or wants_source):
+            continue
+        text = squash(el.text_content())
+        if len(text) < 2 or len(text) > 80 or not any(text[:2] in key for key in keys):
+            continue
+        lines = block_lines(el)
+        name = lines[0].text if lines else ""
+        if not _plain_name(name) or not any(squash(name) in key for key in keys):
+            continue
+        if wants_author:
+            rest = " ".join(line.text for line in lines[1:])
+            publisher = bool(ORG_VERIFIED_RE.search(rest) or NOT_PERSON_RE.search(name))
+            account = Account(name, publisher)
+        else:
+            source = name
+        if account and source:
+            break
+    return account, source
+
+
+def _headline_box(page: Page, title_index: int) -> Any:
+    """The element a few levels above the headline, where templates put the header."""
+    key = squash(page.lines[title_index].text)
+    for el in page.tree.iter(*HEADLINE_TAGS):
+        if squash(el.text_content()) == key:
+            box = el
+            for _ in range(HEADER_ANCESTORS):
+                parent = box.getparent()
+                if parent is None or parent.tag == "html":
+                    break
+                box = parent
+                if parent.tag == "body":
+                    # A headline straight under <body>: its header is a sibling, in the body.
+                    break
+            return box
+    return None
+
+
+def _labelled_source(lines: list[Line]) -> str | None:
+    """The first 来源 label's value that names a publisher (``来源：网络`` does not)."""
+    for line in lines:
+        for m in SOURCE_RE.finditer(line.text):
+            value = m.group(1).strip()
+            if value and value not in SOURCE_PLACEHOLDERS:
+                return value
+    return None
+
+
+def _unlabelled_source(zone: list[Line], author: str | None) -> str | None:
+    """The publisher shown without a label under the headline.
+
+    ``2019年09月07日 04:04 北京日报`` (Sina), ``原创 南方都市报 2019-09-09 16:01`` (Toutiao),
+    ``2019-09-05 11:10 游民星空[整理]``: a date and one name. ``石佳/中国青年报`` or ``新华社`` on
+    a line beside the date (The Paper): a publisher-like name. Several names beside the date are
+    the writers (``2020-06-05 20:35 叨叨姐 胡一刀``), and so is a name equal to the byline.
+    """
+    head = zone[:4]
+    writer = squash(author) if author else None
+    for i, line in enumerate(head):
+        text = line.text
+        if len(text) > 60 or _LABEL_COLON_RE.search(text):
+            continue
+        if _has_date(text):
+            rest = text
+            for rx in _DATE_RES:
+                rest = rx.sub(" ", rest)
+            tokens = INFO_LINE_NOISE_RE.sub(" ", rest).split()
+            if len(tokens) == 1 and _plain_name(tokens[0]) and squash(tokens[0]) != writer:
+                return tokens[0]
+            continue
+        m = BYLINE_ORG_RE.match(text)
+        near = head[max(0, i - 1) : i] + head[i + 1 : i + 2]
+        if m and any(_has_date(n.text) for n in near):
+            return m.group(1)
+    return None
+
+
+def find_source(
+    page: Page, title_index: int | None, header: Header | None = None, author: str | None = None
+) -> str | None:
+    """The 来源 publisher.
+
+    A label under the headline; else the element the template classes as the source; else a
+    label further down (a reprint's ``来源：无锡交警`` at the end of the text) or, failing that,
+    anywhere (the sidebar above can carry others); else the unlabelled name on the info line;
+    else what the page declares in meta.
+    """
+    header = header or find_header(page, title_index)
+    start = title_index or 0
+    found = (
+        _labelled_source(header.lines)
+        or header.source
+        or _labelled_source(page.lines[start:])
+        or (_labelled_source(page.lines[:start]) if start else None)
+        or (_unlabelled_source(header.lines, author) if header.chinese else None)
+    )
     return found or first_meta(page.tree, META_SOURCE)
 
 
@@ -191,11 +409,11 @@ def find_editor(page: Page, title_index: int | None) -> str | None:
 
 
 def find_author(page: Page, title_index: int | None) -> str | None:
-    """A labelled 作者/记者 or a byline line just under the headline."""
+    """A labelled 作者/记者 or a byline line just under the headline (``作者：未知`` is none)."""
     start = title_index or 0
     for line in page.lines[start : start + LEAD_LINES_AFTER_TITLE]:
         m = AUTHOR_LABEL_RE.search(line.text)
-        if m:
+        if m and m.group(1) not in AUTHOR_PLACEHOLDERS:
             return normalize_names(m.group(1))
         name = byline_of(line.text)
         if name:

@@ -121,6 +121,28 @@ BLOCK_TAGS = frozenset(
 )
 HEADING_TAGS = frozenset({"h2", "h3", "h4", "h5", "h6", "head"})
 BOLD_TAGS = frozenset({"strong", "b", "hi"})
+#: Images in the page (``img``) and in trafilatura's output (``graphic``).
+IMAGE_TAGS = frozenset({"img", "graphic"})
+#: Longest line under an image still taken for its caption: captions on the zh pages run 10-30
+#: characters (``姚明场边支招周琦。视频截图``); a longer line under a picture is usually the
+#: paragraph that resumes the text.
+MAX_CAPTION = 60
+#: Classes of caption and photo-credit elements (``image-caption``, ``Figure-credit``,
+#: ``wp-caption-text``, ``newsCaption``): what sits in them describes a picture, not the story.
+CAPTION_CLASS_RE = re.compile(
+    r"caption|credit|img[-_]?desc|pic[-_]?(?:info|desc|txt|text)|photo[-_]?(?:info|desc)"
+    r"|image[-_]?meta",
+    re.I,
+)
+#: Centered blocks: CMS editors center the caption under a picture, never a body paragraph.
+CENTER_STYLE_RE = re.compile(r"text-align\s*:\s*center", re.I)
+#: Center classes (``f_center`` on 163.com, ``text-center`` in Bootstrap themes).
+CENTER_CLASS_RE = re.compile(r"(?:^|[\s_-])center(?:$|\s)", re.I)
+#: ``</body>``/``</html>`` followed by more markup: a server-side include's header fragment
+#: closing the page early. libxml2 drops what follows (the article), browsers do not.
+PREMATURE_END_RE = re.compile(
+    r"</(?:body|html)\s*>(?=[\s\S]*?<(?:div|p|table|article|section|h[1-6])[\s>])", re.I
+)
 
 # --- metadata: meta tags and attributes ---------------------------------------------------------
 
@@ -146,10 +168,13 @@ META_PUBLISHED = (
     "article.published",
     "weibo:article:create_at",
 )
+#: ``dateUpdate`` is Baidu's (Baijiahao) itemprop; its pages show only ``10-08 12:00``, so it is
+#: also where a year-less shown date finds its year.
 META_MODIFIED = (
     "article:modified_time",
     "og:updated_time",
     "dateModified",
+    "dateUpdate",
     "lastmod",
     "last-modified",
 )
@@ -187,8 +212,11 @@ EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑|值班编辑|Editor)" + COLON + r"([^\s|｜)）\]】]{0,20})", re.I
 )
 AUTHOR_LABEL_RE = re.compile(
-    # The value may start with a role ("作者:本报记者 吴昊"): the role is not the name.
-    r"(?:作者|撰文|文字|记者|By)" + COLON + r"(?:[\u4e00-\u9fff]{0,4}?(?:记者|通讯员)\s*)?"
+    # The value may start with a role ("作者:本报记者 吴昊", "采写：南都见习记者 林子沛"): the
+    # role is not the name. 执笔/采写/撰稿 are how columns and metro papers credit the writer.
+    r"(?:作者|撰文|文字|记者|执笔|采写|撰稿|By)"
+    + COLON
+    + r"(?:[\u4e00-\u9fff]{0,6}?(?:记者|通讯员)\s*)?"
     r"([^\s|｜)）\]】]{1,30}?)" + _VALUE_END,
     re.I,
 )
@@ -210,31 +238,117 @@ DATE_LABEL_RE = re.compile(
 )
 UPDATED_LABEL_RE = re.compile(r"(?:更新时间|修改时间|Updated)" + COLON, re.I)
 
-#: Byline forms at the start or end of the body. A name is 2-4 Han characters (with the
-#: middle dot of transliterated names); several names are separated by spaces or 、.
-_NAME = r"[\u4e00-\u9fff·]{2,5}"
-_NAMES = _NAME + r"(?:[ 、,，]+" + _NAME + r")*"
+#: Byline forms at the start or end of the body. A name is 2-5 Han characters (with the
+#: middle dot of transliterated names) and never starts with a role word, so that
+#: ``记者 张三 通讯员 李四`` does not read 通讯员 as a name; several names are separated by
+#: spaces, 、 or & (``叨叨姐、胡一刀&李小飞刀``), and the record keeps the page's own separators.
+_NAME = r"(?!记者|通讯员|实习生|编辑|摄影)[\u4e00-\u9fff·]{2,5}"
+_NAMES = _NAME + r"(?:[ 、,，&＆]+" + _NAME + r")*"
+#: A role between a 文/ label and the name: ``文/观察者网专栏作者 王文``.
+_ROLE = r"[\u4e00-\u9fffA-Za-z]{0,12}?(?:记者|通讯员|作者|撰稿人|评论员|研究员)\s*"
+#: A publisher name: what ends like a newspaper, agency, site or station.
+_ORG = r"[\u4e00-\u9fffA-Za-z·]{1,14}?(?:报|社|网|台|新闻|杂志|周刊|客户端)"
 BYLINE_LINE_RES = (
-    # 本报记者 张三 / 记者 张三 李四 / 新华社记者 张三 (also with trailing 报道/摄)
+    # 本报记者 张三 / 记者 张三 李四 / 新华社记者 张三 / 《棱镜》作者 周纯 (also with 报道). A
+    # trailing 摄 makes it a photo credit, and a photographer is not the writer. 作者 needs a
+    # space or colon after it: ``作者最新文章`` is a sidebar heading.
     re.compile(
-        r"^[□■◎●]?\s*(?:[\u4e00-\u9fff]{0,6}?)(?:记者|通讯员)\s*[:：]?\s*("
+        r"^[□■◎●]?\s*(?:《[^》]{1,12}》)?(?:[\u4e00-\u9fff]{0,6}?)"
+        r"(?:(?:记者|通讯员)\s*[:：]?\s*|作者(?:\s*[:：]\s*|\s+))("
         + _NAMES
-        + r")\s*(?:报道|摄|发自\S*)?$"
+        + r")\s*(?:报道|发自\S*)?$"
     ),
-    # 文/李四, 文|李四, 文 / 李四, 撰文:李四
-    re.compile(r"^[□■◎●]?\s*(?:文|撰文|文字|作者)\s*[/|｜:：]\s*(" + _NAMES + r")$"),
+    # 文/李四, 文|李四, 撰文:李四, 执笔/叨叨姐、胡一刀&李小飞刀, 采写：南都见习记者 林子沛, and in
+    # brackets with a role: 【文/观察者网专栏作者 王文】
+    re.compile(
+        r"^[□■◎●【\[]?\s*(?:文|撰文|文字|作者|执笔|采写|撰稿)\s*[/|｜:：]\s*(?:"
+        + _ROLE
+        + r")?("
+        + _NAMES
+        + r")\s*[】\]]?$"
+    ),
+    # The header WeChat posts carry when a portal reprints them: ``原创： 路闻卓立编译 公众号名``
+    # (writer, optional 编译/整理, then the account).
+    re.compile(r"^原创\s*[:：]\s*(" + _NAME + r"?)(?:编译|整理)?\s+\S{2,20}$"),
+    # Writer and publisher under the headline: ``石佳/中国青年报``.
+    re.compile(r"^(" + _NAMES + r")\s*[/|｜]\s*" + _ORG + r"$"),
     # By Jane Doe
     re.compile(r"^By\s+([A-Z][\w.'-]+(?:\s+[A-Z][\w.'-]+){0,3})$"),
 )
+#: ``石佳/中国青年报`` and a bare ``新华社`` under the headline: the publisher part is the 来源.
+BYLINE_ORG_RE = re.compile(r"^(?:" + _NAMES + r"\s*[/|｜]\s*)?(" + _ORG + r")$")
 #: A trailing byline in parentheses at the very end of the last paragraph: ``…局面。(王法)``.
 TRAILING_BYLINE_RE = re.compile(
     r"[(（]\s*(?:[\u4e00-\u9fff]{0,6}?(?:记者|通讯员)\s*)?(" + _NAMES + r")\s*[)）]\s*$"
 )
+#: The reporter named after the dateline in the first paragraph, which stays in the body:
+#: ``新华社巴黎12月9日电（记者唐霁）法国…``, ``新京报快讯（记者 裴剑飞）今日…``. Interns and
+#: correspondents after the reporters (``通讯员 李四``) are credits, not the writer.
+DATELINE_BYLINE_RE = re.compile(
+    r"^.{0,40}?(?:电|讯|消息)\s*[(（]\s*(?:[\u4e00-\u9fff]{0,6}?)(?:记者|通讯员)\s*("
+    + _NAMES
+    + r")\s*(?:(?:通讯员|实习生)\s*"
+    + _NAMES
+    + r"\s*)?[)）]"
+)
+#: Values of an author field that say "no author": unknown, anonymous, the site itself.
+AUTHOR_PLACEHOLDERS = frozenset(
+    {
+        "未知",
+        "佚名",
+        "匿名",
+        "不详",
+        "无",
+        "暂无",
+        "本站",
+        "本网",
+        "管理员",
+        "admin",
+        "小编",
+        "网络",
+    }
+)
+#: 来源 values that name no publisher: ``来源：网络`` under a reprint means "from the internet".
+SOURCE_PLACEHOLDERS = frozenset({"网络", "互联网", "网友", "网络整理", "未知", "不详", "佚名"})
+#: Markers on an unlabelled info line that are not the publisher's name: ``原创 GameForce
+#: 2019-09-04 22:18``, ``2019-09-05 11:10 游民星空[整理] 1`` (a comment count), ``· 苏皖城市报道``.
+INFO_LINE_NOISE_RE = re.compile(
+    r"原创|首发|独家|[\[【][^\]】]{1,4}[\]】]|\d{1,2}[:：]\d{2}(?:[:：]\d{2})?|(?<!\S)\d+(?!\S)|[·•|｜]"
+)
+#: Lines right under the headline searched for the info line, the account and a byline: the
+#: headline, an optional repeat of it, the date/source line, a font-size widget and the author
+#: card fit in this many lines; further down is the article.
+HEADER_LINES = 10
+#: A line of article prose ends the header: 30+ characters with sentence punctuation (info lines,
+#: account names and widgets have none; a short sub-title may, but is under 30).
+PROSE_LINE_RE = re.compile(r"^(?=.{30}).*[。，！？；]")
+#: Classes/ids that mark where a template prints the author or the publisher (``author-name``,
+#: ``news_paike_author``, ``a_source``, ``media-user``). Comment and related-list entries carry
+#: them too, which is why only elements shown in the header under the headline count.
+CARD_XPATH = (
+    ".//*[contains(@class,'author') or contains(@class,'source') or contains(@class,'media')"
+    " or contains(@id,'author') or contains(@id,'source')]"
+)
+#: The author card and the info line sit beside the headline: within the headline element's
+#: ancestor this many levels up (h1 > title box > header box on Baijiahao; one level on Toutiao,
+#: QQ and The Paper). Searching that box, not the whole tree, keeps the lookup at a fraction of a
+#: millisecond on portal pages of several thousand elements.
+HEADER_ANCESTORS = 2
+#: Elements that hold a headline.
+HEADLINE_TAGS = ("h1", "h2", "h3")
+AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_-])(?:author|writer|byline)(?:$|[\s_-])", re.I)
+SOURCE_CLASS_RE = re.compile(r"(?:^|[\s_-])(?:source|media)(?:$|[\s_-])", re.I)
 #: Declared authors (meta/JSON-LD) that name an organisation: portals fill the field with the
 #: site or a desk name, and the record wants the writer or nothing.
 NOT_PERSON_RE = re.compile(
     r"(?:网|报|社|台|新闻|财经|频道|中心|编辑部|日报|晚报|客户端|官方|公司|集团|Inc\.?|News|Media)$",
     re.I,
+)
+#: A platform account's verification line that names an organisation (Baijiahao prints
+#: ``青岛软媒网络科技有限公司`` under a media account, ``优质原创作者`` under a person's): such an
+#: account is a publisher, the 来源, not the writer.
+ORG_VERIFIED_RE = re.compile(
+    r"(?:公司|集团|报社|杂志社|出版社|电视台|广播电台|新闻网|日报|晚报|研究院|委员会|政府|局|厅|办公室)$"
 )
 
 #: Parenthesised endings that are not names.
@@ -314,6 +428,13 @@ DATE_LINES_AFTER_TITLE = 8
 
 # --- body cleanup -------------------------------------------------------------------------------
 
+#: "Scan the QR code below to follow / unlock more": an account's sign-off, not a sentence about
+#: QR codes (which names no follow-up action right after the code).
+QR_SIGN_OFF = (
+    r"(?:扫描|扫码|长按|识别)(?:下方|上方|文末|图中|下面|左侧|右侧|图片)?的?二维码"
+    r".{0,12}?(?:关注|下载|解锁|加入|订阅|更多|进群|入群)"
+)
+
 #: Whole lines that are portal chrome, not article. Each is matched with ``search`` on a
 #: stripped line; anchors and length guards keep them off real paragraphs.
 CHROME_LINE_RES = (
@@ -336,7 +457,7 @@ CHROME_LINE_RES = (
         r"^[【\[]?\s*(?:打印|打印本页|关闭|关闭窗口|收藏|纠错|字号|大|中|小)\s*[】\]]?(?:\s*[【\[]?\s*(?:打印|打印本页|关闭|关闭窗口|收藏|纠错|字号|大|中|小|默认)\s*[】\]]?)*$"
     ),
     re.compile(r"^字号" + COLON + r"?(?:\s*[大中小默认]){1,4}$"),
-    re.compile(r"^[(（【\[]?\s*(?:原标题|图片来源|图源|题图来源)\s*[:：]"),
+    re.compile(r"^[(（【\[]?\s*(?:本文原标题|原标题|图片来源|图源|题图来源)\s*[:：]"),
     re.compile(r"^(?:举报邮箱|举报电话|All Rights Reserved)", re.I),
     re.compile(r"All Rights Reserved\.?$", re.I),
     # Image captions and photo credits: a short line ending in a credit in brackets, or
@@ -349,6 +470,27 @@ CHROME_LINE_RES = (
     re.compile(r"^(?:关注我们|点击进入|进入专题|更多精彩|点击查看|阅读全文|展开全文)"),
     # Ad slots small portals leave in the article column ("广告位招租 联系电话:…", "广告").
     re.compile(r"^(?:[\[【]?\s*广告\s*[\]】]?$|广告位|广告招商|广告合作|招商热线)"),
+    # Credit lines closing WeChat-style posts: ``责编|陈梦莹``, ``校对丨黄慧敏``, ``来源|广州参考``.
+    re.compile(
+        r"^(?:责任编辑|责编|编辑|校对|责任校对|审核|审校|终审|监制|统筹|排版|美编|编审|策划|出品|来源)"
+        r"\s*[|｜丨]\s*[^。！？]{1,30}$"
+    ),
+    re.compile(
+        r"^(?:校对|责任校对|审核|审校|终审|监制|统筹|排版|美编|编审)" + COLON + r"[^。！？]{1,30}$"
+    ),
+    # A lone source line (``来源：新华社``) repeats what the record keeps in ``source``.
+    re.compile(r"^[(（]?\s*来源" + COLON + r"[^。！？，,]{1,30}[)）]?$"),
+    # Promotions: a bracketed call to action (``【点击投票】``), a QR code to scan, a teaser that
+    # ends in a 【详细】 link to another article, a pointer to a topic page.
+    re.compile(r"[【\[]\s*点击\S{1,4}\s*[】\]]"),
+    re.compile(r"^.{0,100}" + QR_SIGN_OFF + r".{0,60}$"),
+    re.compile(r"[【\[]\s*(?:详细|详情|全文)\s*[】\]]$"),
+    re.compile(r"^(?:相关|更多)(?:资讯|新闻|阅读|内容|报道|专题)\S{0,3}" + COLON + r".{0,30}$"),
+    # A picture's stand-alone label under it (``资料图``) and a bookmark dialog's buttons.
+    re.compile(r"^(?:资料图|资料图片|配图|示意图|网络配图|网络图片|视频截图|效果图)$"),
+    re.compile(r"^(?:已收藏|收藏成功|取消收藏|知道了|我知道了)[!！]?$"),
+    # Nothing a reader can read: broken emoji (U+FFFD), arrows, rules of dashes or stars.
+    re.compile(r"^\W*$"),
 )
 
 #: Lines that end the article: what follows them is comments, related news or the footer. They
@@ -359,9 +501,25 @@ STOP_LINE_RES = (
         r"^(?:相关阅读|相关新闻|相关文章|相关推荐|相关链接|延伸阅读|推荐阅读|热点新闻|热门推荐|精彩推荐|猜你喜欢|为你推荐|往期回顾|最热评论|最新评论|热门评论|热门跟贴)\s*[:：]?$"
     ),
     re.compile(r"^(?:网友评论仅供|更多猛料|声明[:：]|特别声明[:：])"),
-    re.compile(r"^[(（\[【]?\s*(?:责任编辑|责编)\s*[:：]"),
+    re.compile(r"^[(（\[【]?\s*(?:责任编辑|责编)\s*[:：|｜丨]"),
+    # A related box titled with a separator (``延伸 · 推荐`` on 163.com).
+    re.compile(r"^(?:延伸|相关|精彩)\s*[·・|｜]\s*(?:推荐|阅读)$"),
+    # A WeChat post's sign-off: scan the QR code to follow the account.
+    re.compile(QR_SIGN_OFF),
 )
+#: Share of the body's prose that must come before a stop marker: prose is lines ending like a
+#: sentence (。 or .), so a long headline list after the marker does not outweigh the article.
 STOP_MIN_SHARE = 0.5
+#: A line ending like a sentence, optionally inside closing quotes or brackets.
+PROSE_END_RE = re.compile(r"[。.!?！？…][”\"’'」』)）]*$")
+#: A line opening the body is the headline reworded when it shares this share of its characters
+#: with the headline (as a bag) and is at most this many times as long: ``姚明对周琦说了啥？大魔王
+#: 上下半场判若两人`` under ``…？周琦上下半场判若两人`` shares 17 of 20.
+TITLE_VARIANT_MIN_SHARE = 0.7
+TITLE_VARIANT_MAX_RATIO = 1.5
+#: Dates and times stripped from a list item before judging it link text: a headline list item
+#: is the linked headline plus an unlinked timestamp.
+LIST_DATE_RES = (NUMERIC_DATE_RE, CJK_DATE_RE)
 
 #: Labels of an info line (来源/日期 …) under the headline; a short line holding one of them and
 #: a date, or two of them, is metadata, not body.
@@ -387,9 +545,19 @@ COPYRIGHT_HOLDER_RE = re.compile(
 
 #: A date without a year, with a time: ``10-08 12:00``, ``10月8日 12:00``. Feeds, app-style pages
 #: (Baijiahao, Toutiao) print only month and day; the time is required so that scores and
-#: ratios (``3-1``) are not read as dates.
+#: ratios (``3-1``) are not read as dates. The same pages print older articles with a two-digit
+#: year in front (``18-03-08 23:16``): the optional first group, always year-month-day order on
+#: Chinese pages. Spans rendered without a space between them (``10-0812:00``) still match.
 YEARLESS_DATE_RE = re.compile(
-    r"(?<![\d.:/-])(\d{1,2})(?:-|/|月)(\d{1,2})日?\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?(?![\d:])"
+    r"(?<![\d.:/-])(?:(\d{2})[-/])?(\d{1,2})(?:-|/|月)(\d{1,2})日?\s*(\d{1,2})[:：](\d{2})"
+    r"(?:[:：](\d{2}))?(?![\d:])"
+)
+#: Publication-time keys in the JSON state that app-style pages (QQ news, Readhub) embed in a
+#: ``<script>`` instead of meta tags. Read only when the page declares and shows no date at all:
+#: such blobs also list related articles, so they are the last resort, not a first source.
+SCRIPT_DATE_RE = re.compile(
+    r"[\"'](?:pubtime|pub_time|pubTime|pubDate|publishDate|publish_time|publishTime|ptime)[\"']"
+    r"\s*:\s*[\"']([^\"']{8,40})[\"']"
 )
 #: The year in an article URL: ``/2019/1008/``, ``/2019-10/08/``, ``/20191008/``, and 163.com's
 #: two-digit ``/19/0907/``.

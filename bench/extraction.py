@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import platform
 import re
 import statistics
 import sys
@@ -405,17 +404,9 @@ def table(results: dict[str, dict[str, dict[str, Any]]], speed: dict[str, float]
 
 
 def machine() -> str:
-    import os
+    from bench import machine as bench_machine
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return bench_machine.describe()
 
 
 def write_doc(text: str) -> None:

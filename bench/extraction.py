@@ -368,18 +368,25 @@ def _groups_of(case: Case) -> tuple[str, ...]:
     return (case.group, "zh") if case.group.startswith("zh-") else (case.group,)
 
 
-def time_per_page(name: str, cases: list[Case], repeat: int) -> float:
-    """Median over ``repeat`` passes of the mean CPU milliseconds per page (process time)."""
-    run = EXTRACTORS[name]
+def time_per_page(names: list[str], cases: list[Case], repeat: int) -> dict[str, list[float]]:
+    """Mean CPU milliseconds per page (process time) of each extractor, per pass.
+
+    Passes are interleaved (zhengwen, trafilatura, gne, zhengwen, ...) so that whatever else the
+    machine is doing weighs on every extractor alike, and the ratio of two extractors is taken
+    within each pass.
+    """
     pages = [(c.html(), c.url) for c in cases]
-    run(*pages[0])  # imports and caches outside the measurement
-    passes = []
+    for name in names:
+        EXTRACTORS[name](*pages[0])  # imports and caches outside the measurement
+    passes: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(repeat):
-        start = time.process_time()
-        for html, url in pages:
-            run(html, url)
-        passes.append((time.process_time() - start) * 1000 / len(pages))
-    return statistics.median(passes)
+        for name in names:
+            run = EXTRACTORS[name]
+            start = time.process_time()
+            for html, url in pages:
+                run(html, url)
+            passes[name].append((time.process_time() - start) * 1000 / len(pages))
+    return passes
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -447,23 +454,31 @@ def main(argv: list[str] | None = None) -> None:
         return
     names = available(n.strip() for n in args.extractors.split(",") if n.strip())
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    speed: dict[str, float] = {}
     for name in names:
         print(f"scoring {name} on {len(cases)} pages ...", file=sys.stderr, flush=True)
         results[name], chrome = evaluate(name, cases)
         if args.show_chrome:
             for page, lines in chrome.items():
                 print(f"  {name} {page}: {lines[:3]}", file=sys.stderr)
-        print(f"timing {name} ({args.repeat} passes) ...", file=sys.stderr, flush=True)
-        speed[name] = time_per_page(name, cases, args.repeat)
+    print(
+        f"timing {', '.join(names)} ({args.repeat} interleaved passes) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    passes = time_per_page(names, cases, args.repeat)
+    speed = {name: statistics.median(p) for name, p in passes.items()}
     text = table(results, speed)
     ratio = ""
     if "zhengwen" in speed and "trafilatura" in speed:
-        ratio = f"\n\nzhengwen / plain trafilatura time per page: **{speed['zhengwen'] / speed['trafilatura']:.2f}×**"
+        ratios = [z / t for z, t in zip(passes["zhengwen"], passes["trafilatura"], strict=True)]
+        ratio = (
+            "\n\nzhengwen / plain trafilatura time per page: "
+            f"**{statistics.median(ratios):.2f}×** (median of the per-pass ratios)"
+        )
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     report = (
         f"Measured {stamp} on {machine()}; command `python bench/extraction.py` "
-        f"(ms/page: CPU time, median of {args.repeat} passes over all {len(cases)} pages, one process).\n\n"
+        f"(ms/page: CPU time, median of {args.repeat} interleaved passes over all {len(cases)} pages, one process).\n\n"
         f"{text}{ratio}"
     )
     print(report)

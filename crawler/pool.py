@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from crawler.extract import ExtractionError, ExtractOptions, extract
+from crawler.extract.errors import ExtractionError
+from crawler.extract.options import ExtractOptions
 from storage.article import Article
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,6 @@ def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
 
 def _resolve(target: str) -> Callable[..., Article]:
     """The extraction function by dotted name (tests substitute one that hangs or crashes)."""
-    if target == "crawler.extract:extract":
-        return extract
     module, _, name = target.partition(":")
     mod = __import__(module, fromlist=[name])
     fn: Callable[..., Article] = getattr(mod, name)

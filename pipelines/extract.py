@@ -12,7 +12,8 @@ import os
 from typing import Any
 
 from crawler.drops import drop
-from crawler.extract import ExtractionError, ExtractOptions, extract
+from crawler.extract.errors import ExtractionError
+from crawler.extract.options import ExtractOptions
 from crawler.items import RawPage
 from crawler.pool import DEFAULT_TIMEOUT, ExtractionPool, Task
 from storage.article import Article
@@ -71,6 +72,8 @@ class ExtractPipeline:
 
     async def _extract(self, page: RawPage) -> Article:
         if self.pool is None:
+            from crawler.extract.core import extract  # trafilatura and lxml: only when in-process
+
             return extract(page.body, page.url, self.options, http_encoding=page.http_encoding)
         future = self.pool.submit(Task(page.body, page.url, page.http_encoding))
         return await asyncio.wrap_future(future)

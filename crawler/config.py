@@ -74,6 +74,11 @@ class SiteConfig:
     allow_private: bool = False
     """Allow fetching private/loopback addresses (demo and test portals only)."""
     politeness: Politeness = field(default_factory=Politeness)
+    schedule: str | None = None
+    """Cron expression (5 fields, in the site's time zone) for `zhengwen schedule`; None: manual."""
+    recheck_days: float = 2.0
+    """Articles published (else first seen) within this many days are re-checked on later runs
+    with a conditional request; older archived articles are not fetched again. 0: never."""
     path: str | None = None
     """The file this config was read from, for messages."""
 
@@ -173,6 +178,20 @@ def _regex_problem(pattern: str) -> str | None:
     return None
 
 
+def _cron_problem(expr: str) -> str | None:
+    from datetime import datetime
+
+    from cronsim import CronSim, CronSimError
+
+    if len(expr.split()) != 5:
+        return "minute hour day month weekday"
+    try:
+        CronSim(expr, datetime(2020, 1, 1))
+    except CronSimError as exc:
+        return str(exc).rstrip(".")
+    return None
+
+
 def _url_problem(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -254,6 +273,18 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
         raise pol.err("concurrency", f"expected an integer from 1 to 64, got {conc!r}")
     robots = pol.get("obey_robots", bool, "true or false", default=True)
     pol.reject_unknown()
+    schedule = r.get("schedule", str, "a cron expression such as '0 */2 * * *'")
+    if schedule is not None:
+        problem = _cron_problem(schedule)
+        if problem:
+            raise r.err(
+                "schedule", f"expected a 5-field cron expression ({problem}), got {schedule!r}"
+            )
+    inc = r.table("incremental")
+    recheck = inc.get("recheck_days", (int, float), "a number of days >= 0", default=2.0)
+    if recheck < 0:
+        raise inc.err("recheck_days", f"expected a number of days >= 0, got {recheck!r}")
+    inc.reject_unknown()
     r.reject_unknown()
 
     return SiteConfig(
@@ -273,6 +304,8 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
         max_depth=max_depth,
         allow_private=allow_private,
         politeness=Politeness(float(delay), conc, robots),
+        schedule=schedule,
+        recheck_days=float(recheck),
         path=file,
     )
 

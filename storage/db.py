@@ -19,7 +19,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
 
-from sqlalchemy import Connection, Engine, Insert, Table, case, create_engine, event, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    bindparam,
+    case,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +40,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.article import Article, field_names
 from storage.article import url_hash as hash_url
-from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow
+from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
 from storage.paths import redact_url
 from storage.validation import validate_article
 
@@ -39,6 +52,10 @@ _CHUNK: Final = 500
 _WRITE: Final = "zhengwen_write"
 _ARTICLES: Final[Table] = Base.metadata.tables["articles"]
 _RUNS: Final[Table] = Base.metadata.tables["crawl_runs"]
+_VERSIONS: Final[Table] = Base.metadata.tables["article_versions"]
+_FETCH: Final[Table] = Base.metadata.tables["fetch_state"]
+#: HTTP answers that mean the page was removed (RFC 9110: 410 is deliberate, 404 may be).
+GONE_STATUSES: Final = frozenset({404, 410})
 _FIELDS: Final = tuple(field_names())
 _TUPLE_FIELDS: Final = frozenset({"tags", "images"})
 
@@ -66,6 +83,51 @@ class RunInfo:
     status: str
     counters: dict[str, Any]
     settings_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleVersion:
+    """One stored version of an article (see `Database.versions`)."""
+
+    version: int
+    content_hash: str
+    title: str | None
+    body: str
+    first_seen: datetime
+    last_seen: datetime
+    crawl_run_id: str | None
+    extraction_version: int
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPage:
+    """An archived article as the next crawl sees it: whether and how to re-check it."""
+
+    article_url: str
+    """The article's canonical URL (its ``articles`` key)."""
+    published_at: datetime | None
+    first_seen: datetime
+    etag: str | None
+    last_modified: str | None
+    gone_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchUpdate:
+    """One answer to a fetch of an article URL, for `Database.record_fetches`.
+
+    ``article_url`` names the archived article a 304 confirms (its ``last_seen`` moves); None for
+    a first fetch, whose article is stored by the upsert.
+    """
+
+    url: str
+    site: str
+    status: int
+    at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    article_url: str | None = None
 
 
 class SiteStats(TypedDict):
@@ -153,7 +215,10 @@ class Database:
         rows = [self._row(a, now) for a in batch.values()]
         with self._writes.begin() as s:
             existing = self._content_hashes_of(s, list(batch))
+            versions = self._versions_of(s, list(batch))
+            self._backfill_versions(s, existing, versions)
             s.execute(self._upsert_statement(), rows)
+            self._write_versions(s, batch, versions, now)
         new = sum(1 for h in batch if h not in existing)
         unchanged = sum(1 for h, a in batch.items() if existing.get(h) == a.content_hash)
         return UpsertResult(new=new, updated=len(batch) - new - unchanged, unchanged=unchanged)
@@ -164,6 +229,67 @@ class Database:
         row["first_seen"] = article.first_seen or now
         row["last_seen"] = article.last_seen or now
         return row
+
+    @staticmethod
+    def _versions_of(s: Session, hashes: Sequence[str]) -> dict[str, dict[str, int]]:
+        """url_hash -> {content_hash: version number} of the stored versions."""
+        found: dict[str, dict[str, int]] = {}
+        v = _VERSIONS.c
+        for i in range(0, len(hashes), _CHUNK):
+            stmt = select(v.url_hash, v.content_hash, v.version).where(
+                v.url_hash.in_(hashes[i : i + _CHUNK])
+            )
+            for u, c, n in s.execute(stmt):
+                found.setdefault(u, {})[c] = n
+        return found
+
+    @staticmethod
+    def _backfill_versions(
+        s: Session, existing: Mapping[str, str], versions: dict[str, dict[str, int]]
+    ) -> None:
+        """Store the current text of rows about to change that have no version row yet (an
+        archive written before versions were kept), so the upsert cannot lose it."""
+        missing = [u for u, c in existing.items() if c not in versions.get(u, {})]
+        for i in range(0, len(missing), _CHUNK):
+            stmt = select(_ARTICLES).where(_ARTICLES.c.url_hash.in_(missing[i : i + _CHUNK]))
+            for row in s.execute(stmt).mappings():
+                article = _to_article(row)
+                known = versions.setdefault(article.url_hash, {})
+                number = max(known.values(), default=0) + 1
+                s.execute(insert(_VERSIONS), [_version_row(article, number, None)])
+                known[article.content_hash] = number
+
+    @staticmethod
+    def _write_versions(
+        s: Session,
+        batch: Mapping[str, Article],
+        versions: dict[str, dict[str, int]],
+        now: datetime,
+    ) -> None:
+        """A new row per new content hash; a known one (unchanged, or reverted) only moves its
+        ``last_seen`` forward."""
+        new_rows: list[dict[str, Any]] = []
+        seen: list[dict[str, Any]] = []
+        for u, article in batch.items():
+            known = versions.setdefault(u, {})
+            at = article.last_seen or now
+            if article.content_hash in known:
+                seen.append({"u": u, "c": article.content_hash, "at": at})
+                continue
+            number = max(known.values(), default=0) + 1
+            known[article.content_hash] = number
+            new_rows.append(_version_row(article, number, now))
+        if new_rows:
+            s.execute(insert(_VERSIONS), new_rows)
+        if seen:
+            v = _VERSIONS.c
+            at_ = bindparam("at", type_=UTCDateTime())
+            s.execute(
+                update(_VERSIONS)
+                .where(v.url_hash == bindparam("u"), v.content_hash == bindparam("c"))
+                .values(last_seen=case((at_ > v.last_seen, at_), else_=v.last_seen)),
+                seen,
+            )
 
     @staticmethod
     def _content_hashes_of(s: Session, hashes: Sequence[str]) -> dict[str, str]:
@@ -241,6 +367,134 @@ class Database:
             row = s.execute(stmt).mappings().first()
         return None if row is None else _to_article(row)
 
+    def versions(self, url: str) -> list[ArticleVersion]:
+        """Every stored version of a canonical URL, oldest first (empty when unknown)."""
+        v = _VERSIONS.c
+        stmt = select(_VERSIONS).where(v.url_hash == hash_url(url)).order_by(v.version)
+        with self.sessions() as s:
+            return [
+                ArticleVersion(
+                    version=r["version"],
+                    content_hash=r["content_hash"],
+                    title=r["title"],
+                    body=r["body"],
+                    first_seen=r["first_seen"],
+                    last_seen=r["last_seen"],
+                    crawl_run_id=r["crawl_run_id"],
+                    extraction_version=r["extraction_version"],
+                    record=dict(r["record"]),
+                )
+                for r in s.execute(stmt).mappings()
+            ]
+
+    def fetch_state(self, url: str) -> dict[str, Any] | None:
+        """The crawler's record of a fetched URL (validators, last status, ``gone_at``)."""
+        stmt = select(_FETCH).where(_FETCH.c.url_hash == hash_url(url))
+        with self.sessions() as s:
+            row = s.execute(stmt).mappings().first()
+        return None if row is None else dict(row)
+
+    def known_pages(self, site: str) -> dict[str, KnownPage]:
+        """The site's archived articles by URL (canonical and fetched URL both map to the same
+        entry), with the validators of their last fetch: what an incremental crawl consults
+        before requesting an article page."""
+        a, f = _ARTICLES.c, _FETCH.c
+        out: dict[str, KnownPage] = {}
+        with self.sessions() as s:
+            state = {
+                r.url: (r.etag, r.last_modified, r.gone_at)
+                for r in s.execute(
+                    select(f.url, f.etag, f.last_modified, f.gone_at).where(f.site == site)
+                )
+            }
+            rows = s.execute(
+                select(a.url, a.fetched_url, a.published_at, a.first_seen).where(a.site == site),
+                execution_options={"yield_per": 5000},
+            )
+            for url, fetched, published, first_seen in rows:
+                fetched = fetched or url
+                etag, modified, gone = state.get(fetched) or state.get(url) or (None, None, None)
+                page = KnownPage(url, published, first_seen, etag, modified, gone)
+                out[url] = page
+                out[fetched] = page
+        return out
+
+    def record_fetches(self, updates: Sequence[FetchUpdate]) -> None:
+        """Store the answers to article fetches in one transaction: validators for the next
+        conditional request, removal (404/410 sets ``gone_at`` once, a later 200 clears it),
+        and ``last_seen`` of the articles a 304 confirmed."""
+        if not updates:
+            return
+        rows: dict[str, dict[str, Any]] = {}
+        for u in updates:
+            gone = u.status in GONE_STATUSES
+            rows[hash_url(u.url)] = {
+                "url_hash": hash_url(u.url),
+                "url": u.url,
+                "site": u.site,
+                "etag": u.etag,
+                "last_modified": u.last_modified,
+                "last_status": u.status,
+                "last_checked": u.at,
+                "gone_at": u.at if gone else None,
+            }
+        confirmed = [
+            {"u": hash_url(u.article_url), "at": u.at}
+            for u in updates
+            if u.status == 304 and u.article_url
+        ]
+        with self._writes.begin() as s:
+            s.execute(self._fetch_upsert_statement(), list(rows.values()))
+            if confirmed:
+                at = bindparam("at", type_=UTCDateTime())
+                a = _ARTICLES.c
+                s.execute(
+                    update(_ARTICLES)
+                    .where(a.url_hash == bindparam("u"))
+                    .values(last_seen=case((at > a.last_seen, at), else_=a.last_seen)),
+                    confirmed,
+                )
+
+    def _fetch_upsert_statement(self) -> Insert:
+        if self.dialect == "postgresql":
+            stmt: Any = postgresql.insert(_FETCH)
+        elif self.dialect == "sqlite":
+            stmt = sqlite.insert(_FETCH)
+        else:
+            raise NotImplementedError(
+                f"fetch state is implemented for SQLite and PostgreSQL, not {self.dialect}"
+            )
+        x, f = stmt.excluded, _FETCH.c
+        validators = x.last_status.in_((200, 304))
+        result: Insert = stmt.on_conflict_do_update(
+            index_elements=[f.url_hash],
+            set_={
+                "url": x.url,
+                "site": x.site,
+                # A 304 may omit the validators: keep the ones we have.
+                "etag": case((validators, func.coalesce(x.etag, f.etag)), else_=f.etag),
+                "last_modified": case(
+                    (validators, func.coalesce(x.last_modified, f.last_modified)),
+                    else_=f.last_modified,
+                ),
+                "last_status": x.last_status,
+                "last_checked": x.last_checked,
+                "gone_at": case(
+                    (x.gone_at.is_(None), None), else_=func.coalesce(f.gone_at, x.gone_at)
+                ),
+            },
+        )
+        return result
+
+    def removed(self, site: str | None = None) -> dict[str, datetime]:
+        """URLs of archived pages that answered 404/410, with when that was first seen."""
+        f = _FETCH.c
+        stmt = select(f.url, f.gone_at).where(f.gone_at.is_not(None))
+        if site is not None:
+            stmt = stmt.where(f.site == site)
+        with self.sessions() as s:
+            return {u: g for u, g in s.execute(stmt)}
+
     def iter_articles(self, site: str | None = None) -> Iterator[Article]:
         """All articles (of one site), streamed in ``url_hash`` order, so memory stays flat."""
         stmt = select(_ARTICLES).order_by(_ARTICLES.c.url_hash)
@@ -300,6 +554,21 @@ class Database:
             run.status = status
             run.counters = values
             run.finished_at = finished_at or datetime.now(UTC)
+
+    def interrupt_stale_runs(self, site: str, *, now: datetime | None = None) -> int:
+        """Mark the site's ``running`` rows ``interrupted``; returns how many.
+
+        Only for a caller that holds the site's run lock (crawler.lock): then no live process
+        can own those rows, so they were left by a crawl that was killed before it could close.
+        """
+        stmt = select(CrawlRunRow).where(CrawlRunRow.site == site, CrawlRunRow.status == "running")
+        with self._writes.begin() as s:
+            stale = list(s.scalars(stmt))
+            for run in stale:
+                run.status = "interrupted"
+                run.counters = {**run.counters, "finish_reason": "process died"}
+                run.finished_at = now or datetime.now(UTC)
+        return len(stale)
 
     def runs(self, site: str | None = None, limit: int = 50) -> list[RunInfo]:
         """Most recent first."""
@@ -369,6 +638,22 @@ def _to_article(row: Mapping[Any, Any]) -> Article:
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
     return Article(**values)
+
+
+def _version_row(article: Article, number: int, now: datetime | None) -> dict[str, Any]:
+    first = article.last_seen or article.first_seen or now or datetime.now(UTC)
+    return {
+        "url_hash": article.url_hash,
+        "content_hash": article.content_hash,
+        "version": number,
+        "title": article.title,
+        "body": article.body,
+        "first_seen": first,
+        "last_seen": first,
+        "crawl_run_id": article.crawl_run_id,
+        "extraction_version": article.extraction_version,
+        "record": article.to_json_dict(),
+    }
 
 
 def _to_run(r: CrawlRunRow) -> RunInfo:

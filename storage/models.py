@@ -8,9 +8,10 @@ Datetimes are stored as UTC instants (`UTCDateTime`): SQLite has no time zone ty
 ``timestamptz`` in PostgreSQL does not keep the offset either, so both dialects agree on "the
 same instant, returned in UTC". The original offset (e.g. +08:00) is not kept in SQL.
 
-A later ``article_versions`` table (one row per distinct content hash of a URL) fits beside
-these: it would reference ``articles.url_hash`` (foreign keys are enforced on SQLite too) and be
-written in the same transaction as the upsert, which already knows which URLs changed.
+``article_versions`` keeps one row per distinct content hash of a URL, written in the same
+transaction as the upsert of ``articles`` (which holds the current version), so an edit never
+loses the old text. ``fetch_state`` is what the crawler knows of a URL it fetched: the HTTP
+validators for conditional re-checks, and when the page disappeared (404/410).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -106,6 +117,53 @@ class ArticleRow(Base):
     extraction_version: Mapped[int]
     url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class ArticleVersionRow(Base):
+    """One version of an article: a distinct content hash of a URL, with when it was seen.
+
+    ``version`` counts from 1 in the order versions were first seen. If a page reverts to an
+    earlier text, that version's ``last_seen`` moves again rather than adding a duplicate.
+    ``record`` is the whole `Article` of that version as JSON (ISO 8601 times), so a version
+    can be restored or exported field by field.
+    """
+
+    __tablename__ = "article_versions"
+
+    url_hash: Mapped[str] = mapped_column(
+        String(40), ForeignKey("articles.url_hash", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int]
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    crawl_run_id: Mapped[str | None] = mapped_column(String(36))
+    extraction_version: Mapped[int]
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class FetchStateRow(Base):
+    """What the crawler knows of a fetched URL beyond the article: validators and removal.
+
+    Keyed by the hash of the *fetched* URL (what the next run will request), which differs from
+    ``articles.url_hash`` when a page names another canonical URL; hence no foreign key.
+    """
+
+    __tablename__ = "fetch_state"
+    __table_args__ = (Index(None, "site", "gone_at"),)
+
+    url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    site: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    """The server's Last-Modified header, verbatim: it goes back as If-Modified-Since."""
+    last_status: Mapped[int]
+    last_checked: Mapped[datetime]
+    gone_at: Mapped[datetime | None]
+    """First time the URL answered 404/410 after it had been archived; None while it is live."""
 
 
 class CrawlRunRow(Base):

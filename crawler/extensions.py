@@ -41,6 +41,10 @@ class RunCounters:
     articles_new: int
     articles_changed: int
     articles_unchanged: int
+    """Fetched and the same text as archived, plus re-checks answered 304 Not Modified."""
+    articles_not_modified: int
+    articles_removed: int
+    """Archived articles whose re-check answered 404/410 (marked, never deleted)."""
     dropped: dict[str, int]
     errors: dict[str, int]
     skipped: dict[str, int]
@@ -54,14 +58,19 @@ class RunCounters:
             "offsite": int(stats.get("offsite/filtered", 0)),
             "max_pages": int(stats.get("zhengwen/spider/skipped/max_pages", 0)),
             "depth": int(stats.get("depth/request_ignored_count", 0)),
+            "archived": int(stats.get("zhengwen/incremental/skipped/archived", 0)),
+            "removed_before": int(stats.get("zhengwen/incremental/skipped/removed", 0)),
         }
+        not_modified = int(stats.get("zhengwen/incremental/not_modified", 0))
         return cls(
             pages_fetched=int(stats.get("downloader/response_count", 0)),
             list_pages=int(stats.get("zhengwen/spider/list_pages", 0)),
             article_pages=int(stats.get("zhengwen/spider/article_pages", 0)),
             articles_new=int(stats.get("zhengwen/articles/new", 0)),
             articles_changed=int(stats.get("zhengwen/articles/changed", 0)),
-            articles_unchanged=int(stats.get("zhengwen/articles/unchanged", 0)),
+            articles_unchanged=int(stats.get("zhengwen/articles/unchanged", 0)) + not_modified,
+            articles_not_modified=not_modified,
+            articles_removed=int(stats.get("zhengwen/incremental/removed", 0)),
             dropped=collect(stats, DROP_PREFIX),
             errors=collect(stats, ERROR_PREFIX),
             skipped={k: v for k, v in skipped.items() if v},

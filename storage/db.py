@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -465,7 +466,8 @@ class Database:
                 f"fetch state is implemented for SQLite and PostgreSQL, not {self.dialect}"
             )
         x, f = stmt.excluded, _FETCH.c
-        validators = x.last_status.in_((200, 304))
+        # Not IN (...): an expanding parameter cannot be used in an executemany.
+        validators = or_(x.last_status == 200, x.last_status == 304)
         result: Insert = stmt.on_conflict_do_update(
             index_elements=[f.url_hash],
             set_={

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from crawler.demo.content import Portal
+from crawler.demo.server import PortalServer, serve
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SHARED = REPO.parent / "shared"
@@ -31,6 +34,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+#: Articles of the test portal the `portal` fixture serves (end-to-end crawl tests).
+N_ARTICLES = 30
+
+
+@pytest.fixture
+def portal() -> Portal:
+    """A fresh demo portal per test (tests edit it between crawls)."""
+    return Portal.generate(n_articles=N_ARTICLES, seed=424242)
+
+
+@pytest.fixture
+def server(portal: Portal) -> Iterator[PortalServer]:
+    """The `portal` served over real HTTP on 127.0.0.1 for the test's duration."""
+    with serve(portal) as running:
+        yield running
 
 
 def _service_missing(what: str, exc: BaseException) -> None:

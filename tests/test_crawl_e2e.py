@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,31 +16,29 @@ import pytest
 
 from crawler.demo import DEMO_TOML
 from crawler.demo.content import ArticleTruth, Portal
-from crawler.demo.server import PortalServer, serve
+from crawler.demo.server import PortalServer
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
+from tests.conftest import N_ARTICLES
 
 REPO = Path(__file__).resolve().parent.parent
-N_ARTICLES = 30
 
 
-@pytest.fixture
-def portal() -> Portal:
-    return Portal.generate(n_articles=N_ARTICLES, seed=424242)
+#: Re-check every archived article on later runs (the demo's articles are from 2020), so that
+#: reruns see edits; tests of the skip itself pass their own window.
+RECHECK_ALL = 100_000.0
 
 
-@pytest.fixture
-def server(portal: Portal) -> Iterator[PortalServer]:
-    with serve(portal) as running:
-        yield running
-
-
-def site_config(tmp_path: Path, server: PortalServer) -> Path:
+def site_config(
+    tmp_path: Path, server: PortalServer, *, recheck_days: float = RECHECK_ALL, extra: str = ""
+) -> Path:
     """The demo config pointed at this test's server, as a file a user could have written."""
     text = DEMO_TOML.read_text(encoding="utf-8").replace("http://127.0.0.1:8765/", server.url + "/")
+    text = text.replace('name = "demo"', 'name = "testportal"')
+    text += f"\n[incremental]\nrecheck_days = {recheck_days}\n{extra}"
     path = tmp_path / "testportal.toml"
-    path.write_text(text.replace('name = "demo"', 'name = "testportal"'), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

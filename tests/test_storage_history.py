@@ -92,6 +92,21 @@ def test_fetch_state_validators_removal_and_return(db: Database) -> None:
     assert db.removed("demo") == {}
 
 
+def test_fetch_state_batches_of_many_answers(db: Database) -> None:
+    urls = [f"https://news.example.cn/a/{n}.html" for n in range(5)]
+    db.upsert_articles([make("正文").replace(url=u) for u in urls], seen_at=T0)
+    db.record_fetches([FetchUpdate(u, "demo", 200, T0, etag=f'"{n}"') for n, u in enumerate(urls)])
+    db.record_fetches(
+        [
+            FetchUpdate(u, "demo", 404 if n == 2 else 304, T0, article_url=u)
+            for n, u in enumerate(urls)
+        ]
+    )
+    known = db.known_pages("demo")
+    assert [known[u].etag for u in urls] == ['"0"', '"1"', '"2"', '"3"', '"4"']
+    assert db.removed("demo") == {urls[2]: T0}
+
+
 def test_known_pages_map_canonical_and_fetched_urls(db: Database) -> None:
     fetched = "https://news.example.cn/a/1.html?from=list"
     db.upsert_articles([make("正文", fetched_url=fetched)], seen_at=T0)

@@ -20,7 +20,13 @@ from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, resolve_site
 from crawler.drops import ERROR_PREFIX
+from crawler.incremental import Incremental
 from crawler.items import RawPage
+from pipelines.common import db_url
+from storage.batch import StorageError
+
+#: Answers to a conditional re-check that the spider handles itself instead of as errors.
+RECHECK_STATUSES = [304, 404, 410]
 
 
 def apply_site_settings(settings: Any, site: SiteConfig) -> None:
@@ -51,12 +57,41 @@ class PortalSpider(scrapy.Spider):
         #: URLs requested so far (canonical form): the page budget counts each once, and
         #: Scrapy's duplicate filter would drop a repeat anyway.
         self.issued: set[str] = set()
+        #: Archived articles not fetched again this run (counted once each).
+        self.skipped_known: set[str] = set()
+        #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
+        self.incremental: Incremental | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
         spider: PortalSpider = super().from_crawler(crawler, *args, **kwargs)
         apply_site_settings(crawler.settings, spider.site)
+        crawler.signals.connect(spider._close_incremental, signal=scrapy.signals.spider_closed)
         return spider
+
+    def _open_incremental(self) -> None:
+        settings = self.crawler.settings
+        if not settings.getbool("ZHENGWEN_INCREMENTAL", True):
+            return
+        self.incremental = Incremental(
+            db_url(settings),
+            self.site.name,
+            self.site.recheck_days,
+            batch_size=settings.getint("ZHENGWEN_BATCH_SIZE", 200),
+            batch_seconds=settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
+        )
+        self.crawler.stats.set_value("zhengwen/incremental/known", len(self.incremental.known))
+
+    def _close_incremental(self) -> None:
+        if self.incremental is None:
+            return
+        try:
+            self.incremental.close()
+        except StorageError as exc:
+            # The articles are stored; only the validators and removal marks of this run are
+            # not. The run must still say so.
+            self.crawler.stats.inc_value(f"{ERROR_PREFIX}storage")
+            self.logger.error("Could not store the fetch state of this run: %s", exc)
 
     # --- discovery ----------------------------------------------------------------------------
 
@@ -77,10 +112,19 @@ class PortalSpider(scrapy.Spider):
         return None
 
     async def start(self) -> AsyncIterator[Any]:
+        self._open_incremental()
         for url in self.site.start_urls:
             request = self._request(url, self.kind_of(url) or "list")
             if request is not None:
                 yield request
+        if self.incremental is not None:
+            # Recent archived articles are re-checked even if no list page links them any more:
+            # that is how a removal (404/410) is noticed.
+            for url in self.incremental.recheck_urls():
+                if self.in_domains(url):
+                    request = self._request(url, "article")
+                    if request is not None:
+                        yield request
 
     def _request(self, url: str, kind: str) -> scrapy.Request | None:
         """A request for a URL not yet issued, within the page budget (``max_pages``).
@@ -89,7 +133,13 @@ class PortalSpider(scrapy.Spider):
         spider after N responses: requests already in flight would overshoot that bound.
         """
         key = canonicalize_url(url)
-        if key in self.issued:
+        if key in self.issued or key in self.skipped_known:
+            return None
+        plan = self.incremental.plan(url) if kind == "article" and self.incremental else None
+        if plan is not None and plan.skip:
+            # Not fetched and not charged to the page budget: the archive already has it.
+            self.skipped_known.add(key)
+            self.crawler.stats.inc_value(f"zhengwen/incremental/skipped/{plan.reason}")
             return None
         if self.site.max_pages is not None and len(self.issued) >= self.site.max_pages:
             self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
@@ -98,8 +148,20 @@ class PortalSpider(scrapy.Spider):
         callback = self.parse_article if kind == "article" else self.parse_list
         # Articles first: list pages only feed the queue, articles are what the user waits for.
         priority = 10 if kind == "article" else 0
+        meta: dict[str, Any] = {"kind": kind}
+        headers: dict[str, str] = {}
+        if plan is not None:
+            self.crawler.stats.inc_value("zhengwen/incremental/rechecks")
+            meta["recheck"] = plan.article_url
+            meta["handle_httpstatus_list"] = RECHECK_STATUSES
+            headers = plan.headers
         return scrapy.Request(
-            url, callback=callback, errback=self.on_error, priority=priority, meta={"kind": kind}
+            url,
+            callback=callback,
+            errback=self.on_error,
+            priority=priority,
+            meta=meta,
+            headers=headers,
         )
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
@@ -114,14 +176,26 @@ class PortalSpider(scrapy.Spider):
                 yield request
 
     def parse_article(self, response: Response) -> Iterator[RawPage]:
+        recheck: str | None = response.meta.get("recheck")
+        if self.incremental is not None and response.status in RECHECK_STATUSES:
+            # Only re-checks ask for these statuses; anything else was filtered as an error.
+            key = "not_modified" if response.status == 304 else "removed"
+            self.crawler.stats.inc_value(f"zhengwen/incremental/{key}")
+            self.incremental.record(response.url, response.status, response.headers, recheck)
+            if key == "removed":
+                self.logger.info("Article removed (%s): %s", response.status, response.url)
+            return
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")
+        if self.incremental is not None:
+            self.incremental.record(response.url, response.status, response.headers, None)
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield RawPage(
             url=response.url,
             body=response.body,
             status=response.status,
             site=self.site.name,
-            fetched_at=datetime.now(UTC),
+            # The raw archive's WARC-Date of this response, so re-extraction reproduces it.
+            fetched_at=response.meta.get("zhengwen_fetched_at") or datetime.now(UTC),
             headers={
                 k.decode("latin-1"): b", ".join(v).decode("latin-1")
                 for k, v in response.headers.items()

@@ -387,5 +387,12 @@ def main() -> None:
     cli(prog_name="zhengwen")
 
 
+# Commands kept in their own modules. They receive the shared options instead of importing this
+# module, which under `python -m crawler.cli` would be loaded a second time as `crawler.cli`.
+from crawler.cli_reextract import reextract_command  # noqa: E402
+
+cli.add_command(reextract_command(archive_option, db_option))
+
+
 if __name__ == "__main__":
     main()

@@ -43,6 +43,10 @@ LOG_FORMATTER = "crawler.logformatter.ZhengwenLogFormatter"
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PrivateAddressGuard": 50,
+    # Raw WARC archive: 880 is past every header-adding middleware (the request record shows
+    # what was sent) and before HttpCompression (590) decompresses and Redirect (600) / Retry
+    # (550) act, so the archived body is the one received. docs/raw-archive.md.
+    "crawler.rawarchive.RawArchiveMiddleware": 880,
 }
 
 ITEM_PIPELINES = {
@@ -78,3 +82,7 @@ ZHENGWEN_MIN_BODY_CHARS = 50
 ZHENGWEN_TRIGGER = "manual"
 ZHENGWEN_PROGRESS = False
 ZHENGWEN_PROGRESS_INTERVAL = 1.0
+# Every fetched exchange into raw/<site>/*.warc.gz (re-extraction without the network); False
+# switches the archive off. A file is closed and a new one started after ZHENGWEN_RAW_MAX_BYTES.
+ZHENGWEN_RAW_ARCHIVE = True
+ZHENGWEN_RAW_MAX_BYTES = 100 * 1024 * 1024

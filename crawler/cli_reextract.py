@@ -1,0 +1,98 @@
+"""The ``zhengwen reextract`` command; the work is done by crawler.reextract.
+
+Like crawler.cli_schedule, this module does not import crawler.cli (under ``python -m
+crawler.cli`` that would load a second copy); crawler.cli hands over its shared options.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3  # as in crawler.cli
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def reextract_command(
+    archive_option: Callable[[Any], Any], db_option: Callable[[Any], Any]
+) -> click.Command:
+    @click.command("reextract")
+    @click.option(
+        "--site",
+        "site",
+        default=None,
+        metavar="NAME_OR_CONFIG",
+        help="Only this site: a site name (sites/NAME.toml) or a path to its .toml config.",
+    )
+    @click.option(
+        "--since",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="Only pages whose newest fetch is on or after this date (UTC).",
+    )
+    @archive_option
+    @db_option
+    @click.option("--quiet", is_flag=True, help="No progress lines, only the summary.")
+    def reextract(
+        site: str | None, since: datetime | None, archive: Path, db_url: str | None, quiet: bool
+    ) -> None:
+        """Re-run the current extractor over the raw archive (no network); store what changed.
+
+        Every article page in archive/raw/ is extracted again with today's extractor and the
+        site's current config; an article whose text differs from the SQL archive gets a new
+        version (SQL row updated, Parquet row added), a missing one is restored. Pages that
+        fail are counted by reason; damaged WARC files are reported and skipped.
+
+        Example: zhengwen reextract --site example --since 2024-01-01 --archive archive
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from crawler.config import ConfigError, resolve_site
+        from crawler.reextract import reextract as run
+        from storage.paths import ArchivePaths
+
+        config = None
+        name = None
+        if site is not None:
+            try:
+                config = resolve_site(site)
+            except ConfigError as exc:
+                if site.endswith(".toml") or "/" in site or "\\" in site:
+                    _fail(str(exc), EXIT_USAGE)
+                name = site  # a site known only from the archive: default options, warned
+        paths = ArchivePaths(archive)
+        if not paths.raw_dir.is_dir():
+            _fail(f"no raw archive at {paths.raw_dir}; crawl first", EXIT_FAILED)
+
+        def progress(done: int, total: int) -> None:
+            click.echo(f"reextract: {done}/{total} pages", err=True)
+
+        try:
+            summary = run(
+                archive,
+                db_url,
+                site=name,
+                config=config,
+                since=since.date() if since is not None else None,
+                progress=None if quiet else progress,
+            )
+        except (SQLAlchemyError, OSError) as exc:  # the stores: one line, not a traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _fail(f"cannot store re-extracted articles: {first}", EXIT_STORAGE)
+        for warning in summary.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for problem in summary.problems:
+            click.echo(f"warning: {problem.file}: {problem.message}", err=True)
+        click.echo(summary.line())
+
+    return reextract

@@ -5,6 +5,7 @@ Exit codes (documented in the README):
   1  the crawl ran but failed (no page of the site could be fetched) or an input file is bad
   2  usage or site-config error (nothing was fetched)
   3  the archive/database cannot be opened (nothing was fetched)
+  4  another run of this site is in progress (nothing was fetched; see crawler.lock)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
 def archive_option(f: F) -> F:
@@ -76,6 +77,13 @@ def cli() -> None:
     show_default=True,
     help="Level of the run's log file (archive/logs/).",
 )
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "schedule"]),
+    default="manual",
+    show_default=True,
+    help="Recorded in the run record; `zhengwen schedule` passes 'schedule'.",
+)
 def crawl(
     site_or_config: str,
     archive: Path,
@@ -83,6 +91,7 @@ def crawl(
     max_pages: int | None,
     quiet: bool,
     log_level: str,
+    trigger: str,
 ) -> None:
     """Crawl one site into the archive.
 
@@ -95,7 +104,13 @@ def crawl(
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     _crawl_and_report(
-        site, archive, db_url, max_pages=max_pages, progress=not quiet, log_level=log_level
+        site,
+        archive,
+        db_url,
+        max_pages=max_pages,
+        progress=not quiet,
+        log_level=log_level,
+        trigger=trigger,
     )
 
 
@@ -107,15 +122,25 @@ def _crawl_and_report(
     max_pages: int | None,
     progress: bool,
     log_level: str = "INFO",
+    trigger: str = "manual",
 ) -> Any:
+    from crawler.lock import SiteLockHeld
     from crawler.runner import StorageUnavailable, run_crawl
 
     try:
         result = run_crawl(
-            site, archive, db_url, max_pages=max_pages, progress=progress, log_level=log_level
+            site,
+            archive,
+            db_url,
+            max_pages=max_pages,
+            progress=progress,
+            log_level=log_level,
+            trigger=trigger,
         )
     except StorageUnavailable as exc:
         fail(str(exc), EXIT_STORAGE)
+    except SiteLockHeld as exc:
+        fail(str(exc), EXIT_BUSY)
     c = result.counters
     dropped = ", ".join(f"{k} {v}" for k, v in c.dropped.items()) or "none"
     errors = ", ".join(f"{k} {v}" for k, v in c.errors.items()) or "none"
@@ -385,6 +410,13 @@ def check_site(site_or_config: str) -> None:
 
 def main() -> None:
     cli(prog_name="zhengwen")
+
+
+# Commands kept in their own modules. They receive the shared options instead of importing this
+# module, which under `python -m crawler.cli` would be loaded a second time as `crawler.cli`.
+from crawler.cli_schedule import schedule_command  # noqa: E402
+
+cli.add_command(schedule_command(archive_option, db_option))
 
 
 # Commands kept in their own modules. They receive the shared options instead of importing this

@@ -15,6 +15,7 @@ from typing import Any
 
 from crawler.config import SiteConfig
 from crawler.extensions import RunCounters, run_status
+from crawler.lock import SiteLock
 from storage.db import Database
 from storage.paths import ArchivePaths, redact_url
 
@@ -55,6 +56,28 @@ def check_storage(paths: ArchivePaths, db_url: str) -> None:
         db.dispose()
 
 
+def take_site_lock(paths: ArchivePaths, site: str, db_url: str, trigger: str) -> SiteLock:
+    """The site's run lock (crawler.lock), then the stale ``running`` rows of the site closed.
+
+    Holding the lock proves no live process owns those rows: they were left by a run killed
+    before it could record its end, and would otherwise stay ``running`` forever.
+    """
+    lock = SiteLock(paths.root, site, trigger=trigger, db_url=db_url)
+    try:
+        lock.acquire()
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot create the lock file {lock.path}: {exc.strerror or exc}"
+        ) from None
+    try:
+        with Database(db_url) as db:
+            db.interrupt_stale_runs(site)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
 def build_settings(
     paths: ArchivePaths,
     db_url: str,
@@ -92,7 +115,8 @@ def run_crawl(
     log_level: str = "INFO",
     extra_settings: dict[str, Any] | None = None,
 ) -> CrawlResult:
-    """Crawl ``site`` into the archive. Raises StorageUnavailable before fetching anything."""
+    """Crawl ``site`` into the archive. Raises StorageUnavailable or SiteLockHeld (another run
+    of the site is in progress) before fetching anything."""
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spiders.portal import PortalSpider
@@ -100,35 +124,39 @@ def run_crawl(
     paths = ArchivePaths(archive)
     url = db_url or paths.default_db_url
     check_storage(paths, url)
-    if max_pages is not None:
-        site = dataclasses.replace(site, max_pages=max_pages)
-    logs = paths.root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_file = logs / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{site.name}.log"
-    settings = build_settings(
-        paths,
-        url,
-        trigger=trigger,
-        progress=progress,
-        log_file=log_file,
-        log_level=log_level,
-        extra=extra_settings,
-    )
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(PortalSpider)
-    started = time.monotonic()
-    process.crawl(crawler, site=site)
-    process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    counters = RunCounters.from_stats(stats)
-    reason = str(stats.get("finish_reason", "unknown"))
-    return CrawlResult(
-        site=site.name,
-        run_id=stats.get("zhengwen/run_id"),
-        status=str(stats.get("zhengwen/run_status") or run_status(reason, counters)),
-        finish_reason=reason,
-        counters=counters,
-        elapsed=time.monotonic() - started,
-        log_file=log_file,
-        drift=tuple(stats.get("zhengwen/drift") or ()),
-    )
+    lock = take_site_lock(paths, site.name, url, trigger)
+    try:
+        if max_pages is not None:
+            site = dataclasses.replace(site, max_pages=max_pages)
+        logs = paths.root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_file = logs / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{site.name}.log"
+        settings = build_settings(
+            paths,
+            url,
+            trigger=trigger,
+            progress=progress,
+            log_file=log_file,
+            log_level=log_level,
+            extra=extra_settings,
+        )
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(PortalSpider)
+        started = time.monotonic()
+        process.crawl(crawler, site=site)
+        process.start()
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        counters = RunCounters.from_stats(stats)
+        reason = str(stats.get("finish_reason", "unknown"))
+        return CrawlResult(
+            site=site.name,
+            run_id=stats.get("zhengwen/run_id"),
+            status=str(stats.get("zhengwen/run_status") or run_status(reason, counters)),
+            finish_reason=reason,
+            counters=counters,
+            elapsed=time.monotonic() - started,
+            log_file=log_file,
+            drift=tuple(stats.get("zhengwen/drift") or ()),
+        )
+    finally:
+        lock.release()

@@ -21,7 +21,7 @@ from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
 from tests.conftest import N_ARTICLES
-from tests.test_crawl_e2e import REPO, crawl, site_config
+from tests.test_crawl_e2e import REPO, crawl, run, site_config
 
 
 def article_requests(server: PortalServer, since: int) -> list[str]:
@@ -91,6 +91,49 @@ def test_three_runs_fetch_only_what_changed_and_keep_history(
         assert db.count_articles("testportal") == N_ARTICLES + 2
         for new in added:
             assert db.get_article(new.url(base)) is not None
+    # `zhengwen history` shows both versions and the added paragraph as a diff line.
+    shown = run(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "history",
+            edited.url(base),
+            "--archive",
+            str(archive),
+        ],
+        tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "version 1:" in shown.stdout and "version 2:" in shown.stdout
+    added_line = next(p for p in edited.body if p not in articles[5].body)
+    assert f"+{added_line}" in shown.stdout.splitlines()
+    gone_shown = run(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "history",
+            removed.url(base),
+            "--archive",
+            str(archive),
+        ],
+        tmp_path,
+    )
+    assert "removed from the site" in gone_shown.stdout
+    missing = run(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "history",
+            base + "/nope.html",
+            "--archive",
+            str(archive),
+        ],
+        tmp_path,
+    )
+    assert missing.returncode == 1 and "has no article" in missing.stderr
     # Parquet keeps one row per version: 30 + 2 new + 1 edit.
     assert ParquetDataset(paths.parquet_dir).count("testportal") == N_ARTICLES + 3
 

@@ -1,0 +1,99 @@
+"""``zhengwen history URL``: the stored versions of one article and what changed between them."""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from storage.db import ArticleVersion, Database
+from storage.paths import ArchivePaths
+
+#: Exit code when the archive has no such article (the same as a usage error of a filter).
+EXIT_NOT_FOUND = 1
+
+
+def diff_versions(old: ArticleVersion, new: ArticleVersion) -> list[str]:
+    """A unified diff of title and body, one paragraph per line, as a reader would compare."""
+    before = [f"# {old.title or ''}", *old.body.splitlines()]
+    after = [f"# {new.title or ''}", *new.body.splitlines()]
+    return list(
+        difflib.unified_diff(
+            before, after, f"version {old.version}", f"version {new.version}", lineterm="", n=1
+        )
+    )
+
+
+def history_command(
+    archive_option: Callable[[Any], Any], db_option: Callable[[Any], Any]
+) -> click.Command:
+    @click.command("history")
+    @click.argument("url")
+    @archive_option
+    @db_option
+    @click.option("--no-diff", is_flag=True, help="List the versions without the diffs.")
+    @click.option("--json", "as_json", is_flag=True, help="Versions as JSON (full records).")
+    def history(url: str, archive: Path, db_url: str | None, no_diff: bool, as_json: bool) -> None:
+        """Show every stored version of an article and a diff between consecutive versions.
+
+        URL is the article's canonical URL (as in `zhengwen stats`/exports). A page that was
+        removed from the site (404/410 on a re-check) is shown as removed; it stays archived.
+
+        Example: zhengwen history http://127.0.0.1:8765/jzfp/2020-10/03/content_1001.html
+        """
+        paths = ArchivePaths(archive)
+        url_ = db_url or paths.default_db_url
+        if db_url is None and not paths.sqlite_path.exists():
+            click.echo(f"error: no archive at {archive} (run a crawl first)", err=True)
+            sys.exit(EXIT_NOT_FOUND)
+        with Database(url_) as db:
+            db.create_schema()
+            versions = db.versions(url)
+            current = db.get_article(url)
+            state = db.fetch_state((current.fetched_url or url) if current else url)
+        if not versions:
+            click.echo(f"error: the archive has no article {url}", err=True)
+            sys.exit(EXIT_NOT_FOUND)
+        gone = state.get("gone_at") if state else None
+        if as_json:
+            out = {
+                "url": url,
+                "removed_at": gone.isoformat() if gone else None,
+                "versions": [
+                    {
+                        "version": v.version,
+                        "content_hash": v.content_hash,
+                        "first_seen": v.first_seen.isoformat(),
+                        "last_seen": v.last_seen.isoformat(),
+                        "crawl_run_id": v.crawl_run_id,
+                        "extraction_version": v.extraction_version,
+                        "record": v.record,
+                    }
+                    for v in versions
+                ],
+            }
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        click.echo(url)
+        if gone:
+            click.echo(f"removed from the site: {gone:%Y-%m-%d %H:%M} UTC (archived versions kept)")
+        for v in versions:
+            click.echo(
+                f"version {v.version}: seen {v.first_seen:%Y-%m-%d %H:%M} – "
+                f"{v.last_seen:%Y-%m-%d %H:%M} UTC, {len(v.body)} characters, "
+                f"hash {v.content_hash[:12]}, extractor v{v.extraction_version}: {v.title or ''}"
+            )
+        if no_diff:
+            return
+        for old, new in itertools.pairwise(versions):
+            click.echo("")
+            for line in diff_versions(old, new):
+                click.echo(line)
+
+    return history

@@ -147,7 +147,10 @@ def _crawl_and_report(
     click.echo(
         f"{result.site}: {result.status} in {result.elapsed:.1f}s: fetched {c.pages_fetched} pages "
         f"({c.list_pages} list, {c.article_pages} article); articles {c.articles_new} new, "
-        f"{c.articles_changed} changed, {c.articles_unchanged} unchanged; dropped: {dropped}; errors: {errors}"
+        f"{c.articles_changed} changed, {c.articles_unchanged} unchanged"
+        + (f" ({c.articles_not_modified} not modified)" if c.articles_not_modified else "")
+        + (f", {c.articles_removed} removed" if c.articles_removed else "")
+        + f"; dropped: {dropped}; errors: {errors}"
     )
     if result.log_file is not None:
         click.echo(f"log: {result.log_file}")
@@ -418,12 +421,14 @@ from crawler.cli_schedule import schedule_command  # noqa: E402
 
 cli.add_command(schedule_command(archive_option, db_option))
 
-
 # Commands kept in their own modules. They receive the shared options instead of importing this
 # module, which under `python -m crawler.cli` would be loaded a second time as `crawler.cli`.
 from crawler.cli_reextract import reextract_command  # noqa: E402
 
 cli.add_command(reextract_command(archive_option, db_option))
+from crawler.cli_history import history_command  # noqa: E402
+
+cli.add_command(history_command(archive_option, db_option))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,9 @@ ZHENGWEN_EXTRACT_TIMEOUT = 30.0
 # Below this many characters of body (CJK characters count one each) a page is a stub, a
 # gallery or a redirect notice rather than an article: news briefs are rarely under 50.
 ZHENGWEN_MIN_BODY_CHARS = 50
+# Later runs skip archived articles outside the site's re-check window ([incremental]
+# recheck_days) and re-check recent ones with conditional requests. False: fetch everything.
+ZHENGWEN_INCREMENTAL = True
 ZHENGWEN_TRIGGER = "manual"
 ZHENGWEN_PROGRESS = False
 ZHENGWEN_PROGRESS_INTERVAL = 1.0

@@ -8,6 +8,7 @@ from crawler.drops import drop
 from pipelines.common import db_url
 from storage.article import Article
 from storage.db import Database
+from storage.duplicates import find_original
 
 
 class DedupePipeline:
@@ -16,7 +17,9 @@ class DedupePipeline:
     Same canonical URL and same content: unchanged (counted; the SQL writer only moves its
     last_seen, the Parquet writer skips it). Same URL, other content: changed (a new Parquet row;
     the SQL row is updated). Another URL of this
-    site with exactly this content: a duplicate, dropped so the first URL is kept.
+    site with exactly this content: a duplicate, dropped so the first URL is kept. New and
+    changed texts that copy an article of another site (same text, or a simhash within 3 bits)
+    pass on with ``duplicate_of`` set to the earliest copy (docs/duplicates.md).
     """
 
     def __init__(self, stats: Any, url: str, site: str | None) -> None:
@@ -26,6 +29,7 @@ class DedupePipeline:
         self.by_url: dict[str, str] = {}
         self.by_content: dict[str, str] = {}
         self.seen_this_run: set[str] = set()
+        self.lookups: Database | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> DedupePipeline:
@@ -40,6 +44,23 @@ class DedupePipeline:
         finally:
             db.dispose()
         self.by_content = {h: u for u, h in self.by_url.items()}
+        self.lookups = Database(self.url)
+
+    def close_spider(self) -> None:
+        if self.lookups is not None:
+            self.lookups.dispose()
+
+    def link_copy(self, item: Article) -> Article:
+        """Copies of a story on other sites (or other URLs) are kept, linked to the earliest
+        copy archived so far; the SQL upsert re-checks the link in its own transaction."""
+        if self.lookups is None:
+            return item
+        found = find_original(self.lookups.sessions, item)
+        if found is None:
+            return item.replace(duplicate_of=None) if item.duplicate_of else item
+        original, kind = found
+        self.stats.inc_value(f"zhengwen/dedupe/{kind}_duplicates")
+        return item.replace(duplicate_of=original)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
@@ -71,4 +92,4 @@ class DedupePipeline:
         )
         self.by_url[item.url_hash] = item.content_hash
         self.by_content[item.content_hash] = item.url_hash
-        return item
+        return self.link_copy(item)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from storage.simhash import simhash as body_simhash
+
 #: Bumped whenever extraction output can change for the same input page, so that a re-extraction
 #: of the raw archive can tell which articles were made by an older extractor.
 EXTRACTION_VERSION = 1
@@ -74,6 +76,13 @@ class Article:
     extraction_version: int = EXTRACTION_VERSION
     url_hash: str = field(default="")
     content_hash: str = field(default="")
+    simhash: int = 0
+    """64-bit simhash of ``body`` (signed, `storage.simhash`); 0 means "compute it", which is
+    also what an empty body hashes to, so recomputing is harmless."""
+    duplicate_of: str | None = None
+    """``url_hash`` of the earliest copy of the same story (any site) when this article is an
+    exact or near copy of it; None for an original. SQL holds the current link (a later-found
+    earlier copy re-links a group); a Parquet row keeps the link it was written with."""
 
     def __post_init__(self) -> None:
         # Derived keys are computed here so no caller can forget them or compute them differently.
@@ -81,6 +90,8 @@ class Article:
             object.__setattr__(self, "url_hash", url_hash(self.url))
         if not self.content_hash:
             object.__setattr__(self, "content_hash", content_hash(self.title, self.body))
+        if not self.simhash:  # 0, or None from a Parquet file written before the column existed
+            object.__setattr__(self, "simhash", body_simhash(self.body))
 
     def replace(self, **changes: Any) -> Article:
         """A copy with some fields changed (derived hashes recomputed when their inputs change)."""
@@ -88,6 +99,8 @@ class Article:
             changes["url_hash"] = ""
         if ("title" in changes or "body" in changes) and "content_hash" not in changes:
             changes["content_hash"] = ""
+        if "body" in changes and "simhash" not in changes:
+            changes["simhash"] = 0
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from storage import duplicates
 from storage.article import Article, field_names
 from storage.article import url_hash as hash_url
 from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
@@ -194,6 +195,7 @@ class Database:
     def create_schema(self) -> None:
         """Create missing tables and indexes (idempotent; migrations take over once released)."""
         Base.metadata.create_all(self.engine)
+        duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -215,11 +217,15 @@ class Database:
             return UpsertResult()
         rows = [self._row(a, now) for a in batch.values()]
         with self._writes.begin() as s:
+            duplicates.lock(s)
             existing = self._content_hashes_of(s, list(batch))
             versions = self._versions_of(s, list(batch))
             self._backfill_versions(s, existing, versions)
             s.execute(self._upsert_statement(), rows)
             self._write_versions(s, batch, versions, now)
+            # New and changed texts join the band index and their copy group.
+            changed = [a for h, a in batch.items() if existing.get(h) != a.content_hash]
+            duplicates.index_and_link(s, changed)
         new = sum(1 for h in batch if h not in existing)
         unchanged = sum(1 for h, a in batch.items() if existing.get(h) == a.content_hash)
         return UpsertResult(new=new, updated=len(batch) - new - unchanged, unchanged=unchanged)
@@ -354,10 +360,12 @@ class Database:
         with self.sessions() as s:
             return s.execute(stmt.limit(1)).first() is not None
 
-    def count_articles(self, site: str | None = None) -> int:
+    def count_articles(self, site: str | None = None, *, exclude_duplicates: bool = False) -> int:
         stmt = select(func.count()).select_from(_ARTICLES)
         if site is not None:
             stmt = stmt.where(_ARTICLES.c.site == site)
+        if exclude_duplicates:
+            stmt = stmt.where(_ARTICLES.c.duplicate_of.is_(None))
         with self.sessions() as s:
             return int(s.execute(stmt).scalar_one())
 
@@ -497,11 +505,19 @@ class Database:
         with self.sessions() as s:
             return {u: g for u, g in s.execute(stmt)}
 
-    def iter_articles(self, site: str | None = None) -> Iterator[Article]:
-        """All articles (of one site), streamed in ``url_hash`` order, so memory stays flat."""
+    def iter_articles(
+        self, site: str | None = None, *, exclude_duplicates: bool = False
+    ) -> Iterator[Article]:
+        """All articles (of one site), streamed in ``url_hash`` order, so memory stays flat.
+
+        ``exclude_duplicates`` leaves out exact and near copies (``duplicate_of`` set), keeping
+        the earliest copy of each story, whichever site it is on.
+        """
         stmt = select(_ARTICLES).order_by(_ARTICLES.c.url_hash)
         if site is not None:
             stmt = stmt.where(_ARTICLES.c.site == site)
+        if exclude_duplicates:
+            stmt = stmt.where(_ARTICLES.c.duplicate_of.is_(None))
         with self.sessions() as s:
             result = s.execute(stmt, execution_options={"yield_per": 1000})
             for row in result.mappings():

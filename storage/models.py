@@ -21,12 +21,14 @@ from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
     Index,
     MetaData,
+    SmallInteger,
     String,
     Text,
 )
@@ -117,6 +119,30 @@ class ArticleRow(Base):
     extraction_version: Mapped[int]
     url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Signed 64-bit simhash of the body; near copies are found through `SimhashBandRow`.
+    simhash: Mapped[int] = mapped_column(BigInteger)
+    # url_hash of the group's earliest copy, kept by `storage.duplicates` (re-linked when an
+    # earlier copy arrives); no foreign key, so a batch can link rows in any order.
+    duplicate_of: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class SimhashBandRow(Base):
+    """The candidate index for near copies: each article's simhash cut into 16-bit bands.
+
+    Two bodies within ``storage.simhash.THRESHOLD`` (3) bits share at least one of the four
+    bands (pigeonhole), so an indexed equality lookup on (band, value) finds every near copy
+    among millions of rows; the few candidates are then checked by Hamming distance.
+    Written in the same transaction as the article upsert (``storage.duplicates``).
+    """
+
+    __tablename__ = "simhash_bands"
+    __table_args__ = (Index(None, "band", "value"),)
+
+    url_hash: Mapped[str] = mapped_column(
+        String(40), ForeignKey("articles.url_hash", ondelete="CASCADE"), primary_key=True
+    )
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int]
 
 
 class ArticleVersionRow(Base):

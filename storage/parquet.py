@@ -155,12 +155,25 @@ class ParquetDataset:
             ignore_prefixes=[".", "_"],
         )
 
-    def read_table(self, site: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """All rows (of one site) with ``site`` and ``date`` as columns, in `SCHEMA` order."""
+    def read_table(
+        self,
+        site: str | None = None,
+        columns: list[str] | None = None,
+        *,
+        exclude_duplicates: bool = False,
+    ) -> pa.Table:
+        """All rows (of one site) with ``site`` and ``date`` as columns, in `SCHEMA` order.
+
+        ``exclude_duplicates`` drops rows written as exact or near copies (``duplicate_of``
+        set when written; SQL holds the current links, see docs/duplicates.md).
+        """
         wanted = _READ_COLUMNS if columns is None else columns
         if not self.root.is_dir():
             return _READ_SCHEMA.empty_table().select(wanted)
         filt = None if site is None else ds.field("site") == validate_site(site)
+        if exclude_duplicates:
+            originals = ds.field("duplicate_of").is_null()
+            filt = originals if filt is None else filt & originals
         return self._dataset().to_table(columns=wanted, filter=filt)
 
     def count(self, site: str | None = None) -> int:
@@ -176,9 +189,11 @@ class ParquetDataset:
             zip(table["url_hash"].to_pylist(), table["content_hash"].to_pylist(), strict=True)
         )
 
-    def iter_articles(self, site: str | None = None) -> Iterator[Article]:
+    def iter_articles(
+        self, site: str | None = None, *, exclude_duplicates: bool = False
+    ) -> Iterator[Article]:
         """Rows rebuilt as `Article` values (times in UTC)."""
-        for row in self.read_table(site).to_pylist():
+        for row in self.read_table(site, exclude_duplicates=exclude_duplicates).to_pylist():
             del row["date"]
             row["tags"] = tuple(row["tags"] or ())
             row["images"] = tuple(row["images"] or ())

@@ -101,7 +101,8 @@ def test_dedupe_new_changed_unchanged_duplicate(tmp_path: Path) -> None:
     with pytest.raises(ZhengwenDrop) as info:
         pipe.process_item(stored.replace(body=BODY + "更新。"))
     assert info.value.reason == "duplicate_url"  # one canonical URL once per run
-    fresh = Article(url="http://x/2", site="s", title="二", body=BODY + "二")
+    other = "另一篇报道：记者走访三个村庄，春耕备耕进展顺利，农资供应充足。"
+    fresh = Article(url="http://x/2", site="s", title="二", body=other * 3)
     assert pipe.process_item(fresh) is fresh
     assert stats.values["zhengwen/articles/unchanged"] == 1
     assert stats.values["zhengwen/articles/new"] == 1

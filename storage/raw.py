@@ -448,7 +448,8 @@ def _request_headers(ex: Exchange) -> StatusAndHeaders:
     # The download handler adds Host itself; a request record without it would be incomplete.
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", parts.netloc))
-    return StatusAndHeaders(f"{ex.method} {target}", headers, protocol="HTTP/1.1")
+    # is_http_request: warcio then writes the line as "GET /path HTTP/1.1", verb first.
+    return StatusAndHeaders(f"{ex.method} {target} HTTP/1.1", headers, is_http_request=True)
 
 
 def _add_refers_to(record: Any, url: str, previous: _Latest) -> None:

@@ -157,6 +157,11 @@ def read_payload(path: Path, offset: int) -> bytes:
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
+            # warcio does not check the gzip CRC of a record it reads from the middle of a
+            # file; a damaged header would go unnoticed where the payload digest cannot see.
+            if not _whole_member_at(fh):
+                raise RawReadError(f"{path}@{offset}: damaged or cut short", "corrupt_record")
+            fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
             if record.rec_type != "response":
                 raise RawReadError(
@@ -175,6 +180,20 @@ def read_payload(path: Path, offset: int) -> bytes:
     if expected and payload_digest(raw) != expected:
         raise RawReadError(f"{path}@{offset}: payload digest mismatch", "digest_mismatch")
     return decode_content(raw, encoding)
+
+
+def _whole_member_at(fh: Any) -> bool:
+    """True when one gzip member starting at the file position decompresses completely."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    while not d.eof:
+        chunk = fh.read(1 << 16)
+        if not chunk:
+            return False
+        try:
+            d.decompress(chunk)
+        except zlib.error:
+            return False
+    return True
 
 
 def decode_content(body: bytes, content_encoding: str | None) -> bytes:

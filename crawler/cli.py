@@ -45,9 +45,10 @@ def db_option(f: F) -> F:
         "--db",
         "db_url",
         default=None,
+        envvar="ZHENGWEN_DB_URL",
         metavar="URL",
         help="SQLAlchemy database URL (e.g. postgresql+psycopg://user@host/db). "
-        "Default: the SQLite file inside the archive folder.",
+        "Default: $ZHENGWEN_DB_URL, else the SQLite file inside the archive folder.",
     )(f)
 
 

@@ -102,12 +102,15 @@ class RunHandle(Protocol):
 
 Launcher = Callable[[SiteConfig], RunHandle]
 
+#: Environment variable that `zhengwen crawl --db` falls back to.
+DB_URL_ENV = "ZHENGWEN_DB_URL"
+
 
 class ProcessRun:
     """A `zhengwen crawl` subprocess; its output goes to temp files, read when it ends (a pipe
     could fill up and block a crawl that nobody reads while it runs)."""
 
-    def __init__(self, site: str, args: Sequence[str]) -> None:
+    def __init__(self, site: str, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         self.site = site
         self._out: IO[bytes] = tempfile.TemporaryFile()
         self._err: IO[bytes] = tempfile.TemporaryFile()
@@ -119,6 +122,7 @@ class ProcessRun:
             stdout=self._out,
             stderr=self._err,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         self.pid = self.process.pid
 
@@ -181,12 +185,15 @@ class SubprocessLauncher:
             "schedule",
             "--quiet",
         ]
-        if self.db_url is not None:
-            args += ["--db", self.db_url]
         return args
 
+    def env(self) -> dict[str, str]:
+        """The database URL goes to the crawl in its environment (``ZHENGWEN_DB_URL``, which
+        ``--db`` reads), not on its command line, where ``ps`` would show its password."""
+        return {DB_URL_ENV: self.db_url} if self.db_url is not None else {}
+
     def __call__(self, site: SiteConfig) -> RunHandle:
-        return ProcessRun(site.name, self.command(site))
+        return ProcessRun(site.name, self.command(site), self.env())
 
 
 # -- the scheduler ---------------------------------------------------------------------------

@@ -306,3 +306,26 @@ def test_dataclass_site_without_path_is_refused_by_the_launcher() -> None:
     bare = dataclasses.replace(site("nopath", "0 * * * *"), path=None)
     with pytest.raises(ScheduleError, match="no config file"):
         SubprocessLauncher(Path("archive")).command(bare)
+
+
+def test_the_database_url_reaches_the_crawl_by_environment_not_argv(tmp_path: Path) -> None:
+    """A password in --db must not show in `ps`; `zhengwen crawl` reads ZHENGWEN_DB_URL."""
+    from crawler.schedule import SubprocessLauncher
+
+    url = f"sqlite:///{tmp_path / 'secret-db.sqlite'}"
+    launcher = SubprocessLauncher(tmp_path / "archive", db_url=url)
+    with_path = dataclasses.replace(site("demo", "0 * * * *"), path=str(tmp_path / "demo.toml"))
+    assert not any("secret-db" in arg for arg in launcher.command(with_path))
+    assert launcher.env() == {"ZHENGWEN_DB_URL": url}
+    # And the crawl command takes it from there: `stats` (same option) opens that database.
+    env = {**os.environ, "ZHENGWEN_DB_URL": url, "PYTHONPATH": str(Path.cwd())}
+    out = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "stats", "--archive", str(tmp_path / "a")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "secret-db.sqlite").exists()
+    assert not (tmp_path / "a" / "zhengwen.sqlite").exists()

@@ -55,9 +55,11 @@ _SIGN: Final = 1 << (BITS - 1)
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN: Final = re.compile(rf"([{_HAN}]+)|([^\W_{_HAN}]+)")
 # token -> its SHINGLE position keys. Bounded: Han characters in use are a few thousand, and
-# Latin words repeat; clearing now and then keeps a long crawl's memory flat.
+# Latin words repeat; clearing now and then keeps a long crawl's memory flat. At about 250 bytes
+# an entry, 20,000 entries are ~5 MB per extraction worker (200,000 cost ~25 MB each in the
+# 50,000-page crawl benchmark, whose memory target is 400 MB for all processes).
 _KEYS: dict[str, tuple[int, ...]] = {}
-_KEYS_MAX: Final = 200_000
+_KEYS_MAX: Final = 20_000
 
 
 def tokens(text: str) -> list[str]:

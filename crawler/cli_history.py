@@ -8,12 +8,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from storage.db import ArticleVersion, Database
-from storage.paths import ArchivePaths
+if TYPE_CHECKING:
+    from storage.db import ArticleVersion
 
 #: Exit code when the archive has no such article (the same as a usage error of a filter).
 EXIT_NOT_FOUND = 1
@@ -47,6 +47,11 @@ def history_command(
 
         Example: zhengwen history http://127.0.0.1:8765/jzfp/2020-10/03/content_1001.html
         """
+        # Imported here: `crawler.cli` is re-imported by every extraction worker (multiprocessing
+        # spawn), which must not pay for SQLAlchemy.
+        from storage.db import Database
+        from storage.paths import ArchivePaths
+
         paths = ArchivePaths(archive)
         url_ = db_url or paths.default_db_url
         if db_url is None and not paths.sqlite_path.exists():

@@ -104,3 +104,15 @@ def test_default_db_url_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+def test_the_cli_module_stays_light() -> None:
+    """Extraction workers are spawned processes that re-import the main module (``crawler.cli``
+    under ``python -m crawler.cli`` and the ``zhengwen`` script): it must not load the storage
+    engines, Scrapy or the extractor, which would cost every worker tens of MB."""
+    code = "import json, sys\nimport crawler.cli\nprint(json.dumps(sorted(sys.modules)))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    heavy = ("pyarrow", "sqlalchemy", "scrapy", "twisted", "trafilatura", "lxml", "warcio")
+    assert [m for m in json.loads(out.stdout) if m.split(".")[0] in heavy] == []

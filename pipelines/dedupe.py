@@ -6,7 +6,7 @@ from typing import Any
 
 from crawler.drops import drop
 from pipelines.common import db_url
-from storage.article import Article
+from storage.article import Article, key64
 from storage.db import Database
 from storage.duplicates import find_original
 
@@ -26,9 +26,10 @@ class DedupePipeline:
         self.stats = stats
         self.url = url
         self.site = site
-        self.by_url: dict[str, str] = {}
-        self.by_content: dict[str, str] = {}
-        self.seen_this_run: set[str] = set()
+        # Compact keys (storage.article.key64): url -> content and content -> url, as ints.
+        self.by_url: dict[int, int] = {}
+        self.by_content: dict[int, int] = {}
+        self.seen_this_run: set[int] = set()
         self.lookups: Database | None = None
 
     @classmethod
@@ -40,10 +41,12 @@ class DedupePipeline:
         db = Database(self.url)
         try:
             db.create_schema()
-            self.by_url = db.known_hashes(self.site)
+            known = db.known_hashes(self.site)
         finally:
             db.dispose()
-        self.by_content = {h: u for u, h in self.by_url.items()}
+        self.by_url = {key64(u): key64(c) for u, c in known.items()}
+        del known
+        self.by_content = {c: u for u, c in self.by_url.items()}
         self.lookups = Database(self.url)
 
     def close_spider(self) -> None:
@@ -65,7 +68,8 @@ class DedupePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        if item.url_hash in self.seen_this_run:
+        url_key, content_key = key64(item.url_hash), key64(item.content_hash)
+        if url_key in self.seen_this_run:
             raise drop(
                 self.stats,
                 "dedupe",
@@ -73,8 +77,8 @@ class DedupePipeline:
                 "canonical URL already seen in this run",
                 item.url,
             )
-        owner = self.by_content.get(item.content_hash)
-        if owner is not None and owner != item.url_hash:
+        owner = self.by_content.get(content_key)
+        if owner is not None and owner != url_key:
             raise drop(
                 self.stats,
                 "dedupe",
@@ -82,14 +86,14 @@ class DedupePipeline:
                 "same text as another URL of the site",
                 item.url,
             )
-        self.seen_this_run.add(item.url_hash)
-        previous = self.by_url.get(item.url_hash)
-        if previous == item.content_hash:
+        self.seen_this_run.add(url_key)
+        previous = self.by_url.get(url_key)
+        if previous == content_key:
             self.stats.inc_value("zhengwen/articles/unchanged")
             return item
         self.stats.inc_value(
             "zhengwen/articles/new" if previous is None else "zhengwen/articles/changed"
         )
-        self.by_url[item.url_hash] = item.content_hash
-        self.by_content[item.content_hash] = item.url_hash
+        self.by_url[url_key] = content_key
+        self.by_content[content_key] = url_key
         return self.link_copy(item)

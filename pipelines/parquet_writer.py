@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from crawler.drops import ERROR_PREFIX, drop
 from pipelines.common import archive_paths, db_url
-from storage.article import Article
+from storage.article import Article, key64
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
 from storage.parquet import ParquetDataset
@@ -37,7 +37,8 @@ class ParquetWriterPipeline:
         self.batch_seconds = batch_seconds
         self.url = url
         self.site = site
-        self.stored: set[tuple[str, str]] = set()
+        #: key64(url_hash, content_hash) of the rows the dataset holds (compact: see key64).
+        self.stored: set[int] = set()
         self.writer: BatchWriter[Article] | None = None
 
     @classmethod
@@ -58,7 +59,7 @@ class ParquetWriterPipeline:
 
     def open_spider(self) -> None:
         self.dataset.cleanup_temp()
-        self.stored = self.dataset.keys(self.site)
+        self.stored = {key64(u, c) for u, c in self.dataset.keys(self.site)}
         self.reconcile()
         self.writer = BatchWriter(
             self.write, self.batch_size, self.batch_seconds, name="zhengwen-parquet"
@@ -69,11 +70,11 @@ class ParquetWriterPipeline:
         try:
             db.create_schema()
             known = db.known_hashes(self.site)
-            missing = {u for u, h in known.items() if (u, h) not in self.stored}
+            missing = {u for u, h in known.items() if key64(u, h) not in self.stored}
             if missing:
                 rows = [a for a in db.iter_articles(self.site) if a.url_hash in missing]
                 self.dataset.write_batch(rows)
-                self.stored.update((a.url_hash, a.content_hash) for a in rows)
+                self.stored.update(key64(a.url_hash, a.content_hash) for a in rows)
                 self.stats.inc_value("zhengwen/parquet/reconciled", len(rows))
         finally:
             db.dispose()
@@ -87,7 +88,7 @@ class ParquetWriterPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article) or self.writer is None:
             return item
-        key = (item.url_hash, item.content_hash)
+        key = key64(item.url_hash, item.content_hash)
         if key not in self.stored:
             self.stored.add(key)
             try:

@@ -28,6 +28,17 @@ def url_hash(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()
 
 
+def key64(*parts: str) -> int:
+    """A 64-bit integer key for in-memory sets of a long crawl (URLs, hash pairs seen).
+
+    A Python int costs about a third of the 40-64-character hex strings or tuples it replaces
+    (~40 MB less in the crawler process at 50,000 pages); collisions between a run's keys are
+    improbable (50,000 keys: about 1 in 10 billion).
+    """
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
 def content_hash(title: str | None, body: str) -> str:
     """Identity of what a reader sees: title and body, whitespace-normalised.
 

@@ -23,6 +23,7 @@ from crawler.drops import ERROR_PREFIX
 from crawler.incremental import Incremental
 from crawler.items import RawPage
 from pipelines.common import db_url
+from storage.article import key64
 from storage.batch import StorageError
 
 #: Answers to a conditional re-check that the spider handles itself instead of as errors.
@@ -56,9 +57,9 @@ class PortalSpider(scrapy.Spider):
         self.run_id: str | None = None
         #: URLs requested so far (canonical form): the page budget counts each once, and
         #: Scrapy's duplicate filter would drop a repeat anyway.
-        self.issued: set[str] = set()
+        self.issued: set[int] = set()
         #: Archived articles not fetched again this run (counted once each).
-        self.skipped_known: set[str] = set()
+        self.skipped_known: set[int] = set()
         #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
         self.incremental: Incremental | None = None
 
@@ -132,7 +133,7 @@ class PortalSpider(scrapy.Spider):
         The budget is enforced here, when requests are issued, rather than by closing the
         spider after N responses: requests already in flight would overshoot that bound.
         """
-        key = canonicalize_url(url)
+        key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None
         plan = self.incremental.plan(url) if kind == "article" and self.incremental else None

@@ -202,7 +202,7 @@ def demo(archive: Path, articles: int, quiet: bool) -> None:
         f"  zhengwen stats --archive {archive}\n"
         f'  python -c "import pyarrow.dataset as ds; '
         f"print(ds.dataset('{archive}/parquet', partitioning='hive').to_table(columns=['title']))\"\n"
-        f"  SQLite: {archive}/zhengwen.sqlite (tables articles, crawl_runs); "
+        f"  SQLite: {archive}/zhengwen.sqlite (tables articles, article_versions, crawl_runs; docs/schema.md); "
         f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
     )
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from w3lib.url import canonicalize_url
 
+from storage.article import key64
 from storage.batch import BatchWriter
 from storage.db import Database, FetchUpdate, KnownPage
 
@@ -56,8 +57,10 @@ class Incremental:
         self.db.create_schema()
         now = now or datetime.now(UTC)
         self.cutoff = now - timedelta(days=recheck_days) if recheck_days > 0 else None
-        self.known: dict[str, KnownPage] = {
-            canonicalize_url(url): page for url, page in self.db.known_pages(site).items()
+        # Keyed by key64 of the canonical URL: a site archived for months holds tens of
+        # thousands of articles, each under two URLs.
+        self.known: dict[int, KnownPage] = {
+            key64(canonicalize_url(url)): page for url, page in self.db.known_pages(site).items()
         }
         self.writer: BatchWriter[FetchUpdate] = BatchWriter(
             self.db.record_fetches, batch_size, batch_seconds, name="zhengwen-fetch-state"
@@ -71,7 +74,7 @@ class Incremental:
 
     def plan(self, url: str) -> Plan | None:
         """None for a URL the archive does not hold (fetch it normally)."""
-        page = self.known.get(canonicalize_url(url))
+        page = self.known.get(key64(canonicalize_url(url)))
         if page is None:
             return None
         if page.gone_at is not None:
@@ -89,10 +92,10 @@ class Incremental:
         """One URL per archived recent article that is not known to be removed."""
         seen: set[str] = set()
         out: list[str] = []
-        for url, page in self.known.items():
+        for page in self.known.values():
             if page.gone_at is None and self.recent(page) and page.article_url not in seen:
                 seen.add(page.article_url)
-                out.append(url)
+                out.append(page.fetch_url)
         return sorted(out)
 
     def record(self, url: str, status: int, headers: Any, article_url: str | None) -> None:

@@ -108,6 +108,8 @@ class KnownPage:
 
     article_url: str
     """The article's canonical URL (its ``articles`` key)."""
+    fetch_url: str
+    """The URL the crawler fetched it from (a re-check requests this one)."""
     published_at: datetime | None
     first_seen: datetime
     etag: str | None
@@ -423,7 +425,7 @@ class Database:
             for url, fetched, published, first_seen in rows:
                 fetched = fetched or url
                 etag, modified, gone = state.get(fetched) or state.get(url) or (None, None, None)
-                page = KnownPage(url, published, first_seen, etag, modified, gone)
+                page = KnownPage(url, fetched, published, first_seen, etag, modified, gone)
                 out[url] = page
                 out[fetched] = page
         return out

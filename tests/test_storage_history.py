@@ -113,4 +113,5 @@ def test_known_pages_map_canonical_and_fetched_urls(db: Database) -> None:
     known = db.known_pages("demo")
     assert set(known) == {URL, fetched}
     assert known[fetched].article_url == URL
+    assert known[URL].fetch_url == fetched  # a re-check requests what was fetched
     assert db.known_pages("other") == {}

@@ -257,7 +257,9 @@ class RawArchiveWriter:
         self.closed_files: list[Path] = []
         self._files: dict[str, _OpenFile] = {}
         self._index: RawIndex | None = None
-        self._latest: dict[str, _Latest] = {}
+        # Written since the last flush, not yet in the index. Everything older is looked up in
+        # the index: a cache of every URL ever written would grow with the crawl (~0.6 KB a URL,
+        # 30 MB at 50,000 pages).
         self._pending: dict[str, _Latest] = {}
         self._recovered: set[str] = set()
 
@@ -347,7 +349,6 @@ class RawArchiveWriter:
                 status=ex.status,
                 site=ex.site,
             )
-            self._latest[ex.url] = latest
             self._pending[ex.url] = latest
         written = Written(
             record_type=record.rec_type,
@@ -361,12 +362,8 @@ class RawArchiveWriter:
         return written
 
     def _previous(self, url: str) -> _Latest | None:
-        found = self._latest.get(url)
-        if found is None:
-            found = self.index.get(url)
-            if found is not None:
-                self._latest[url] = found
-        return found
+        found = self._pending.get(url)
+        return found if found is not None else self.index.get(url)
 
     def _file_for(self, site: str) -> _OpenFile:
         current = self._files.get(site)

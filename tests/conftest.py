@@ -11,6 +11,7 @@ import pytest
 
 from crawler.demo.content import Portal
 from crawler.demo.server import PortalServer, serve
+from storage.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -83,6 +84,17 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A `Database` with its schema on `db_url` (SQLite and PostgreSQL), disposed afterwards."""
+    database = Database(db_url)
+    database.create_schema()
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,14 +5,12 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from sqlalchemy import inspect
 
 from pipelines.dedupe import DedupePipeline
@@ -49,16 +47,6 @@ def art(site: str, n: int, body: str, published: datetime | None, **kw: Any) -> 
         published_at=published,
         **kw,
     )
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_schema()
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def links(db: Database) -> dict[str, str | None]:

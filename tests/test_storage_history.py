@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import text
 
 from storage import Article, Database
@@ -17,16 +15,6 @@ URL = "https://news.example.cn/a/1.html"
 
 def make(body: str, **changes: object) -> Article:
     return Article(url=URL, site="demo", title="标题", body=body).replace(**changes)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_schema()
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def test_each_distinct_text_is_a_version_and_the_old_text_stays(db: Database) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,16 +27,6 @@ def make(n: int, site: str = "demo", **changes: object) -> Article:
         published_at=datetime(2024, 5, 1, 23, 30, tzinfo=SHANGHAI) + timedelta(days=n),
     )
     return article.replace(**changes) if changes else article
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.create_schema()
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def test_upsert_counts_new_updated_unchanged(db: Database) -> None:

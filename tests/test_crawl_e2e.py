@@ -42,29 +42,35 @@ def site_config(
     return path
 
 
+def crawl_env() -> dict[str, str]:
+    """The environment of a crawl subprocess: this checkout first on the import path."""
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def crawl_cmd(config: Path, archive: Path, *extra: str) -> list[str]:
+    """``zhengwen crawl CONFIG --archive ARCHIVE ...`` as a subprocess command line."""
+    return [
+        sys.executable,
+        "-m",
+        "crawler.cli",
+        "crawl",
+        str(config),
+        "--archive",
+        str(archive),
+        *extra,
+    ]
+
+
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+        args, cwd=cwd, env=crawl_env(), capture_output=True, text=True, timeout=300, check=False
     )
 
 
 def crawl(
     tmp_path: Path, config: Path, archive: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "crawler.cli",
-            "crawl",
-            str(config),
-            "--archive",
-            str(archive),
-            *extra,
-        ],
-        tmp_path,
-    )
+    result = run(crawl_cmd(config, archive, *extra), tmp_path)
     assert result.returncode == 0, result.stderr
     return result
 

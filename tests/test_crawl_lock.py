@@ -6,10 +6,8 @@ crawl is reliably still running when the second one starts or when it is killed.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from crawler.demo.server import PortalServer, serve
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
+from tests.test_crawl_e2e import crawl_cmd, crawl_env
 
 REPO = Path(__file__).resolve().parent.parent
 N_ARTICLES = 24
@@ -51,24 +50,6 @@ def slow_site(
     return path
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
-
-
-def crawl_cmd(config: Path, archive: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "crawler.cli",
-        "crawl",
-        str(config),
-        "--archive",
-        str(archive),
-        "--quiet",
-        *extra,
-    ]
-
-
 def wait_for(what: str, condition: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -87,8 +68,8 @@ def test_two_concurrent_crawls_of_one_site_one_runs_the_other_refuses(
     config = slow_site(tmp_path, server)
     archive = tmp_path / "archive"
     first = subprocess.Popen(
-        crawl_cmd(config, archive),
-        env=env(),
+        crawl_cmd(config, archive, "--quiet"),
+        env=crawl_env(),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -97,8 +78,8 @@ def test_two_concurrent_crawls_of_one_site_one_runs_the_other_refuses(
     try:
         wait_for("the first crawl to fetch articles", lambda: article_requests(server) >= 2)
         second = subprocess.run(
-            crawl_cmd(config, archive),
-            env=env(),
+            crawl_cmd(config, archive, "--quiet"),
+            env=crawl_env(),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -139,8 +120,8 @@ def test_killed_crawl_does_not_block_the_next_and_its_run_is_closed(
     config = slow_site(tmp_path, server)
     archive = tmp_path / "archive"
     victim = subprocess.Popen(
-        crawl_cmd(config, archive),
-        env=env(),
+        crawl_cmd(config, archive, "--quiet"),
+        env=crawl_env(),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -159,8 +140,8 @@ def test_killed_crawl_does_not_block_the_next_and_its_run_is_closed(
     assert killed.status == "running", "a SIGKILLed crawl cannot close its own run"
 
     after = subprocess.run(
-        crawl_cmd(config, archive),
-        env=env(),
+        crawl_cmd(config, archive, "--quiet"),
+        env=crawl_env(),
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -8,9 +8,6 @@ test_crawl_e2e.py).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from storage.article import url_hash
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
+from tests.test_crawl_e2e import crawl
 
 REPO = Path(__file__).resolve().parent.parent
 N = 6
@@ -32,19 +30,6 @@ def config(tmp_path: Path, server: PortalServer, name: str) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(text.replace('name = "demo"', f'name = "{name}"'), encoding="utf-8")
     return path
-
-
-def crawl(tmp_path: Path, site: Path, archive: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "crawl", str(site), "--archive", str(archive)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
 
 
 def test_syndicated_copies_link_to_the_earliest_copy_across_sites(tmp_path: Path) -> None:

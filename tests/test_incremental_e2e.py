@@ -6,7 +6,6 @@ each run fetched; the run records must say the same.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +20,7 @@ from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
 from tests.conftest import N_ARTICLES
-from tests.test_crawl_e2e import REPO, crawl, run, site_config
+from tests.test_crawl_e2e import crawl, crawl_cmd, crawl_env, run, site_config
 
 
 def article_requests(server: PortalServer, since: int) -> list[str]:
@@ -195,20 +194,10 @@ def test_a_killed_crawl_resumes_without_refetching_or_duplicating(
     config.write_text(text.replace("concurrency = 8", "concurrency = 1"), encoding="utf-8")
     archive = tmp_path / "archive"
     paths = ArchivePaths(archive)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crawler.cli",
-            "crawl",
-            str(config),
-            "--archive",
-            str(archive),
-            "--quiet",
-        ],
+        crawl_cmd(config, archive, "--quiet"),
         cwd=tmp_path,
-        env=env,
+        env=crawl_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

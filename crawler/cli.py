@@ -429,7 +429,7 @@ from crawler.cli_reextract import reextract_command  # noqa: E402
 cli.add_command(reextract_command(archive_option, db_option))
 from crawler.cli_history import history_command  # noqa: E402
 
-cli.add_command(history_command(archive_option, db_option))
+cli.add_command(history_command(archive_option, db_option, _open_existing))
 
 
 if __name__ == "__main__":

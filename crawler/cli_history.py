@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from storage.db import ArticleVersion
+    # Types only: `crawler.cli` is re-imported by every extraction worker (multiprocessing
+    # spawn), which must not pay for SQLAlchemy.
+    from storage.db import ArticleVersion, Database
 
 #: Exit code when the archive has no such article (the same as a usage error of a filter).
 EXIT_NOT_FOUND = 1
@@ -31,8 +33,13 @@ def diff_versions(old: ArticleVersion, new: ArticleVersion) -> list[str]:
 
 
 def history_command(
-    archive_option: Callable[[Any], Any], db_option: Callable[[Any], Any]
+    archive_option: Callable[[Any], Any],
+    db_option: Callable[[Any], Any],
+    open_existing: Callable[[Path, str | None], Database],
 ) -> click.Command:
+    """The command, given the CLI's shared options and its `_open_existing` (the one-line
+    errors for a missing archive or an unreachable database)."""
+
     @click.command("history")
     @click.argument("url")
     @archive_option
@@ -47,18 +54,7 @@ def history_command(
 
         Example: zhengwen history http://127.0.0.1:8765/jzfp/2020-10/03/content_1001.html
         """
-        # Imported here: `crawler.cli` is re-imported by every extraction worker (multiprocessing
-        # spawn), which must not pay for SQLAlchemy.
-        from storage.db import Database
-        from storage.paths import ArchivePaths
-
-        paths = ArchivePaths(archive)
-        url_ = db_url or paths.default_db_url
-        if db_url is None and not paths.sqlite_path.exists():
-            click.echo(f"error: no archive at {archive} (run a crawl first)", err=True)
-            sys.exit(EXIT_NOT_FOUND)
-        with Database(url_) as db:
-            db.create_schema()
+        with open_existing(archive, db_url) as db:
             versions = db.versions(url)
             current = db.get_article(url)
             state = db.fetch_state((current.fetched_url or url) if current else url)

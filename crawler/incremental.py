@@ -72,9 +72,10 @@ class Incremental:
         when = page.published_at or page.first_seen
         return when >= self.cutoff
 
-    def plan(self, url: str) -> Plan | None:
-        """None for a URL the archive does not hold (fetch it normally)."""
-        page = self.known.get(key64(canonicalize_url(url)))
+    def plan(self, key: int) -> Plan | None:
+        """None for a URL the archive does not hold (fetch it normally). ``key`` is
+        ``key64(canonicalize_url(url))``, which the spider already computed for the URL."""
+        page = self.known.get(key)
         if page is None:
             return None
         if page.gone_at is not None:

@@ -136,7 +136,7 @@ class PortalSpider(scrapy.Spider):
         key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None
-        plan = self.incremental.plan(url) if kind == "article" and self.incremental else None
+        plan = self.incremental.plan(key) if kind == "article" and self.incremental else None
         if plan is not None and plan.skip:
             # Not fetched and not charged to the page budget: the archive already has it.
             self.skipped_known.add(key)

@@ -1,4 +1,4 @@
-"""Scrapy extensions: the run record in SQL, and the live progress line."""
+"""Scrapy extensions: the run record in SQL, the live progress line, the heap trim."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.drops import DROP_PREFIX, ERROR_PREFIX, collect
+from crawler.memory import release_free_memory
 from pipelines.common import db_url
 from storage.db import Database
 from storage.quality import drift, quality
@@ -220,3 +221,35 @@ class Progress:
         else:
             # Logs of scheduled runs get the final state even when the run took under 10 s.
             self.show()
+
+
+class MemoryTrim:
+    """Every ``ZHENGWEN_MALLOC_TRIM_SECONDS`` (0: never) hand the heap's free pages back to the
+    system (crawler.memory): keeps a long crawl's RSS flat. Counted in ``zhengwen/memory/trims``."""
+
+    def __init__(self, stats: Any, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> MemoryTrim:
+        interval = crawler.settings.getfloat("ZHENGWEN_MALLOC_TRIM_SECONDS", 10.0)
+        if interval <= 0:
+            raise NotConfigured
+        ext = cls(crawler.stats, interval)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider: Any) -> None:
+        self.loop = task.LoopingCall(self.trim)
+        self.loop.start(self.interval, now=False)
+
+    def trim(self) -> None:
+        if release_free_memory():
+            self.stats.inc_value("zhengwen/memory/trims")
+
+    def spider_closed(self, spider: Any) -> None:
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()

@@ -14,19 +14,23 @@ hung task.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any
 
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
+from crawler.memory import release_free_memory
 from storage.article import Article
 
 logger = logging.getLogger(__name__)
@@ -34,6 +38,10 @@ logger = logging.getLogger(__name__)
 #: Seconds one page may take before its worker is killed: real pages take well under a second;
 #: a page past this is pathological (regex backtracking, a 5 MB single line).
 DEFAULT_TIMEOUT = 30.0
+
+#: A worker hands its heap's free pages back to the system after this many pages
+#: (crawler.memory): about every 10 s at 50 ms a page, for a few milliseconds.
+WORKER_TRIM_PAGES = 200
 
 
 class PoolClosed(RuntimeError):
@@ -49,7 +57,7 @@ class Task:
 
 @dataclass(slots=True)
 class _Worker:
-    process: Any
+    process: subprocess.Popen[bytes]
     conn: Connection
     busy: tuple[int, Task] | None = None
     started: float = 0.0
@@ -61,10 +69,11 @@ def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
     """Worker loop: receive (id, Task), send (id, "ok", Article) or (id, "error", reason, msg)."""
     fn = _resolve(target)
     conn.send(("ready",))
+    pages = 0
     while True:
         try:
             message = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, OSError):  # the crawler went away
             return
         if message is None:
             return
@@ -76,6 +85,24 @@ def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
             conn.send((task_id, "error", exc.reason, str(exc)))
         except Exception as exc:  # a bug in extraction must fail the page, not the worker
             conn.send((task_id, "error", "extract_bug", f"{type(exc).__name__}: {exc}"))
+        pages += 1
+        if pages % WORKER_TRIM_PAGES == 0:
+            release_free_memory()
+
+
+def worker_main(fd: int) -> None:
+    """Entry point of a worker process (``python -c``, see ``ExtractionPool._spawn``): the first
+    message on the socket ``fd`` is (sys.path, options, target)."""
+    # Ctrl-C reaches the whole process group; the crawler decides how to stop, the worker
+    # ends when its socket closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn = Connection(fd)
+    try:
+        path, options, target = conn.recv()
+    except (EOFError, OSError):
+        return
+    sys.path[:] = path
+    _work(conn, options, target)
 
 
 def _resolve(target: str) -> Callable[..., Article]:
@@ -107,13 +134,11 @@ class ExtractionPool:
         self.size = max(1, workers or os.cpu_count() or 1)
         self.timeout = timeout
         self.target = target
-        # spawn: forking a process that runs Twisted's reactor and threads is unsafe.
-        self.ctx = mp.get_context("spawn")
         self.stats = PoolStats()
         self._queue: deque[tuple[int, Task, Future[Article]]] = deque()
         self._futures: dict[int, Future[Article]] = {}
         self._lock = threading.Lock()
-        self._wake_r, self._wake_w = self.ctx.Pipe(duplex=False)
+        self._wake_r, self._wake_w = Pipe(duplex=False)
         self._next_id = 0
         self._closed = False
         self._workers = [self._spawn() for _ in range(self.size)]
@@ -154,16 +179,34 @@ class ExtractionPool:
     # --- manager thread -----------------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
-        parent, child = self.ctx.Pipe()
-        process = self.ctx.Process(
-            target=_work,
-            args=(child, self.options, self.target),
-            name="zhengwen-extract",
-            daemon=True,
-        )
-        process.start()
-        child.close()
-        return _Worker(process, parent)
+        # A fresh interpreter, not fork (forking a process that runs Twisted's reactor and
+        # threads is unsafe) and not multiprocessing's spawn, whose resource-tracker process
+        # and re-import of the main module cost the crawl about 20 MB for nothing it uses.
+        parent, child = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    f"from crawler.pool import worker_main; worker_main({child.fileno()})",
+                ],
+                pass_fds=[child.fileno()],
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        finally:
+            child.close()
+        conn = Connection(parent.detach())
+        conn.send((list(sys.path), self.options, self.target))
+        return _Worker(process, conn)
+
+    @staticmethod
+    def _exit_code(worker: _Worker) -> int | None:
+        """The exit status of a worker whose socket closed (it is exiting; give it a moment)."""
+        try:
+            return worker.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _wake(self) -> None:
         try:
@@ -177,12 +220,17 @@ class ExtractionPool:
                 worker.conn.send(None)
             except OSError:
                 pass
-            worker.process.join(timeout=5)
-        if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if worker.process.poll() is None:
             worker.process.kill()
-            worker.process.join(timeout=5)
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # unkillable (stuck in the kernel): leave it
+                logger.warning("Extraction worker %s did not exit", worker.process.pid)
         worker.conn.close()
-        worker.process.close()
 
     def _fail(self, future: Future[Article], reason: str, message: str) -> None:
         self.stats.failed[reason] = self.stats.failed.get(reason, 0) + 1
@@ -243,8 +291,7 @@ class ExtractionPool:
             deadline = min((w.started + self.timeout for w in busy), default=None)
             wait_for = None if deadline is None else max(0.0, deadline - time.monotonic())
             handles: list[Any] = [self._wake_r]
-            for w in self._workers:
-                handles += [w.conn, w.process.sentinel]
+            handles += [w.conn for w in self._workers]
             ready = wait(handles, timeout=wait_for)
             if self._wake_r in ready:
                 while self._wake_r.poll():
@@ -254,11 +301,9 @@ class ExtractionPool:
                     try:
                         self._receive(worker)
                     except (EOFError, OSError):
-                        self._replace(index, "extract_crash", "worker died")
+                        self._replace(
+                            index, "extract_crash", f"worker exited ({self._exit_code(worker)})"
+                        )
                         continue
-                if worker.process.sentinel in ready and not worker.process.is_alive():
-                    self._replace(
-                        index, "extract_crash", f"worker exited ({worker.process.exitcode})"
-                    )
-                elif worker.busy is not None and time.monotonic() - worker.started > self.timeout:
+                if worker.busy is not None and time.monotonic() - worker.started > self.timeout:
                     self._replace(index, "extract_timeout", f"no result in {self.timeout:.0f}s")

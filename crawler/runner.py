@@ -16,6 +16,7 @@ from typing import Any
 from crawler.config import SiteConfig
 from crawler.extensions import RunCounters, run_status
 from crawler.lock import SiteLock
+from crawler.memory import limit_malloc_arenas
 from storage.db import Database
 from storage.paths import ArchivePaths, redact_url
 
@@ -102,34 +103,6 @@ def build_settings(
     for key, value in (extra or {}).items():
         settings.set(key, value, priority="cmdline")
     return settings
-
-
-#: glibc malloc arenas for the crawler process. Its threads (reactor, DNS pool, the batch
-#: writers, the extraction pool's manager) would each get an arena of their own (up to 8 per
-#: core), and memory freed in one arena is not reused by another: a long crawl's RSS creeps up.
-#: Two arenas keep it flat at no measurable cost (the threads rarely allocate at the same time).
-MALLOC_ARENAS = 2
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
-    """``mallopt(M_ARENA_MAX, arenas)`` on glibc, before threads start; False elsewhere or when
-    the user chose a value with ``MALLOC_ARENA_MAX``."""
-    import ctypes
-    import ctypes.util
-    import os
-
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return False
-    m_arena_max = -8  # from glibc's malloc.h
-    return bool(mallopt(m_arena_max, arenas))
 
 
 def run_crawl(

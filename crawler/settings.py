@@ -6,6 +6,8 @@ spider from the site config; everything here is the default a user gets without 
 
 from __future__ import annotations
 
+from scrapy.settings import default_settings as _scrapy_defaults
+
 BOT_NAME = "zhengwen"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -38,6 +40,18 @@ DEPTH_PRIORITY = 0
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy >= 2.19 starts an HTTP server on localhost that runs Python code sent to it (token
+# in a file under the user's profile): a code-execution surface a crawler of untrusted sites
+# does not need. Switched off, and, with the telnet console, taken out of EXTENSIONS_BASE:
+# Scrapy imports every listed extension even when disabled, and remote control's aiohttp
+# import alone costs the crawler process about 15 MB.
+REMOTE_CONTROL_ENABLED = False
+_unused_extensions = ("RemoteControl", "TelnetConsole")
+EXTENSIONS_BASE = {
+    name: order
+    for name, order in _scrapy_defaults.EXTENSIONS_BASE.items()
+    if name.rsplit(".", 1)[-1] not in _unused_extensions
+}
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.ZhengwenLogFormatter"
 
@@ -62,6 +76,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.RunRecord": 100,
     "crawler.extensions.Progress": 200,
+    "crawler.extensions.MemoryTrim": 300,
 }
 
 # zhengwen's own settings.
@@ -89,3 +104,6 @@ ZHENGWEN_PROGRESS_INTERVAL = 1.0
 # switches the archive off. A file is closed and a new one started after ZHENGWEN_RAW_MAX_BYTES.
 ZHENGWEN_RAW_ARCHIVE = True
 ZHENGWEN_RAW_MAX_BYTES = 100 * 1024 * 1024
+# Seconds between handing the crawler's free heap pages back to the system (crawler.memory);
+# 0 switches it off. Extraction workers do the same every WORKER_TRIM_PAGES pages.
+ZHENGWEN_MALLOC_TRIM_SECONDS = 10.0

@@ -430,6 +430,10 @@ cli.add_command(reextract_command(archive_option, db_option))
 from crawler.cli_history import history_command  # noqa: E402
 
 cli.add_command(history_command(archive_option, db_option, _open_existing))
+from crawler.cli_query import query_commands  # noqa: E402
+
+for _command in query_commands(archive_option, db_option):
+    cli.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from storage.db import Database, RunInfo, UpsertResult, open_database
     from storage.parquet import ParquetDataset
     from storage.paths import ArchivePaths, redact_url
+    from storage.query import Archive
 
 _WHERE = {
     "EXTRACTION_VERSION": "storage.article",
@@ -25,10 +26,12 @@ _WHERE = {
     "ParquetDataset": "storage.parquet",
     "ArchivePaths": "storage.paths",
     "redact_url": "storage.paths",
+    "Archive": "storage.query",
 }
 
 __all__ = [
     "EXTRACTION_VERSION",
+    "Archive",
     "ArchivePaths",
     "Article",
     "Database",

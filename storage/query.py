@@ -1,0 +1,539 @@
+"""Reading the archive: `Archive`, the one entry point for notebooks, the CLI and exports.
+
+An `Archive` reads the SQL archive (one row per canonical URL, its current version) without
+starting Scrapy and without ever creating or migrating anything: a wrong path is an error, not
+a new empty archive. Rows are streamed in bounded batches (``yield_per``; server-side cursors on
+PostgreSQL), so iterating over millions of articles keeps memory flat.
+
+Filter rules (also in docs/query.md):
+
+- ``site``, ``source``, ``author``, ``category``: exact, case-sensitive equality with the stored
+  value (``source="新华社"`` does not match ``"新华社客户端"``); use ``q`` for words.
+- ``since`` / ``until``: a `date`, a `datetime` or an ISO 8601 string (``"2020"``,
+  ``"2020-10"``, ``"2020-10-03"``, ``"2020-10-03T21:26+08:00"``). A value without an offset
+  (a bare year, month, date, or a naive time) is read in ``tz`` (IANA name, default UTC).
+  ``since`` includes the start of what it names; ``until`` includes the whole period it names
+  (``until="2020-10"`` ends before 2020-11-01 00:00 in ``tz``) and, for a time, that instant.
+  Articles without ``published_at`` never match a time filter.
+- ``q``: full-text search (`storage.search`): all terms must match, a run of Chinese characters
+  is a phrase, Latin words whole and case-insensitive; hits come ranked, with a snippet.
+- ``exclude_duplicates``: only originals (``duplicate_of`` is null; docs/duplicates.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, Unpack
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import RowMapping, Select, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from storage.article import Article, field_names
+from storage.db import Database, RunInfo, _to_article
+from storage.models import Base
+from storage.paths import ArchivePaths, redact_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_ARTICLES: Final = Base.metadata.tables["articles"]
+#: Rows fetched per round trip: bounds memory while streaming whatever the archive's size.
+BATCH_SIZE: Final = 2000
+FIELDS: Final[tuple[str, ...]] = tuple(field_names())
+_TUPLE_FIELDS: Final = frozenset({"tags", "images"})
+Order = Literal["published", "site", "rank"]
+_ORDERS: Final = ("published", "site", "rank")
+_MARK: Final = "【"  # the opening mark of `storage.search.snippet`
+_PARTIAL_DATE: Final = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+
+
+class ArchiveError(Exception):
+    """The archive cannot be opened: missing folder or database, not an archive, unreachable."""
+
+
+class QueryError(ValueError):
+    """A bad filter value (date, time zone, field name, order); the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One full-text match: the article, its rank (lower is better) and a marked snippet."""
+
+    article: Article
+    rank: float
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSummary:
+    site: str
+    articles: int
+    first_published_at: datetime | None
+    last_published_at: datetime | None
+    last_run_started_at: datetime | None
+    last_run_status: str | None
+
+
+class FilterArgs(TypedDict, total=False):
+    """The filter keywords shared by `Archive.articles`, `Archive.table` and `export`."""
+
+    site: str | None
+    since: str | date | None
+    until: str | date | None
+    source: str | None
+    author: str | None
+    category: str | None
+    q: str | None
+    exclude_duplicates: bool
+    tz: str | tzinfo
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What `Archive.articles` selects, with the time bounds already resolved to instants.
+
+    ``since``/``until`` keep what the caller wrote (for the dataset card); ``start`` (inclusive)
+    and ``end`` (exclusive) are the UTC instants compared with ``published_at``.
+    """
+
+    site: str | None = None
+    source: str | None = None
+    author: str | None = None
+    category: str | None = None
+    q: str | None = None
+    exclude_duplicates: bool = False
+    since: str | None = None
+    until: str | None = None
+    tz: str = "UTC"
+    start: datetime | None = field(default=None, compare=False)
+    end: datetime | None = field(default=None, compare=False)
+
+    @classmethod
+    def build(cls, **args: Unpack[FilterArgs]) -> Filters:
+        """Validated filters; a bad date, time zone or empty ``q`` raises `QueryError`."""
+        unknown = set(args) - set(FilterArgs.__annotations__)
+        if unknown:
+            raise QueryError(f"unknown filter {', '.join(sorted(unknown))}")
+        zone = parse_tz(args.get("tz", "UTC"))
+        since, until, q = args.get("since"), args.get("until"), args.get("q")
+        if q is not None and not q.strip():
+            raise QueryError("empty search query (q)")
+        return cls(
+            site=args.get("site"),
+            source=args.get("source"),
+            author=args.get("author"),
+            category=args.get("category"),
+            q=q,
+            exclude_duplicates=bool(args.get("exclude_duplicates", False)),
+            since=None if since is None else _show(since),
+            until=None if until is None else _show(until),
+            tz=str(args.get("tz", "UTC")),
+            start=None if since is None else time_bound(since, zone, end=False),
+            end=None if until is None else time_bound(until, zone, end=True),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The filters that were set, as plain values (dataset card, logs)."""
+        out: dict[str, Any] = {}
+        for name in ("site", "since", "until", "source", "author", "category", "q"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.since is not None or self.until is not None:
+            out["tz"] = self.tz
+        if self.exclude_duplicates:
+            out["exclude_duplicates"] = True
+        return out
+
+
+def parse_tz(tz: str | tzinfo) -> tzinfo:
+    """A `tzinfo` for an IANA name ("UTC" included), or a `QueryError` naming the bad one."""
+    if isinstance(tz, tzinfo):
+        return tz
+    if tz.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise QueryError(f"unknown time zone {tz!r} (an IANA name like Asia/Shanghai)") from None
+
+
+def _show(value: str | date) -> str:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
+    """The instant a ``since`` (inclusive) or ``until`` (exclusive, ``end=True``) value names.
+
+    A year, month or date covers its whole period in ``tz``; a time is one instant, which
+    ``until`` includes (hence the microsecond: stored times have microsecond precision).
+    """
+    if isinstance(value, datetime):
+        instant = value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        return instant + timedelta(microseconds=1) if end else instant
+    if isinstance(value, date):
+        value = value.isoformat()
+    text = value.strip()
+    m = _PARTIAL_DATE.match(text)
+    if m is None:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise QueryError(
+                f"bad date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 time "
+                "like 2020-10-03T21:26+08:00"
+            ) from None
+        return time_bound(parsed, tz, end=end)
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    try:
+        start = datetime(year, month, day, tzinfo=tz)
+    except ValueError as exc:
+        raise QueryError(f"bad date {value!r}: {exc}") from None
+    if not end:
+        return start
+    if m[3]:
+        nxt = start.date() + timedelta(days=1)
+    elif m[2]:
+        nxt = date(year + month // 12, month % 12 + 1, 1)
+    else:
+        nxt = date(year + 1, 1, 1)
+    return datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+
+
+def check_fields(fields: Sequence[str] | None) -> list[str]:
+    """The chosen columns in the given order (all of `Article`'s by default), or a clear error."""
+    if fields is None:
+        return list(FIELDS)
+    chosen = [f.strip() for f in fields if f.strip()]
+    unknown = [f for f in chosen if f not in FIELDS]
+    if unknown:
+        raise QueryError(
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"valid fields: {', '.join(FIELDS)}"
+        )
+    if not chosen:
+        raise QueryError(f"no fields chosen; valid fields: {', '.join(FIELDS)}")
+    if len(set(chosen)) != len(chosen):
+        raise QueryError(f"a field is named twice in {', '.join(chosen)}")
+    return chosen
+
+
+def arrow_schema(fields: Sequence[str]) -> pa.Schema:
+    """The Parquet schema (`storage.parquet.SCHEMA`, ``site`` included) cut to ``fields``."""
+    import pyarrow as pa
+
+    from storage.parquet import SCHEMA
+
+    return pa.schema([SCHEMA.field(f) for f in fields], metadata=SCHEMA.metadata)
+
+
+def plain_row(row: Mapping[Any, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """A SQL row as Parquet/JSON-ready values (JSON lists never None)."""
+    out = {f: row[f] for f in fields}
+    for name in _TUPLE_FIELDS.intersection(fields):
+        out[name] = list(out[name] or ())
+    return out
+
+
+class Archive(AbstractContextManager["Archive"]):
+    """A read-only view of one archive: a folder (its SQLite file) or a database URL.
+
+    Example::
+
+        with Archive("archive") as archive:
+            for hit in archive.articles(q="驻点招商", limit=5):
+                print(hit.article.title, hit.snippet)
+    """
+
+    def __init__(self, path_or_url: str | os.PathLike[str]) -> None:
+        self.url, self.name = _resolve(path_or_url)
+        try:
+            self._db = Database(self.url)
+            tables = inspect(self._db.engine).get_table_names()
+        except (SQLAlchemyError, ImportError, ArgumentError) as exc:
+            raise ArchiveError(
+                f"cannot open the database {self.name}: {_first_line(exc)}"
+            ) from None
+        if _ARTICLES.name not in tables:
+            self._db.dispose()
+            raise ArchiveError(f"{self.name} holds no zhengwen archive (no articles table)")
+        self.dialect: str = self._db.dialect
+        self._indexed = False
+
+    def __repr__(self) -> str:
+        return f"Archive({self.name!r})"
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.dispose()
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def articles(
+        self,
+        *,
+        limit: int | None = None,
+        order: Order | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> Iterator[Article] | Iterator[SearchHit]:
+        """Matching articles, streamed: `Article` values, or `SearchHit` values when ``q`` is set.
+
+        ``order``: ``"published"`` (newest first; the default without ``q``), ``"rank"`` (best
+        match first; the default with ``q``) or ``"site"`` (site, then oldest first: the export
+        order). Ties are broken by ``url_hash``, so the order is deterministic.
+        """
+        chosen = Filters.build(**filters)
+        rows = self.rows(chosen, FIELDS, order=order, limit=limit)
+        if chosen.q is None:
+            return (_to_article(row) for row in rows)
+        return self._hits(rows, chosen.q)
+
+    def _hits(self, rows: Iterator[RowMapping], q: str) -> Iterator[SearchHit]:
+        from storage.search import snippet
+
+        for row in rows:
+            article = _to_article(row)
+            text = snippet(article.body, q)
+            if _MARK not in text and article.title:  # the match is in the title only
+                text = snippet(article.title, q)
+            yield SearchHit(article, float(row["rank"]), text)
+
+    def table(
+        self,
+        *,
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        order: Order | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> pa.Table:
+        """The matching articles as a pyarrow Table with the Parquet schema (or ``fields``).
+
+        Holds the whole result in memory: for large selections use `storage.export.export`.
+        """
+        import pyarrow as pa
+
+        chosen = check_fields(fields)
+        batches = list(self.batches(Filters.build(**filters), chosen, order=order, limit=limit))
+        return pa.Table.from_batches(batches, schema=arrow_schema(chosen))
+
+    def batches(
+        self,
+        filters: Filters,
+        fields: Sequence[str],
+        *,
+        order: Order | None = None,
+        limit: int | None = None,
+        size: int = BATCH_SIZE,
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of at most ``size`` rows: the bounded unit of every export."""
+        import pyarrow as pa
+
+        schema = arrow_schema(fields)
+        chunk: list[dict[str, Any]] = []
+        for row in self.rows(filters, fields, order=order, limit=limit):
+            chunk.append(plain_row(row, fields))
+            if len(chunk) >= size:
+                yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+                chunk = []
+        if chunk:
+            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+
+    def count(self, filters: Filters) -> int:
+        """How many articles match (the total of an export's progress bar)."""
+        stmt = self._select(filters, ["url_hash"])
+        with self._db.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+
+    def rows(
+        self,
+        filters: Filters,
+        fields: Sequence[str],
+        *,
+        order: Order | None = None,
+        limit: int | None = None,
+    ) -> Iterator[RowMapping]:
+        """Raw SQL rows (mappings of ``fields``, plus ``rank`` with ``q``), streamed."""
+        if order is None:
+            order = "rank" if filters.q is not None else "published"
+        if order not in _ORDERS:
+            raise QueryError(f"unknown order {order!r}; one of {', '.join(_ORDERS)}")
+        if order == "rank" and filters.q is None:
+            raise QueryError("order 'rank' needs a search query (q)")
+        if limit is not None and limit < 0:
+            raise QueryError(f"limit must be >= 0, got {limit}")
+        stmt = self._select(filters, fields)
+        a = _ARTICLES.c
+        if order == "published":
+            stmt = stmt.order_by(a.published_at.desc().nulls_last(), a.url_hash)
+        elif order == "site":
+            stmt = stmt.order_by(a.site, a.published_at.asc().nulls_last(), a.url_hash)
+        else:
+            stmt = stmt.order_by("rank", a.url_hash)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._stream(stmt)
+
+    def _stream(self, stmt: Select[Any]) -> Iterator[RowMapping]:
+        with self._db.engine.connect() as conn:
+            result = conn.execution_options(yield_per=BATCH_SIZE).execute(stmt)
+            yield from result.mappings()
+
+    def _select(self, filters: Filters, fields: Sequence[str]) -> Select[Any]:
+        a = _ARTICLES.c
+        columns = [a[f] for f in fields]
+        if filters.q is None:
+            stmt = select(*columns)
+        else:
+            from storage import search
+
+            if not self._indexed:  # an archive older than the index: build it once
+                search.ensure_index(self._db.engine)
+                self._indexed = True
+            matches = search.matching(filters.q, self.dialect).subquery("matches")
+            stmt = select(*columns, matches.c.rank.label("rank")).join_from(
+                _ARTICLES, matches, matches.c.url_hash == a.url_hash
+            )
+        for name in ("site", "source", "author", "category"):
+            value = getattr(filters, name)
+            if value is not None:
+                stmt = stmt.where(a[name] == value)
+        if filters.start is not None:
+            stmt = stmt.where(a.published_at >= filters.start)
+        if filters.end is not None:
+            stmt = stmt.where(a.published_at < filters.end)
+        if filters.exclude_duplicates:
+            stmt = stmt.where(a.duplicate_of.is_(None))
+        return stmt
+
+    # -- single records ---------------------------------------------------------------------
+
+    def article(self, url: str) -> Article | None:
+        """The current version of a canonical URL (as in exports), or None."""
+        return self._db.get_article(url)
+
+    def sites(self) -> list[SiteSummary]:
+        """Per site: article count, first/last publication time, the latest crawl run."""
+        return [SiteSummary(**row) for row in self._db.site_stats()]
+
+    def runs(self, site: str | None = None, limit: int | None = None) -> list[RunInfo]:
+        """Crawl runs, most recent first (all of them unless ``limit``)."""
+        return self._db.runs(site, limit=limit if limit is not None else 2**62)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _resolve(path_or_url: str | os.PathLike[str]) -> tuple[str, str]:
+    """(database URL, name for messages) without creating anything."""
+    raw = os.fspath(path_or_url)
+    if "://" in raw:
+        try:
+            parsed = make_url(raw)
+        except (ArgumentError, ValueError):
+            raise ArchiveError(f"not a database URL: {redact_url(raw)}") from None
+        if parsed.get_backend_name() == "sqlite":
+            # SQLite creates a missing file on connect: refuse before that can happen.
+            db_file = parsed.database
+            if not db_file or db_file == ":memory:" or not Path(db_file).is_file():
+                raise ArchiveError(f"no archive database at {redact_url(raw)}")
+        return raw, redact_url(raw)
+    path = Path(raw)
+    if path.is_file():
+        return f"sqlite:///{path.absolute()}", str(path)
+    paths = ArchivePaths(path)
+    if not path.is_dir():
+        raise ArchiveError(f"no archive at {path} (no such folder)")
+    if not paths.sqlite_path.is_file():
+        raise ArchiveError(
+            f"no archive at {path} (no {paths.sqlite_path.name}); "
+            "run `zhengwen crawl` or `zhengwen demo` first"
+        )
+    return paths.default_db_url, str(path)
+
+
+# -- read-only SQL over the Parquet dataset ------------------------------------------------------
+
+
+class SqlError(ValueError):
+    """A query `read_only_sql` refuses (not one SELECT) or that DuckDB rejects."""
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    columns: list[str]
+    rows: Iterator[tuple[Any, ...]]
+
+
+def read_only_sql(parquet_dir: Path, query: str) -> SqlResult:
+    """Run one SELECT in DuckDB over the Parquet dataset, as the ``articles`` view.
+
+    Two locks, so that a query cannot write or read anything else: the statement must parse as
+    exactly one SELECT (``WITH``, ``FROM x``, ``DESCRIBE``, ``SUMMARIZE`` are SELECTs to
+    DuckDB), and the connection has no file-system access at all (``enable_external_access``
+    off, configuration locked, no extension autoloading) because the dataset is handed to DuckDB
+    as a pyarrow dataset rather than as paths. ``articles`` has one row per stored version
+    (usually one per URL) plus the ``site`` and ``date`` partition columns.
+    """
+    import duckdb
+
+    from storage.parquet import ParquetDataset
+
+    con = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
+    )
+    try:
+        dataset = ParquetDataset(parquet_dir)
+        source = dataset._dataset() if dataset.root.is_dir() else dataset.read_table()
+        con.register("articles", source)
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        try:
+            statements = con.extract_statements(query)
+        except duckdb.Error as exc:
+            raise SqlError(_first_line(exc)) from None
+        if len(statements) != 1:
+            raise SqlError(f"give exactly one SELECT statement (got {len(statements)})")
+        kind = statements[0].type
+        if kind != duckdb.StatementType.SELECT:
+            raise SqlError(
+                f"only a read-only SELECT query is allowed, not {kind.name} "
+                "(zhengwen sql never writes; use `zhengwen export` to write files)"
+            )
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as exc:
+            raise SqlError(_first_line(exc)) from None
+        columns = [d[0] for d in cursor.description or []]
+    except BaseException:
+        con.close()
+        raise
+    return SqlResult(columns, _fetch(con, cursor))
+
+
+def _fetch(con: Any, cursor: Any) -> Iterator[tuple[Any, ...]]:
+    import duckdb
+
+    try:
+        while True:
+            try:
+                chunk = cursor.fetchmany(BATCH_SIZE)
+            except duckdb.Error as exc:
+                raise SqlError(_first_line(exc)) from None
+            if not chunk:
+                return
+            yield from chunk
+    finally:
+        con.close()

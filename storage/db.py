@@ -39,7 +39,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage import duplicates
+from storage import duplicates, search
 from storage.article import Article, field_names
 from storage.article import url_hash as hash_url
 from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
@@ -198,6 +198,7 @@ class Database:
         """Create missing tables and indexes (idempotent; migrations take over once released)."""
         Base.metadata.create_all(self.engine)
         duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
+        search.ensure_index(self.engine.execution_options(**{_WRITE: True}))
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -228,6 +229,8 @@ class Database:
             # New and changed texts join the band index and their copy group.
             changed = [a for h, a in batch.items() if existing.get(h) != a.content_hash]
             duplicates.index_and_link(s, changed)
+            # Unchanged rows keep their stored title and body, hence their index entry.
+            search.index_articles(s.connection(), [(a.url_hash, a.title, a.body) for a in changed])
         new = sum(1 for h in batch if h not in existing)
         unchanged = sum(1 for h, a in batch.items() if existing.get(h) == a.content_hash)
         return UpsertResult(new=new, updated=len(batch) - new - unchanged, unchanged=unchanged)

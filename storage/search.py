@@ -1,0 +1,394 @@
+"""Full-text search over the archive that works for Chinese, on SQLite (FTS5) and PostgreSQL.
+
+Neither database segments Chinese words, so we tokenize in Python and give both the same
+space-separated token string (`tokens`):
+
+- text is NFKC-normalised and case-folded first, so ``ＡＢＣ１２３`` and ``abc123`` are one word;
+- a run of Latin letters or digits (any script without the CJK ones) is one token;
+- a run of CJK characters (Han, kana, hangul) becomes its overlapping character bigrams followed
+  by its last character alone: ``驻点招商`` -> ``驻点 点招 招商 商``. Bigrams need no dictionary
+  and match any word of two or more characters as a phrase; the trailing unigram makes every
+  character findable, whether it starts a bigram or ends a run.
+
+A query is read the same way: each whitespace-separated term (or ``"quoted phrase"``) is a
+phrase of its tokens, and all terms must match. A run's trailing unigram is kept in a query only
+where something follows it in the phrase, and then as a prefix (``商*`` matches ``商`` at a run's
+end and ``商工`` inside one); a single CJK character is such a prefix too. So ``驻点招商`` finds
+exactly that sequence, ``驻点 招商`` finds both words anywhere, ``商`` finds every 商.
+
+SQLite: an FTS5 table with the ``ascii`` tokenizer, which splits our token string on spaces
+only and leaves every non-ASCII character alone (unicode61 would apply its Unicode 6.1 tables
+to CJK characters added since). Its rowids come from ``article_search_keys`` because the rowids
+of ``articles`` (a TEXT primary key) may change on VACUUM. PostgreSQL: a ``tsvector`` per
+article (title weight A, body weight B) under a GIN index. Both are written in the transaction
+of the article upsert (`index_articles`), so the index never disagrees with a committed row.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.sql.expression import ColumnClause
+
+
+class SearchQueryError(ValueError):
+    """A query with nothing to search for (empty, only punctuation or operators)."""
+
+
+TOKENS_VERSION: Final = "1"
+"""Bumped whenever `tokens` changes: `ensure_index` then rebuilds the index of an archive."""
+
+TITLE_WEIGHT: Final = 5.0
+"""bm25 weight of the title column against 1.0 for the body: a title names the subject."""
+
+MAX_TOKEN: Final = 128
+"""Longer "words" (base64, long digit strings) are not indexed: nobody searches for them, and
+PostgreSQL refuses lexemes over 2 KB."""
+
+MAX_TERMS: Final = 32
+_BATCH: Final = 1000
+_CHUNK: Final = 500
+
+# Han (with radicals, 々 〇 and the Suzhou numerals), hiragana, katakana (not the ・ middle dot)
+# and hangul: the scripts written without spaces between words.
+_CJK: Final = (
+    "\u1100-\u11ff\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3038-\u303b\u3041-\u3096"
+    "\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\U00020000-\U0003134f"
+)
+_PIECE: Final = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+)")
+_QUERY_PART: Final = re.compile(r'"([^"]*)"?|([^\s"]+)')
+
+Kind = Literal["word", "bigram", "tail", "single"]
+"""A word; a CJK bigram; the last character of a CJK run of two or more; a lone CJK char."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    token: str
+    start: int
+    end: int
+    kind: Kind
+
+
+def _normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _pieces(norm: str) -> Iterator[_Piece]:
+    """The tokens of normalised text with their spans in it."""
+    for m in _PIECE.finditer(norm):
+        run, start = m.group(), m.start()
+        if m.group(1) is None:
+            if len(run) <= MAX_TOKEN:
+                yield _Piece(run, start, m.end(), "word")
+            continue
+        if len(run) == 1:
+            yield _Piece(run, start, start + 1, "single")
+            continue
+        for i in range(len(run) - 1):
+            yield _Piece(run[i : i + 2], start + i, start + i + 2, "bigram")
+        yield _Piece(run[-1], m.end() - 1, m.end(), "tail")
+
+
+def tokens(text: str) -> str:
+    """The index's document text for a title or body: our tokens, space-separated."""
+    return " ".join(p.token for p in _pieces(_normalize(text)))
+
+
+# -- queries -------------------------------------------------------------------------------
+
+Term = tuple[tuple[str, bool], ...]
+"""One query term: a phrase of (token, is_prefix)."""
+
+
+def _term(text: str, prefix: bool) -> Term:
+    pieces = list(_pieces(_normalize(text)))
+    out: list[tuple[str, bool]] = []
+    for i, p in enumerate(pieces):
+        last = i == len(pieces) - 1
+        if p.kind == "tail":
+            if not last:  # something follows: the run's end may be 商 or 商X in the text
+                out.append((p.token, True))
+        elif p.kind == "single":
+            out.append((p.token, True))
+        else:
+            out.append((p.token, prefix and last and p.kind == "word"))
+    return tuple(out)
+
+
+def parse_query(q: str) -> list[Term]:
+    """The terms of a query (all must match); raises `SearchQueryError` when there are none."""
+    terms: list[Term] = []
+    for m in _QUERY_PART.finditer(q):
+        quoted, bare = m.group(1), m.group(2)
+        if quoted is not None:
+            term = _term(quoted, False)
+        else:
+            term = _term(bare.rstrip("*"), bare.endswith("*"))
+        if term and term not in terms:
+            terms.append(term)
+    if not terms:
+        raise SearchQueryError(f"nothing to search for in {q!r}: give a word or some characters")
+    if len(terms) > MAX_TERMS:
+        raise SearchQueryError(f"too many search terms ({len(terms)}; at most {MAX_TERMS})")
+    return terms
+
+
+def _fts5_expression(terms: Sequence[Term]) -> str:
+    def string(token: str, prefix: bool) -> str:
+        quoted = '"' + token.replace('"', '""') + '"'
+        return quoted + " *" if prefix else quoted
+
+    return " AND ".join(" + ".join(string(t, p) for t, p in term) for term in terms)
+
+
+def _tsquery(terms: Sequence[Term]) -> str:
+    def operand(token: str, prefix: bool) -> str:
+        quoted = "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+        return quoted + ":*" if prefix else quoted
+
+    return " & ".join("(" + " <-> ".join(operand(t, p) for t, p in term) + ")" for term in terms)
+
+
+def matching(q: str, dialect: str) -> Select[tuple[str, float]]:
+    """SELECT ``url_hash``, ``rank`` (lower = better) of the articles matching `q`.
+
+    An index lookup on either database. Callers join it to ``articles`` on ``url_hash``, add
+    their filters, ORDER BY rank and LIMIT.
+    """
+    terms = parse_query(q)
+    if dialect == "sqlite":
+        fts = table("article_search", column("rowid", Integer))
+        keys = table("article_search_keys", column("id", Integer), column("url_hash", String))
+        me: ColumnClause[Any] = literal_column("article_search")
+        bm25 = func.bm25(me, TITLE_WEIGHT, 1.0, type_=Float)
+        return (
+            select(keys.c.url_hash.label("url_hash"), bm25.label("rank"))
+            .select_from(fts.join(keys, keys.c.id == fts.c.rowid))
+            .where(me.op("MATCH")(literal(_fts5_expression(terms), String)))
+        )
+    if dialect == "postgresql":
+        s = table("article_search", column("url_hash", String), column("tsv"))
+        query = func.to_tsquery(
+            literal_column("'simple'::regconfig"), literal(_tsquery(terms), String)
+        )
+        # Normalisation 1 divides by 1 + log(length): a long text does not win by length alone.
+        rank = -func.ts_rank(s.c.tsv, query, 1, type_=Float)
+        return select(s.c.url_hash.label("url_hash"), rank.label("rank")).where(
+            s.c.tsv.op("@@")(query)
+        )
+    raise NotImplementedError(f"search is implemented for SQLite and PostgreSQL, not {dialect}")
+
+
+# -- index maintenance ---------------------------------------------------------------------
+
+_SQLITE_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS article_search_keys "
+    "(id INTEGER PRIMARY KEY, url_hash VARCHAR(40) NOT NULL UNIQUE)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS article_search USING fts5(title, body, tokenize='ascii')",
+    # Deleting an article deletes its index entry (PostgreSQL does it by ON DELETE CASCADE).
+    "CREATE TRIGGER IF NOT EXISTS article_search_forget AFTER DELETE ON articles BEGIN "
+    "DELETE FROM article_search WHERE rowid = "
+    "(SELECT id FROM article_search_keys WHERE url_hash = old.url_hash); "
+    "DELETE FROM article_search_keys WHERE url_hash = old.url_hash; END",
+    "CREATE TABLE IF NOT EXISTS article_search_meta "
+    "(key VARCHAR(32) PRIMARY KEY, value TEXT NOT NULL)",
+)
+_PG_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS article_search (url_hash VARCHAR(40) PRIMARY KEY "
+    "REFERENCES articles (url_hash) ON DELETE CASCADE, tsv TSVECTOR NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_article_search_tsv ON article_search USING GIN (tsv)",
+    "CREATE TABLE IF NOT EXISTS article_search_meta "
+    "(key VARCHAR(32) PRIMARY KEY, value TEXT NOT NULL)",
+)
+_PG_UPSERT: Final = text(
+    "INSERT INTO article_search (url_hash, tsv) VALUES (:u, "
+    "setweight(to_tsvector('simple', :t), 'A') || setweight(to_tsvector('simple', :b), 'B')) "
+    "ON CONFLICT (url_hash) DO UPDATE SET tsv = EXCLUDED.tsv"
+)
+_SQLITE_KEYS: Final = text(
+    "INSERT INTO article_search_keys (url_hash) VALUES (:u) ON CONFLICT (url_hash) DO NOTHING"
+)
+_SQLITE_IDS: Final = text(
+    "SELECT url_hash, id FROM article_search_keys WHERE url_hash IN :us"
+).bindparams(bindparam("us", expanding=True))
+_SQLITE_DELETE: Final = text("DELETE FROM article_search WHERE rowid = :id")
+_SQLITE_INSERT: Final = text("INSERT INTO article_search (rowid, title, body) VALUES (:id, :t, :b)")
+
+
+def _dialect(conn: Connection) -> str:
+    name = conn.dialect.name
+    if name not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"search is implemented for SQLite and PostgreSQL, not {name}")
+    return name
+
+
+def index_articles(conn: Connection, rows: Iterable[tuple[str, str | None, str]]) -> None:
+    """Insert or replace the index entries of (url_hash, title, body) rows, in the caller's
+    transaction (the article upsert's, so the index commits or rolls back with the rows)."""
+    dialect = _dialect(conn)
+    batch: dict[str, tuple[str, str]] = {}
+    for url_hash, title, body in rows:
+        batch[url_hash] = (tokens(title or ""), tokens(body))
+        if len(batch) >= _CHUNK:
+            _write(conn, dialect, batch)
+            batch = {}
+    if batch:
+        _write(conn, dialect, batch)
+
+
+def _write(conn: Connection, dialect: str, batch: dict[str, tuple[str, str]]) -> None:
+    if dialect == "postgresql":
+        conn.execute(_PG_UPSERT, [{"u": u, "t": t, "b": b} for u, (t, b) in batch.items()])
+        return
+    conn.execute(_SQLITE_KEYS, [{"u": u} for u in batch])
+    ids: dict[str, int] = {u: i for u, i in conn.execute(_SQLITE_IDS, {"us": list(batch)})}
+    conn.execute(_SQLITE_DELETE, [{"id": ids[u]} for u in batch])
+    conn.execute(_SQLITE_INSERT, [{"id": ids[u], "t": t, "b": b} for u, (t, b) in batch.items()])
+
+
+def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
+    """Create the index if missing and index every article not in it yet; returns how many.
+
+    Idempotent and cheap when the index is complete (two counts). An archive from before the
+    index, or rows written around `index_articles`, are indexed in batches of `batch_size`,
+    one transaction each: memory stays flat and an interrupted backfill resumes where it
+    stopped. When `TOKENS_VERSION` changed, the index is emptied and rebuilt.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    with engine.begin() as conn:
+        dialect = _dialect(conn)
+        for ddl in _SQLITE_DDL if dialect == "sqlite" else _PG_DDL:
+            conn.exec_driver_sql(ddl)
+        version = conn.execute(
+            text("SELECT value FROM article_search_meta WHERE key = 'tokens_version'")
+        ).scalar()
+        if version not in (None, TOKENS_VERSION):
+            # Emptied together with the version, so an interrupted rebuild resumes.
+            conn.exec_driver_sql("DELETE FROM article_search")
+            if dialect == "sqlite":
+                conn.exec_driver_sql("DELETE FROM article_search_keys")
+            conn.exec_driver_sql("DELETE FROM article_search_meta WHERE key = 'tokens_version'")
+        keys = "article_search_keys" if dialect == "sqlite" else "article_search"
+        indexed = conn.execute(text(f"SELECT count(*) FROM {keys}")).scalar_one()
+        articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+        if version == TOKENS_VERSION and indexed == articles:
+            return 0
+    missing = text(
+        f"SELECT a.url_hash, a.title, a.body FROM articles a LEFT JOIN {keys} k "
+        "ON k.url_hash = a.url_hash WHERE k.url_hash IS NULL AND a.url_hash > :after "
+        "ORDER BY a.url_hash LIMIT :n"
+    )
+    done, after = 0, ""
+    while True:
+        with engine.begin() as conn:
+            rows = [
+                (u, t, b) for u, t, b in conn.execute(missing, {"after": after, "n": batch_size})
+            ]
+            if not rows:
+                _set_version(conn, dialect)
+                return done
+            index_articles(conn, rows)
+        done += len(rows)
+        after = rows[-1][0]
+
+
+def _set_version(conn: Connection, dialect: str) -> None:
+    conn.execute(text("DELETE FROM article_search_meta WHERE key = 'tokens_version'"))
+    conn.execute(
+        text("INSERT INTO article_search_meta (key, value) VALUES ('tokens_version', :v)"),
+        {"v": TOKENS_VERSION},
+    )
+
+
+# -- snippets ------------------------------------------------------------------------------
+
+
+def _mapped(text: str) -> tuple[str, list[int]]:
+    """The normalised text and, for each of its characters, the index of the original one."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        n = _normalize(ch) if ord(ch) > 0x7F else ch.lower()
+        out.append(n)
+        where.extend([i] * len(n))
+    return "".join(out), where
+
+
+def _matches(pieces: Sequence[_Piece], terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """Spans (in the normalised text) where a term's phrase occurs."""
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        for i in range(len(pieces) - len(term) + 1):
+            window = pieces[i : i + len(term)]
+            if all(
+                p.token == t or (prefix and p.token.startswith(t))
+                for p, (t, prefix) in zip(window, term, strict=True)
+            ):
+                last, (t, prefix) = window[-1], term[-1]
+                # A CJK prefix (商* against 商工) marks the character, not the bigram.
+                end = last.start + len(t) if prefix and last.kind != "word" else last.end
+                spans.append((window[0].start, end))
+    return spans
+
+
+def snippet(text: str, q: str, width: int = 80, mark: tuple[str, str] = ("【", "】")) -> str:
+    """About `width` characters of `text` around the first match of `q`, each matched term
+    wrapped in `mark`, "…" where the window cuts the text. Whitespace runs become one space.
+
+    Matching is the index's (same tokens), so what is highlighted is what was found. Text
+    that does not contain `q` (the title matched) gives its beginning.
+    """
+    if width < 1:
+        raise ValueError(f"width must be positive, got {width}")
+    terms = parse_query(q)
+    flat = " ".join(unicodedata.normalize("NFC", text).split())
+    norm, where = _mapped(flat)
+    spans = sorted(
+        (where[s], where[e - 1] + 1) for s, e in _matches(list(_pieces(norm)), terms) if e > s
+    )
+    start = 0
+    if spans:
+        first_start, first_end = spans[0]
+        lead = max(0, width - (first_end - first_start)) // 3
+        start = max(0, first_start - lead)
+        start = max(0, min(start, len(flat) - width))
+    end = min(len(flat), start + width)
+    merged: list[list[int]] = []
+    for i, (s, e) in enumerate(spans):
+        if i > 0 and (s < start or e > end):
+            continue  # a half-marked word reads as a different match; only the first is clipped
+        s, e = max(s, start), min(e, end)
+        if merged and s < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    parts = ["…" if start > 0 else ""]
+    at = start
+    for s, e in merged:
+        parts += [flat[at:s], mark[0], flat[s:e], mark[1]]
+        at = e
+    parts += [flat[at:end], "…" if end < len(flat) else ""]
+    return "".join(parts)

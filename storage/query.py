@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, Unpack
+from weakref import WeakSet
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import RowMapping, Select, func, inspect, select
@@ -267,6 +268,7 @@ class Archive(AbstractContextManager["Archive"]):
             raise ArchiveError(f"{self.name} holds no zhengwen archive (no articles table)")
         self.dialect: str = self._db.dialect
         self._indexed = False
+        self._streams: WeakSet[Generator[RowMapping]] = WeakSet()
 
     def __repr__(self) -> str:
         return f"Archive({self.name!r})"
@@ -275,6 +277,10 @@ class Archive(AbstractContextManager["Archive"]):
         self.close()
 
     def close(self) -> None:
+        """Close the iterators still open (a partly read stream holds a connection), then
+        the engine."""
+        for stream in list(self._streams):
+            stream.close()
         self._db.dispose()
 
     # -- articles ---------------------------------------------------------------------------
@@ -384,9 +390,17 @@ class Archive(AbstractContextManager["Archive"]):
         return self._stream(stmt)
 
     def _stream(self, stmt: Select[Any]) -> Iterator[RowMapping]:
+        stream = self._rows_of(stmt)
+        self._streams.add(stream)
+        return stream
+
+    def _rows_of(self, stmt: Select[Any]) -> Generator[RowMapping]:
         with self._db.engine.connect() as conn:
             result = conn.execution_options(yield_per=BATCH_SIZE).execute(stmt)
-            yield from result.mappings()
+            try:
+                yield from result.mappings()
+            finally:
+                result.close()  # a server-side cursor must close before its connection
 
     def _select(self, filters: Filters, fields: Sequence[str]) -> Select[Any]:
         a = _ARTICLES.c

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,24 +18,20 @@ from storage.article import Article, field_names
 from storage.export import FIELD_DOCS, ROWS_PER_BATCH, ExportError, export, targets
 from storage.parquet import SCHEMA
 from storage.query import QueryError
-from tests.test_query import ALPHA1, ALPHA2, ALPHA3, BETA1, BETA9, SEED_URL, build_archive
+from tests.test_query import (  # noqa: F401  (the two fixtures: shared, not copied)
+    ALPHA1,
+    ALPHA2,
+    ALPHA3,
+    BETA1,
+    BETA9,
+    SEED_URL,
+    archive_dir_fixture,
+    archive_fixture,
+)
 
 EXPORT_TIME = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 #: The export order: site, then published_at (unknown last), then url_hash.
 ORDER = [ALPHA1, ALPHA2, ALPHA3, BETA1, BETA9, SEED_URL]
-
-
-@pytest.fixture(scope="module")
-def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("archive")
-    build_archive(root)
-    return root
-
-
-@pytest.fixture
-def archive(archive_dir: Path) -> Iterator[Archive]:
-    with Archive(archive_dir) as opened:
-        yield opened
 
 
 def stored(archive: Archive, urls: list[str]) -> list[Article]:

@@ -107,15 +107,15 @@ def build_archive(root: Path) -> list[Article]:
     return articles
 
 
-@pytest.fixture(scope="module")
-def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", name="archive_dir")
+def archive_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("archive")
     build_archive(root)
     return root
 
 
-@pytest.fixture
-def archive(archive_dir: Path) -> Iterator[Archive]:
+@pytest.fixture(name="archive")
+def archive_fixture(archive_dir: Path) -> Iterator[Archive]:
     with Archive(archive_dir) as opened:
         yield opened
 

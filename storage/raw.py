@@ -230,6 +230,36 @@ class RawIndex:
         self.conn.close()
 
 
+#: zlib level of the per-record gzip members. warcio compresses at 9; on news HTML 6 (gzip's own
+#: default) makes files 2 % larger and costs a third less CPU, on the crawler's busiest thread.
+GZIP_LEVEL = 6
+
+
+class _GzipMember:
+    """One gzip member around one record: warcio writes the record, then flushes."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.zip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+    def write(self, data: bytes) -> None:
+        self.out.write(self.zip.compress(data))
+
+    def flush(self) -> None:
+        self.out.write(self.zip.flush())
+        self.out.flush()
+
+
+class _GzipWARCWriter(WARCWriter):  # type: ignore[misc]
+    """warcio's WARC 1.1 writer with our gzip level, one member per record as before."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        super().__init__(fh, gzip=False, warc_version="1.1")
+
+    def _write_warc_record(self, out: IO[bytes], record: Any) -> Any:
+        return super()._write_warc_record(_GzipMember(out), record)
+
+
 @dataclass(slots=True)
 class _OpenFile:
     final: Path
@@ -379,7 +409,7 @@ class RawArchiveWriter:
         tmp = final.with_name(final.name + OPEN_SUFFIX)
         fh = open(tmp, "xb")  # closed in _close_file
         _try_lock(fh)
-        writer = WARCWriter(fh, gzip=True, warc_version="1.1")
+        writer = _GzipWARCWriter(fh)
         info = writer.create_warcinfo_record(
             final.name,
             {

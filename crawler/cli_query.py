@@ -252,6 +252,19 @@ def _fit(text: str, limit: int) -> str:
     return "".join(out) + "…"
 
 
+def _around_mark(text: str, lead: int) -> str:
+    """``text`` starting at most ``lead`` display cells before its first 【match】, so that a
+    snippet cut to the terminal's width still shows the match."""
+    text = " ".join(text.split())
+    at = text.find("【")
+    if at < 0 or _width(text[:at]) <= lead:
+        return text
+    start = at
+    while start > 0 and _width(text[start - 1 : at]) < lead:
+        start -= 1
+    return "…" + text[start:].lstrip("…")
+
+
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     """Aligned columns as lines; the last column is cut to the terminal's width."""
     cells = [[_fit(c, MAX_CELL) for c in row] for row in rows]
@@ -321,7 +334,7 @@ def _article_table(found: Iterable[Any], tz: str, *, searched: bool) -> None:
     for i, line in enumerate(lines[1:]):
         click.echo(line)
         if searched:
-            click.echo("    " + _fit(snippets[i], width))
+            click.echo("    " + _fit(_around_mark(snippets[i], width // 3), width))
 
 
 def _print_rows(columns: list[str], rows: Iterator[tuple[Any, ...]], fmt: str) -> None:

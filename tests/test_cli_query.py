@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crawler.cli import cli
-from crawler.cli_query import _fit, _width
+from crawler.cli_query import _around_mark, _fit, _width
 from tests.test_query import (  # noqa: F401  (the archive_dir fixture: shared, not copied)
     ALPHA1,
     ALPHA2,
@@ -45,6 +45,14 @@ def test_display_width_counts_wide_characters_twice() -> None:
     assert _width(_fit("驻点招商工作", 7)) <= 7
     assert _fit("short", 10) == "short"
     assert _fit("two\nlines", 20) == "two lines"
+
+
+def test_a_cut_snippet_keeps_its_match() -> None:
+    text = "很长的前文" * 10 + "【驻点招商】工作队"
+    shown = _fit(_around_mark(text, 10), 30)
+    assert shown.startswith("…") and "【驻点招商】" in shown
+    assert _width(shown[: shown.index("【")]) <= 11
+    assert _around_mark("短【驻点】", 10) == "短【驻点】"
 
 
 def test_query_table_is_aligned_for_chinese(archive_dir: Path) -> None:

@@ -285,6 +285,8 @@ def dataset_card(result: ExportResult, exported_at: datetime) -> str:
     schema = arrow_schema(result.fields)
     out = io.StringIO()
     w = out.write
+    # Front matter a dataset hub reads (Hugging Face dataset cards): which file is the data.
+    w(f"---\nconfigs:\n- config_name: default\n  data_files: {result.path.name}\n---\n\n")
     w(f"# zhengwen export: {result.path.name}\n\n")
     w(
         f"{result.rows} news articles exported from a zhengwen (正文) archive as "

@@ -167,6 +167,9 @@ def test_dataset_card(archive: Archive, tmp_path: Path) -> None:
     result = export(archive, tmp_path / "news.parquet", "parquet", site="alpha", now=EXPORT_TIME)
     assert result.card == tmp_path / "news.parquet.README.md"
     card = result.card.read_text(encoding="utf-8")
+    assert card.startswith(
+        "---\nconfigs:\n- config_name: default\n  data_files: news.parquet\n---\n"
+    )
     assert "- Rows: 3\n" in card
     assert "| alpha | 3 |" in card
     assert "| beta |" not in card

@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import add
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
@@ -112,8 +113,21 @@ def _pieces(norm: str) -> Iterator[_Piece]:
 
 
 def tokens(text: str) -> str:
-    """The index's document text for a title or body: our tokens, space-separated."""
-    return " ".join(p.token for p in _pieces(_normalize(text)))
+    """The index's document text for a title or body: our tokens, space-separated.
+
+    The same tokens as `_pieces` (a test checks it), without the spans: this runs on every
+    article written, so it builds no object per token.
+    """
+    out: list[str] = []
+    for m in _PIECE.finditer(_normalize(text)):
+        run = m.group()
+        if m.group(1) is None:
+            if len(run) <= MAX_TOKEN:
+                out.append(run)
+            continue
+        out.extend(map(add, run, run[1:]))
+        out.append(run[-1])
+    return " ".join(out)
 
 
 # -- queries -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -66,6 +67,13 @@ def test_cjk_runs_become_bigrams_and_a_trailing_unigram() -> None:
     assert tokens("驻点招商") == "驻点 点招 招商 商"
     assert tokens("A股，3月25日") == "a 股 3 月 25 日"
     assert tokens("日本語のテキスト 한국어") == "日本 本語 語の のテ テキ キス スト ト 한국 국어 어"
+
+
+def test_index_tokens_and_snippet_tokens_agree() -> None:
+    text = SEED + " ＡＢＣ１２３ A股 3月25日 日本語のテキスト " + "x" * 200
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    assert tokens(text) == " ".join(p.token for p in search._pieces(norm))
+    assert "x" * 200 not in tokens(text)  # over-long "words" are not indexed
 
 
 def test_width_and_case_fold_before_tokenizing() -> None:

@@ -236,11 +236,13 @@ _PG_DDL: Final = (
     "CREATE TABLE IF NOT EXISTS article_search_meta "
     "(key VARCHAR(32) PRIMARY KEY, value TEXT NOT NULL)",
 )
-_PG_UPSERT: Final = text(
+_PG_INSERT_SQL: Final = (
     "INSERT INTO article_search (url_hash, tsv) VALUES (:u, "
     "setweight(to_tsvector('simple', :t), 'A') || setweight(to_tsvector('simple', :b), 'B')) "
-    "ON CONFLICT (url_hash) DO UPDATE SET tsv = EXCLUDED.tsv"
+    "ON CONFLICT (url_hash) DO "
 )
+_PG_UPSERT: Final = text(_PG_INSERT_SQL + "UPDATE SET tsv = EXCLUDED.tsv")
+_PG_INSERT: Final = text(_PG_INSERT_SQL + "NOTHING")
 _SQLITE_KEYS: Final = text(
     "INSERT INTO article_search_keys (url_hash) VALUES (:u) ON CONFLICT (url_hash) DO NOTHING"
 )
@@ -261,21 +263,35 @@ def _dialect(conn: Connection) -> str:
 def index_articles(conn: Connection, rows: Iterable[tuple[str, str | None, str]]) -> None:
     """Insert or replace the index entries of (url_hash, title, body) rows, in the caller's
     transaction (the article upsert's, so the index commits or rolls back with the rows)."""
+    _index(conn, rows, replace=True)
+
+
+def _index(conn: Connection, rows: Iterable[tuple[str, str | None, str]], *, replace: bool) -> None:
     dialect = _dialect(conn)
     batch: dict[str, tuple[str, str]] = {}
     for url_hash, title, body in rows:
         batch[url_hash] = (tokens(title or ""), tokens(body))
         if len(batch) >= _CHUNK:
-            _write(conn, dialect, batch)
+            _write(conn, dialect, batch, replace)
             batch = {}
     if batch:
-        _write(conn, dialect, batch)
+        _write(conn, dialect, batch, replace)
 
 
-def _write(conn: Connection, dialect: str, batch: dict[str, tuple[str, str]]) -> None:
+def _write(
+    conn: Connection, dialect: str, batch: dict[str, tuple[str, str]], replace: bool
+) -> None:
+    """``replace=False`` (the backfill) leaves an existing entry alone: it was written by an
+    upsert that ran since the backfill read the row, so it holds the newer text."""
     if dialect == "postgresql":
-        conn.execute(_PG_UPSERT, [{"u": u, "t": t, "b": b} for u, (t, b) in batch.items()])
+        stmt = _PG_UPSERT if replace else _PG_INSERT
+        conn.execute(stmt, [{"u": u, "t": t, "b": b} for u, (t, b) in batch.items()])
         return
+    if not replace:
+        present = {u for u, _ in conn.execute(_SQLITE_IDS, {"us": list(batch)})}
+        batch = {u: v for u, v in batch.items() if u not in present}
+        if not batch:
+            return
     conn.execute(_SQLITE_KEYS, [{"u": u} for u in batch])
     ids: dict[str, int] = {u: i for u, i in conn.execute(_SQLITE_IDS, {"us": list(batch)})}
     conn.execute(_SQLITE_DELETE, [{"id": ids[u]} for u in batch])
@@ -324,7 +340,7 @@ def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
             if not rows:
                 _set_version(conn, dialect)
                 return done
-            index_articles(conn, rows)
+            _index(conn, rows, replace=False)
         done += len(rows)
         after = rows[-1][0]
 

@@ -79,6 +79,7 @@ _CJK: Final = (
 )
 _PIECE: Final = re.compile(f"([{_CJK}]+)|([^\\W_{_CJK}]+)")
 _QUERY_PART: Final = re.compile(r'"([^"]*)"?|([^\s"]+)')
+_SEPARATOR: Final = re.compile(r"[\W_]")
 
 Kind = Literal["word", "bigram", "tail", "single"]
 """A word; a CJK bigram; the last character of a CJK run of two or more; a lone CJK char."""
@@ -356,12 +357,16 @@ def _set_version(conn: Connection, dialect: str) -> None:
 # -- snippets ------------------------------------------------------------------------------
 
 
-def _mapped(text: str) -> tuple[str, list[int]]:
-    """The normalised text and, for each of its characters, the index of the original one."""
+def _mapped(text: str) -> tuple[str, list[int] | None]:
+    """The normalised text and, for each of its characters, the index of the original one
+    (None when they correspond one to one, as in almost all text)."""
+    norm = _normalize(text)
+    if len(norm) == len(text):
+        return norm, None
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        n = _normalize(ch) if ord(ch) > 0x7F else ch.lower()
+        n = _normalize(ch)
         out.append(n)
         where.extend([i] * len(n))
     return "".join(out), where
@@ -369,19 +374,56 @@ def _mapped(text: str) -> tuple[str, list[int]]:
 
 def _matches(pieces: Sequence[_Piece], terms: Sequence[Term]) -> list[tuple[int, int]]:
     """Spans (in the normalised text) where a term's phrase occurs."""
+    at: dict[str, list[int]] = {}
+    for i, p in enumerate(pieces):
+        at.setdefault(p.token, []).append(i)
     spans: list[tuple[int, int]] = []
     for term in terms:
-        for i in range(len(pieces) - len(term) + 1):
+        first, prefix = term[0]
+        if prefix:
+            starts = [i for tok, found in at.items() if tok.startswith(first) for i in found]
+        else:
+            starts = at.get(first, [])
+        for i in starts:
             window = pieces[i : i + len(term)]
-            if all(
-                p.token == t or (prefix and p.token.startswith(t))
-                for p, (t, prefix) in zip(window, term, strict=True)
+            if len(window) < len(term) or not all(
+                p.token == t or (pre and p.token.startswith(t))
+                for p, (t, pre) in zip(window, term, strict=True)
             ):
-                last, (t, prefix) = window[-1], term[-1]
-                # A CJK prefix (商* against 商工) marks the character, not the bigram.
-                end = last.start + len(t) if prefix and last.kind != "word" else last.end
-                spans.append((window[0].start, end))
+                continue
+            last, (t, pre) = window[-1], term[-1]
+            # A CJK prefix (商* against 商工) marks the character, not the bigram.
+            end = last.start + len(t) if pre and last.kind != "word" else last.end
+            spans.append((window[0].start, end))
     return spans
+
+
+def _first_matches(norm: str, terms: Sequence[Term], width: int) -> list[tuple[int, int]]:
+    """The matches from the first one to at least `width` characters past it.
+
+    Snippets are cut for every hit of a results page, so the text is tokenized only from the
+    first place where a term's first token occurs as plain text (no match can start earlier),
+    and only as far as the window needs.
+    """
+    found = [k for k in (norm.find(term[0][0]) for term in terms) if k >= 0]
+    if not found:
+        return []
+    begin = min(found)
+    # Back to a separator, so that the first word is not cut in two.
+    while begin > 0 and not _SEPARATOR.match(norm, begin - 1):
+        begin -= 1
+    stop = min(found) + 2 * width + 64
+    while True:
+        after = _SEPARATOR.search(norm, stop)
+        stop = after.start() if after else len(norm)
+        pieces = [
+            _Piece(p.token, p.start + begin, p.end + begin, p.kind)
+            for p in _pieces(norm[begin:stop])
+        ]
+        spans = _matches(pieces, terms)
+        if stop == len(norm) or (spans and min(spans)[0] + width + 64 < stop):
+            return spans
+        stop = begin + 2 * (stop - begin)
 
 
 def snippet(text: str, q: str, width: int = 80, mark: tuple[str, str] = ("【", "】")) -> str:
@@ -396,9 +438,10 @@ def snippet(text: str, q: str, width: int = 80, mark: tuple[str, str] = ("【", 
     terms = parse_query(q)
     flat = " ".join(unicodedata.normalize("NFC", text).split())
     norm, where = _mapped(flat)
-    spans = sorted(
-        (where[s], where[e - 1] + 1) for s, e in _matches(list(_pieces(norm)), terms) if e > s
-    )
+    found = _first_matches(norm, terms, width)
+    if where is not None:
+        found = [(where[s], where[e - 1] + 1) for s, e in found]
+    spans = sorted(found)
     start = 0
     if spans:
         first_start, first_end = spans[0]

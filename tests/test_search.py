@@ -296,3 +296,13 @@ def test_storage_search_imports_no_crawler() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_snippet_matches_whole_words_and_finds_a_late_match() -> None:
+    # "zhen" occurs inside "Shenzhen" first: not a match; the word "zhen" later is.
+    assert snippet("Shenzhen 的 zhen 字", "zhen", width=40) == "Shenzhen 的 【zhen】 字"
+    # A first occurrence as plain text that is not a match (驻点 ... 招商 apart), then a far
+    # one that is: the window is where the phrase really is.
+    text = "驻点工作" + "，其他内容" * 200 + "，驻点招商。"
+    out = snippet(text, "驻点招商", width=20)
+    assert out.endswith("【驻点招商】。") and out.startswith("…")

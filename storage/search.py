@@ -299,6 +299,31 @@ def _write(
     conn.execute(_SQLITE_INSERT, [{"id": ids[u], "t": t, "b": b} for u, (t, b) in batch.items()])
 
 
+_OBJECTS: Final = {
+    "sqlite": (
+        "article_search_keys",
+        "article_search",
+        "article_search_forget",
+        "article_search_meta",
+    ),
+    "postgresql": ("article_search", "ix_article_search_tsv", "article_search_meta"),
+}
+
+
+def _present(conn: Connection, dialect: str) -> bool:
+    """Whether every index object exists: checked first because on PostgreSQL even ``CREATE
+    INDEX IF NOT EXISTS`` takes a lock that waits for every open writer of the table."""
+    names = _OBJECTS[dialect]
+    if dialect == "sqlite":
+        stmt = text("SELECT count(*) FROM sqlite_master WHERE name IN :names")
+    else:
+        stmt = text(
+            "SELECT count(*) FROM pg_class WHERE relname IN :names AND pg_table_is_visible(oid)"
+        )
+    stmt = stmt.bindparams(bindparam("names", expanding=True))
+    return bool(conn.execute(stmt, {"names": list(names)}).scalar_one() == len(names))
+
+
 def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
     """Create the index if missing and index every article not in it yet; returns how many.
 
@@ -311,8 +336,9 @@ def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     with engine.begin() as conn:
         dialect = _dialect(conn)
-        for ddl in _SQLITE_DDL if dialect == "sqlite" else _PG_DDL:
-            conn.exec_driver_sql(ddl)
+        if not _present(conn, dialect):
+            for ddl in _SQLITE_DDL if dialect == "sqlite" else _PG_DDL:
+                conn.exec_driver_sql(ddl)
         version = conn.execute(
             text("SELECT value FROM article_search_meta WHERE key = 'tokens_version'")
         ).scalar()

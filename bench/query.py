@@ -320,7 +320,7 @@ def generate_chunk(c: Corpus, n: int, seed: int, start: int, stop: int) -> list[
                     fetched_at=fetched + moved,
                     first_seen=fetched + moved,
                     last_seen=fetched + moved,
-                    duplicate_of=orig.url_hash,
+                    duplicate_of=orig.duplicate_of or orig.url_hash,  # the group's first
                 )
             )
             continue
@@ -439,8 +439,9 @@ def build(folder: Path, n: int, seed: int, workers: int) -> dict[str, Any]:
     with ctx.Pool(workers, _init_worker, (pool_articles, seed)) as pool:
         for chunk in _bounded(pool, jobs, workers + 1):
             t = time.monotonic()
+            prepared = _sql_rows(chunk)  # before the write lock: the indexer needs it too
             with writes.begin() as conn:
-                for table, rows in zip(tables, _sql_rows(chunk), strict=True):
+                for table, rows in zip(tables, prepared, strict=True):
                     conn.execute(insert(table), rows)
             sql_s += time.monotonic() - t
             pending.extend(chunk)
@@ -610,10 +611,15 @@ class DuckOps:
         ).fetchall()
         return len(rows)
 
-    def count(self, q: str) -> int:
-        where, params = duck_match(q)
-        row = self.con.execute(f"SELECT count(*) FROM articles WHERE {where}", params).fetchone()
-        return int(row[0]) if row else 0
+    def counts(self, queries: Sequence[str]) -> dict[str, int]:
+        """Matching articles per query, all in one scan (not timed)."""
+        parts, params = [], []
+        for q in queries:
+            where, values = duck_match(q)
+            parts.append(f"count(*) FILTER (WHERE {where})")
+            params += values
+        row = self.con.execute(f"SELECT {', '.join(parts)} FROM articles", params).fetchone()
+        return {q: int(n) for q, n in zip(queries, row or (), strict=True)}
 
 
 def duck_source(folder: Path) -> str:
@@ -717,7 +723,7 @@ def measure(
     ours, duck = ZhengwenOps(folder), DuckOps(folder)
     try:
         print("counting the matches of each search (DuckDB) ...", flush=True)
-        counts = {q: duck.count(q) for _, q in p.searches}
+        counts = duck.counts([q for _, q in p.searches])
         results: list[dict[str, Any]] = []
         for run in range(runs + 1):
             label = "warm-up" if run == 0 else f"run {run}/{runs}"

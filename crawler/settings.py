@@ -39,6 +39,8 @@ DEPTH_LIMIT = 8
 DEPTH_PRIORITY = 0
 
 COOKIES_ENABLED = False
+# Scrapy's dupefilter with 8 bytes a seen request (crawler.dupefilter).
+DUPEFILTER_CLASS = "crawler.dupefilter.CompactDupeFilter"
 TELNETCONSOLE_ENABLED = False
 # Scrapy >= 2.19 starts an HTTP server on localhost that runs Python code sent to it (token
 # in a file under the user's profile): a code-execution surface a crawler of untrusted sites

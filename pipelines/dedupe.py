@@ -9,6 +9,7 @@ from pipelines.common import db_url
 from storage.article import Article, key64
 from storage.db import Database
 from storage.duplicates import find_original
+from storage.keyset import KeyMap, KeySet
 
 
 class DedupePipeline:
@@ -27,9 +28,10 @@ class DedupePipeline:
         self.url = url
         self.site = site
         # Compact keys (storage.article.key64): url -> content and content -> url, as ints.
-        self.by_url: dict[int, int] = {}
-        self.by_content: dict[int, int] = {}
-        self.seen_this_run: set[int] = set()
+        # storage.keyset: 8-16 bytes an entry instead of 70-120 for Python sets and dicts.
+        self.by_url = KeyMap()
+        self.by_content = KeyMap()
+        self.seen_this_run = KeySet()
         self.lookups: Database | None = None
 
     @classmethod
@@ -44,9 +46,9 @@ class DedupePipeline:
             known = db.known_hashes(self.site)
         finally:
             db.dispose()
-        self.by_url = {key64(u): key64(c) for u, c in known.items()}
+        self.by_url = KeyMap((key64(u), key64(c)) for u, c in known.items())
         del known
-        self.by_content = {c: u for u, c in self.by_url.items()}
+        self.by_content = KeyMap((c, u) for u, c in self.by_url.items())
         self.lookups = Database(self.url)
 
     def close_spider(self) -> None:

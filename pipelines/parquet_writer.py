@@ -10,6 +10,7 @@ from pipelines.common import archive_paths, db_url
 from storage.article import Article, key64
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
+from storage.keyset import KeySet
 from storage.parquet import ParquetDataset
 
 
@@ -38,7 +39,7 @@ class ParquetWriterPipeline:
         self.url = url
         self.site = site
         #: key64(url_hash, content_hash) of the rows the dataset holds (compact: see key64).
-        self.stored: set[int] = set()
+        self.stored = KeySet()  # storage.keyset: 8 bytes a key
         self.writer: BatchWriter[Article] | None = None
 
     @classmethod
@@ -59,7 +60,7 @@ class ParquetWriterPipeline:
 
     def open_spider(self) -> None:
         self.dataset.cleanup_temp()
-        self.stored = {key64(u, c) for u, c in self.dataset.keys(self.site)}
+        self.stored = KeySet(key64(u, c) for u, c in self.dataset.keys(self.site))
         self.reconcile()
         self.writer = BatchWriter(
             self.write, self.batch_size, self.batch_seconds, name="zhengwen-parquet"

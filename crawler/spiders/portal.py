@@ -25,6 +25,7 @@ from crawler.items import RawPage
 from pipelines.common import db_url
 from storage.article import key64
 from storage.batch import StorageError
+from storage.keyset import KeySet
 
 #: Answers to a conditional re-check that the spider handles itself instead of as errors.
 RECHECK_STATUSES = [304, 404, 410]
@@ -57,9 +58,9 @@ class PortalSpider(scrapy.Spider):
         self.run_id: str | None = None
         #: URLs requested so far (canonical form): the page budget counts each once, and
         #: Scrapy's duplicate filter would drop a repeat anyway.
-        self.issued: set[int] = set()
+        self.issued = KeySet()
         #: Archived articles not fetched again this run (counted once each).
-        self.skipped_known: set[int] = set()
+        self.skipped_known = KeySet()
         #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
         self.incremental: Incremental | None = None
 

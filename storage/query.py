@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, Unpack
 from weakref import WeakSet
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import RowMapping, Select, func, inspect, select
+from sqlalchemy import Row, RowMapping, Select, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -236,14 +236,6 @@ def arrow_schema(fields: Sequence[str]) -> pa.Schema:
     return pa.schema([SCHEMA.field(f) for f in fields], metadata=SCHEMA.metadata)
 
 
-def plain_row(row: Mapping[Any, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """A SQL row as Parquet/JSON-ready values (JSON lists never None)."""
-    out = {f: row[f] for f in fields}
-    for name in _TUPLE_FIELDS.intersection(fields):
-        out[name] = list(out[name] or ())
-    return out
-
-
 class Archive(AbstractContextManager["Archive"]):
     """A read-only view of one archive: a folder (its SQLite file) or a database URL.
 
@@ -268,7 +260,7 @@ class Archive(AbstractContextManager["Archive"]):
             raise ArchiveError(f"{self.name} holds no zhengwen archive (no articles table)")
         self.dialect: str = self._db.dialect
         self._indexed = False
-        self._streams: WeakSet[Generator[RowMapping]] = WeakSet()
+        self._streams: WeakSet[Generator[Row[Any]]] = WeakSet()
 
     def __repr__(self) -> str:
         return f"Archive({self.name!r})"
@@ -345,14 +337,27 @@ class Archive(AbstractContextManager["Archive"]):
         import pyarrow as pa
 
         schema = arrow_schema(fields)
-        chunk: list[dict[str, Any]] = []
-        for row in self.rows(filters, fields, order=order, limit=limit):
-            chunk.append(plain_row(row, fields))
+        width = len(fields)
+        lists = [i for i, f in enumerate(fields) if f in _TUPLE_FIELDS]
+        chunk: list[Sequence[Any]] = []
+
+        def batch() -> pa.RecordBatch:
+            # Column by column: several times faster than converting a dict per row.
+            columns = [list(c) for c in zip(*chunk, strict=True)] if chunk else []
+            for i in lists:
+                columns[i] = [v or [] for v in columns[i]]
+            return pa.RecordBatch.from_arrays(
+                [pa.array(c, type=t) for c, t in zip(columns, schema.types, strict=True)],
+                schema=schema,
+            )
+
+        for row in self._row_stream(filters, fields, order=order, limit=limit):
+            chunk.append(row[:width])
             if len(chunk) >= size:
-                yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+                yield batch()
                 chunk = []
         if chunk:
-            yield pa.RecordBatch.from_pylist(chunk, schema=schema)
+            yield batch()
 
     def count(self, filters: Filters) -> int:
         """How many articles match (the total of an export's progress bar)."""
@@ -369,6 +374,16 @@ class Archive(AbstractContextManager["Archive"]):
         limit: int | None = None,
     ) -> Iterator[RowMapping]:
         """Raw SQL rows (mappings of ``fields``, plus ``rank`` with ``q``), streamed."""
+        return (row._mapping for row in self._row_stream(filters, fields, order=order, limit=limit))
+
+    def _row_stream(
+        self,
+        filters: Filters,
+        fields: Sequence[str],
+        *,
+        order: Order | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Row[Any]]:
         if order is None:
             order = "rank" if filters.q is not None else "published"
         if order not in _ORDERS:
@@ -387,18 +402,15 @@ class Archive(AbstractContextManager["Archive"]):
             stmt = stmt.order_by("rank", a.url_hash)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return self._stream(stmt)
-
-    def _stream(self, stmt: Select[Any]) -> Iterator[RowMapping]:
         stream = self._rows_of(stmt)
         self._streams.add(stream)
         return stream
 
-    def _rows_of(self, stmt: Select[Any]) -> Generator[RowMapping]:
+    def _rows_of(self, stmt: Select[Any]) -> Generator[Row[Any]]:
         with self._db.engine.connect() as conn:
             result = conn.execution_options(yield_per=BATCH_SIZE).execute(stmt)
             try:
-                yield from result.mappings()
+                yield from result
             finally:
                 result.close()  # a server-side cursor must close before its connection
 

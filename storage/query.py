@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, Unpack
 from weakref import WeakSet
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, RowMapping, Select, func, inspect, select
+from sqlalchemy import Row, Select, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -293,18 +293,18 @@ class Archive(AbstractContextManager["Archive"]):
         chosen = Filters.build(**filters)
         rows = self.rows(chosen, FIELDS, order=order, limit=limit)
         if chosen.q is None:
-            return (_to_article(row) for row in rows)
+            return (_to_article(row._mapping) for row in rows)
         return self._hits(rows, chosen.q)
 
-    def _hits(self, rows: Iterator[RowMapping], q: str) -> Iterator[SearchHit]:
+    def _hits(self, rows: Iterator[Row[Any]], q: str) -> Iterator[SearchHit]:
         from storage.search import snippet
 
         for row in rows:
-            article = _to_article(row)
+            article = _to_article(row._mapping)
             text = snippet(article.body, q)
             if _MARK not in text and article.title:  # the match is in the title only
                 text = snippet(article.title, q)
-            yield SearchHit(article, float(row["rank"]), text)
+            yield SearchHit(article, float(row._mapping["rank"]), text)
 
     def table(
         self,
@@ -351,7 +351,7 @@ class Archive(AbstractContextManager["Archive"]):
                 schema=schema,
             )
 
-        for row in self._row_stream(filters, fields, order=order, limit=limit):
+        for row in self.rows(filters, fields, order=order, limit=limit):
             chunk.append(row[:width])
             if len(chunk) >= size:
                 yield batch()
@@ -372,18 +372,8 @@ class Archive(AbstractContextManager["Archive"]):
         *,
         order: Order | None = None,
         limit: int | None = None,
-    ) -> Iterator[RowMapping]:
-        """Raw SQL rows (mappings of ``fields``, plus ``rank`` with ``q``), streamed."""
-        return (row._mapping for row in self._row_stream(filters, fields, order=order, limit=limit))
-
-    def _row_stream(
-        self,
-        filters: Filters,
-        fields: Sequence[str],
-        *,
-        order: Order | None = None,
-        limit: int | None = None,
     ) -> Iterator[Row[Any]]:
+        """SQL rows of ``fields`` (plus ``rank`` with ``q``), streamed in the given order."""
         if order is None:
             order = "rank" if filters.q is not None else "published"
         if order not in _ORDERS:

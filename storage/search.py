@@ -337,8 +337,8 @@ def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
     one transaction each: memory stays flat and an interrupted backfill resumes where it
     stopped. When `TOKENS_VERSION` changed, the index is emptied and rebuilt.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if not 1 <= batch_size <= 10_000:  # it is also the length of an IN (...) list
+        raise ValueError(f"batch_size must be between 1 and 10,000, got {batch_size}")
     with engine.begin() as conn:
         dialect = _dialect(conn)
         if not _present(conn, dialect):
@@ -358,27 +358,32 @@ def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
         articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
         if version == TOKENS_VERSION and indexed == articles:
             return 0
-    missing = text(
-        f"SELECT a.url_hash, a.title, a.body FROM articles a LEFT JOIN {keys} k "
-        "ON k.url_hash = a.url_hash WHERE k.url_hash IS NULL AND a.url_hash > :after "
-        "ORDER BY a.url_hash LIMIT :n"
+    # Walk the primary key in pages and look each page up in the index: index-driven on both
+    # databases, where an anti-join ORDER BY ... LIMIT may be planned as a scan of the whole
+    # table per batch (quadratic over a large archive).
+    page = text("SELECT url_hash FROM articles WHERE url_hash > :after ORDER BY url_hash LIMIT :n")
+    present = text(f"SELECT url_hash FROM {keys} WHERE url_hash IN :us").bindparams(
+        bindparam("us", expanding=True)
+    )
+    fetch = text("SELECT url_hash, title, body FROM articles WHERE url_hash IN :us").bindparams(
+        bindparam("us", expanding=True)
     )
     done, after = 0, ""
     while True:
         with engine.begin() as conn:
-            rows = [
-                (u, t, b) for u, t, b in conn.execute(missing, {"after": after, "n": batch_size})
-            ]
-            if not rows:
+            hashes = list(conn.execute(page, {"after": after, "n": batch_size}).scalars())
+            if not hashes:
                 _set_version(conn, dialect)
                 if done and dialect == "postgresql":
-                    # Without statistics the planner prices a scan of the small main table
-                    # (the tsvectors are TOASTed) below the GIN index: seconds, not ms.
+                    # Statistics for the planner's estimate of how many rows a query matches.
                     conn.exec_driver_sql("ANALYZE article_search")
                 return done
-            _index(conn, rows, replace=False)
-        done += len(rows)
-        after = rows[-1][0]
+            missing = sorted(set(hashes) - set(conn.execute(present, {"us": hashes}).scalars()))
+            if missing:
+                rows = [(u, t, b) for u, t, b in conn.execute(fetch, {"us": missing})]
+                _index(conn, rows, replace=False)
+        done += len(missing)
+        after = hashes[-1]
 
 
 def _set_version(conn: Connection, dialect: str) -> None:

@@ -217,6 +217,8 @@ def test_an_archive_from_before_the_index_is_indexed_when_opened(db_url: str) ->
         _old_archive(engine, 7)
         assert search.ensure_index(engine, batch_size=3) == 7  # three batches
         assert search.ensure_index(engine) == 0  # idempotent
+        with pytest.raises(ValueError, match="batch_size"):
+            search.ensure_index(engine, batch_size=0)
     finally:
         engine.dispose()
     db = Database(db_url)

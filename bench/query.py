@@ -1,8 +1,9 @@
 """Query and export benchmark: the archive API on 1,000,000 articles, against a DuckDB full scan.
 
-    python bench/query.py                                  # 1,000,000 articles, 5 runs, table into docs/
-    python bench/query.py --build-only                     # only build (or reuse) the archive
+    python bench/query.py                      # 1,000,000 articles, 5 runs, table into docs/
+    python bench/query.py --build-only         # only build (or reuse) the archive
     python bench/query.py --articles 2000 --runs 1 --no-doc --json out.json   # smoke run
+    python bench/query.py --report out.json    # the table of a saved run, into docs/
 
 The archive is synthetic but real: articles written through zhengwen's own storage (the SQL
 tables the article upsert writes, the full-text index of `storage.search`, the hive-partitioned
@@ -173,7 +174,8 @@ METHOD = f"""\
 builds the archive once into `--work` (default the system temp folder) and reuses it while its
 `build.json` is there; `--articles N` sets the size (default 1,000,000), `--runs R` the
 repetitions, `--scan-runs S` limits DuckDB's searches (full scans, the slow part) and exports to
-the first S runs, `--no-doc` leaves this file alone, `--json F` saves every figure.
+the first S runs, `--no-doc` leaves this file alone, `--json F` saves every figure and
+`--report F` writes the table of such a file.
 
 **Archive:** N synthetic articles written through zhengwen's storage: rows of `articles`,
 `article_versions` and `simhash_bands` exactly as `Database.upsert_articles` writes them, in
@@ -894,6 +896,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--build-only", action="store_true", help="build (or reuse) the archive only")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON")
+    ap.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="print (and write to the doc) the table of a saved --json file; measures nothing",
+    )
     ap.add_argument("--export-child", nargs=7, help=argparse.SUPPRESS)
     ap.add_argument("--index-child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -904,6 +913,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind, fmt, folder, out, site, since, until = args.export_child
         p = Plan([], site, since, until)
         print(json.dumps(export_child(kind, Path(folder), Path(out), fmt, p)), flush=True)
+        return 0
+    if args.report is not None:
+        saved = json.loads(args.report.read_text(encoding="utf-8"))
+        report(table(saved["meta"], saved["medians"]), doc=not args.no_doc)
         return 0
     if args.articles < 100 or args.runs < 1 or args.workers < 1:
         ap.error("--articles must be at least 100, --runs and --workers positive")
@@ -939,13 +952,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             encoding="utf-8",
         )
-    text = table(meta, result)
+    report(table(meta, result), doc=not args.no_doc)
+    return 0
+
+
+def report(text: str, doc: bool) -> None:
     print()
     print(text)
-    if not args.no_doc:
+    if doc:
         write_doc(text)
         print(f"\nwritten to {DOC.relative_to(ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -192,6 +192,17 @@ def test_the_index_follows_updates(corpus: Database) -> None:
     assert urls(corpus, "乡村振兴") == [url(1)]
 
 
+def test_index_entries_commit_and_roll_back_with_the_callers_transaction(
+    corpus: Database,
+) -> None:
+    corpus.upsert_articles([art(1, "乡村振兴")])
+    with pytest.raises(RuntimeError), corpus.engine.begin() as conn:
+        search.index_articles(conn, [(art(1, "x").url_hash, None, "驻点招商")])
+        raise RuntimeError("the batch failed")
+    assert urls(corpus, "驻点招商") == []
+    assert urls(corpus, "乡村振兴") == [url(1)]
+
+
 def test_deleting_an_article_deletes_its_entry(corpus: Database) -> None:
     corpus.upsert_articles([art(1, "驻点招商"), art(2, "驻点招商工作")])
     with corpus.engine.begin() as conn:

@@ -198,6 +198,13 @@ class Database:
         """Create missing tables and indexes (idempotent; migrations take over once released)."""
         Base.metadata.create_all(self.engine)
         duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
+        # create_all adds no index to a table that exists: an archive written by an older
+        # zhengwen gets the indexes added since here (each one checked first, so this is cheap).
+        with self._writes.begin() as s:
+            conn = s.connection()
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
         search.ensure_index(self.engine.execution_options(**{_WRITE: True}))
 
     # -- articles ---------------------------------------------------------------------------

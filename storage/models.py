@@ -94,8 +94,14 @@ class ArticleRow(Base):
 
     __tablename__ = "articles"
 
+    # Queries filter by site and time and page in time order (`storage.query`): one composite
+    # index answers "site S, month M, newest first, LIMIT 20" in a few page reads, and a
+    # site-only filter through its prefix. (Separate site and time indexes made SQLite walk one
+    # of them and test the other condition on every row: over a second on 1M articles.)
+    __table_args__ = (Index("ix_articles_site_published", "site", "published_at", "url_hash"),)
+
     url: Mapped[str] = mapped_column(Text)
-    site: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     lead: Mapped[str | None] = mapped_column(Text)

@@ -217,7 +217,27 @@ def test_schema_is_idempotent_and_named_by_convention(db: Database) -> None:
     assert [c["name"] for c in insp.get_columns("articles")] == field_names()
     assert insp.get_pk_constraint("articles")["constrained_columns"] == ["url_hash"]
     indexes = {i["name"] for i in insp.get_indexes("articles")}
-    assert {"ix_articles_site", "ix_articles_published_at", "ix_articles_content_hash"} <= indexes
+    assert {
+        "ix_articles_site_published",
+        "ix_articles_published_at",
+        "ix_articles_content_hash",
+    } <= indexes
+
+
+def test_an_older_archive_gets_the_indexes_added_since(db: Database) -> None:
+    """create_all adds no index to an existing table: create_schema adds the missing ones."""
+    db.create_schema()
+    db.upsert_articles([make(1), make(2)])
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_articles_site_published")
+    assert "ix_articles_site_published" not in {
+        i["name"] for i in inspect(db.engine).get_indexes("articles")
+    }
+    db.create_schema()
+    assert "ix_articles_site_published" in {
+        i["name"] for i in inspect(db.engine).get_indexes("articles")
+    }
+    assert db.count_articles() == 2
 
 
 def test_a_second_connection_sees_acknowledged_writes(db_url: str) -> None:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from crawler.drops import ERROR_PREFIX, drop
 from pipelines.common import archive_paths, db_url
+from storage import testhooks
 from storage.article import Article, key64
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
@@ -75,6 +76,7 @@ class ParquetWriterPipeline:
             if missing:
                 rows = [a for a in db.iter_articles(self.site) if a.url_hash in missing]
                 self.dataset.write_batch(rows)
+                testhooks.acknowledge("parquet", ((a.url_hash, a.content_hash) for a in rows))
                 self.stored.update(key64(a.url_hash, a.content_hash) for a in rows)
                 self.stats.inc_value("zhengwen/parquet/reconciled", len(rows))
         finally:
@@ -83,6 +85,7 @@ class ParquetWriterPipeline:
     def write(self, batch: list[Article]) -> None:
         """Runs on the writer thread."""
         files = self.dataset.write_batch(batch)
+        testhooks.acknowledge("parquet", ((a.url_hash, a.content_hash) for a in batch))
         self.stats.inc_value("zhengwen/parquet/rows", len(batch))
         self.stats.inc_value("zhengwen/parquet/files", len(files))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from crawler.drops import ERROR_PREFIX, drop
 from pipelines.common import db_url
+from storage import testhooks
 from storage.article import Article
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
@@ -40,6 +41,7 @@ class SqlWriterPipeline:
         """Runs on the writer thread; the Database's engine is used from this thread only."""
         assert self.db is not None
         result = self.db.upsert_articles(batch)
+        testhooks.acknowledge("sql", ((a.url_hash, a.content_hash) for a in batch))
         self.stats.inc_value("zhengwen/sql/new", result.new)
         self.stats.inc_value("zhengwen/sql/updated", result.updated)
         self.stats.inc_value("zhengwen/sql/unchanged", result.unchanged)

@@ -39,7 +39,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage import duplicates, search
+from storage import duplicates, search, testhooks
 from storage.article import Article, field_names
 from storage.article import url_hash as hash_url
 from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
@@ -238,6 +238,8 @@ class Database:
             duplicates.index_and_link(s, changed)
             # Unchanged rows keep their stored title and body, hence their index entry.
             search.index_articles(s.connection(), [(a.url_hash, a.title, a.body) for a in changed])
+            testhooks.crashpoint("sql.before_commit")
+        testhooks.crashpoint("sql.after_commit")
         new = sum(1 for h in batch if h not in existing)
         unchanged = sum(1 for h, a in batch.items() if existing.get(h) == a.content_hash)
         return UpsertResult(new=new, updated=len(batch) - new - unchanged, unchanged=unchanged)

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from storage import testhooks
 from storage.article import Article, field_names
 from storage.validation import validate_article, validate_site
 
@@ -136,8 +137,11 @@ class ParquetDataset:
                 table = pa.Table.from_pylist(rows, schema=FILE_SCHEMA)
                 pq.write_table(table, tmp, compression=COMPRESSION)
                 _fsync_path(tmp)
-            for tmp, final in pending:
+            testhooks.crashpoint("parquet.before_rename")
+            for i, (tmp, final) in enumerate(pending):
                 os.replace(tmp, final)
+                if i == 0 and len(pending) > 1:
+                    testhooks.crashpoint("parquet.between_renames")
         except BaseException:
             for tmp, _final in pending:
                 tmp.unlink(missing_ok=True)

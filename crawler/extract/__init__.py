@@ -12,7 +12,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from crawler.extract.errors import ExtractionError, NotAnArticle, UndecodableError
+from crawler.extract.errors import (
+    ExtractionError,
+    ExtractionTimeout,
+    NotAnArticle,
+    PageTooLarge,
+    UndecodableError,
+)
 from crawler.extract.options import ExtractOptions
 
 if TYPE_CHECKING:
@@ -29,7 +35,9 @@ _WHERE = {
 __all__ = [
     "ExtractOptions",
     "ExtractionError",
+    "ExtractionTimeout",
     "NotAnArticle",
+    "PageTooLarge",
     "UndecodableError",
     "decode_html",
     "extract",

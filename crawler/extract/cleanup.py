@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from crawler.extract.dom import squash
+from crawler.extract.limits import CHECK_EVERY, checkpoint
 from crawler.extract.patterns import (
     AUTHOR_PLACEHOLDERS,
     BYLINE_LINE_RES,
@@ -228,7 +229,9 @@ def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned
     # Only a repeated copy is the lead box; a single line equal to the lead is the paragraph.
     lead_copies = sum(1 for t in kept if lead_key and squash(t) == lead_key)
     out = Cleaned(lines=[])
-    for text in kept:
+    for n, text in enumerate(kept, 1):
+        if n % CHECK_EVERY == 0:
+            checkpoint()
         key = squash(text)
         if key == title_key or (cjk and not out.lines and is_title_variant(key, title_key)):
             continue

@@ -18,6 +18,7 @@ from crawler.extract.cleanup import byline_of, clean_body, normalize_names
 from crawler.extract.decode import decode_html
 from crawler.extract.dom import Page, clean_space, first_meta, parse, select, squash, text_of
 from crawler.extract.errors import NotAnArticle
+from crawler.extract.limits import check_size, checkpoint, time_budget
 from crawler.extract.options import ExtractOptions
 from crawler.extract.patterns import (
     AUTHOR_PLACEHOLDERS,
@@ -66,12 +67,21 @@ def extract(
 
     ``url`` is the fetched URL (``Article.fetched_url``); the record's ``url`` is the canonical
     one the page declares. ``http_encoding`` is the charset from the Content-Type header, if any.
-    Crawl-time fields (``fetched_at`` …) are left for the caller.
+    Crawl-time fields (``fetched_at`` …) are left for the caller. A page past the options' size
+    limits or time budget raises `PageTooLarge` or `ExtractionTimeout` (`crawler.extract.limits`).
     """
     opts = options or ExtractOptions()
+    check_size(html, opts.max_bytes, opts.max_tags)
+    with time_budget(opts.time_budget):
+        return _extract(html, url, opts, http_encoding)
+
+
+def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | None) -> Article:
     sel = opts.selectors
     text, _codec = decode_html(html, opts.encoding, http_encoding)
+    checkpoint()
     page = parse(text, url)
+    checkpoint()
     ld = metadata.jsonld(page)
 
     title, title_index = metadata.find_title(page, ld)
@@ -81,10 +91,12 @@ def extract(
         title_index = metadata.line_index(page.lines, title)
 
     raw = body_mod.extract_body(page, sel)
+    checkpoint()
     lead = _strip_label(_selected(page, sel, "lead"), LEAD_RE) or metadata.find_lead(
         page, title_index
     )
     cleaned = clean_body(raw.lines, title, lead)
+    checkpoint()
     body = "\n".join(cleaned.lines)
     if not body.strip():
         raise NotAnArticle("no article text on the page", reason="not_article")
@@ -97,11 +109,13 @@ def extract(
         dates.parse_date(published, opts.timezone) if published else None
     ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone, url)
     updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
+    checkpoint()
 
     author, source = _author_and_source(page, sel, title, title_index, ld, cleaned.author)
     editor = _strip_label(_selected(page, sel, "editor"), EDITOR_RE)
     if editor is None:
         editor = metadata.find_editor(page, title_index)
+    checkpoint()
     return Article(
         url=metadata.find_canonical(page),
         site=opts.site,

@@ -17,16 +17,18 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from crawler.extract.errors import ExtractionError, NotAnArticle
+from crawler.extract.limits import CHECK_EVERY, checkpoint
 from crawler.extract.patterns import (
+    BLOCK_START_RE,
     BLOCK_TAGS,
     BOLD_TAGS,
     CAPTION_CLASS_RE,
     CENTER_CLASS_RE,
     CENTER_STYLE_RE,
+    END_TAG_RE,
     HEADING_TAGS,
     IMAGE_TAGS,
     MAX_CAPTION,
-    PREMATURE_END_RE,
     SKIP_TAGS,
 )
 
@@ -91,10 +93,18 @@ def _drop_premature_end(text: str) -> str:
     browsers ignore the stray tag and keep rendering, but libxml2 drops everything after it, the
     article included. Pages without such a tag pay one regex search.
     """
-    m = PREMATURE_END_RE.search(text)
-    if m is None:
+    first = END_TAG_RE.search(text)
+    if first is None:
         return text
-    return text[: m.start()] + PREMATURE_END_RE.sub("", text[m.start() :])
+    last_block = None
+    for block in BLOCK_START_RE.finditer(text, first.end()):
+        last_block = block.start()
+    if last_block is None:
+        return text
+    # End tags and block starts cannot overlap (each begins with its own ``<``), so the end tags
+    # that start before the last block are exactly those with a block after them.
+    start = first.start()
+    return text[:start] + END_TAG_RE.sub("", text[start:last_block]) + text[last_block:]
 
 
 #: Class attribute -> (caption class, center class). Pages reuse a few dozen class strings over
@@ -181,8 +191,13 @@ def block_lines(root: Any) -> list[Line]:
                     counts[0] += n if in_link else 0
                     counts[1] += n if in_cap else 0
 
+    walked = [0]
+
     def walk(el: Any, bold_: bool, link: bool, cap: bool, block: str, centered: bool) -> None:
         for child in el:
+            walked[0] += 1
+            if walked[0] % CHECK_EVERY == 0:
+                checkpoint()
             tag = child.tag
             tag = tag.lower() if isinstance(tag, str) else ""
             if not tag or tag in SKIP_TAGS:

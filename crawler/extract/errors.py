@@ -24,3 +24,20 @@ class UndecodableError(ExtractionError):
     """The bytes are not text in any encoding we could find (binary served as text/html)."""
 
     reason = "undecodable"
+
+
+class PageTooLarge(ExtractionError):
+    """The page is past a size limit checked before parsing (`crawler.extract.limits`): bytes
+    (``too_large``) or tags (``too_many_tags``). Such a page costs seconds to minutes to parse
+    and is never an article a reader could read."""
+
+    reason = "too_large"
+
+
+class ExtractionTimeout(ExtractionError):
+    """The page used up its time budget (`ExtractOptions.time_budget`) before extraction ended.
+
+    Same stats key as a page whose worker process the pool killed after its wall-clock timeout.
+    """
+
+    reason = "extract_timeout"

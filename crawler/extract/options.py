@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crawler.extract import limits
+
 if TYPE_CHECKING:
     from crawler.config import SiteConfig
 
@@ -23,6 +25,12 @@ class ExtractOptions:
     language: str | None = None
     selectors: Mapping[str, str] = field(default_factory=dict)
     """Per-field CSS/XPath overrides (keys from crawler.config.SELECTOR_FIELDS)."""
+    time_budget: float | None = limits.TIME_BUDGET
+    """CPU seconds one page may take (`crawler.extract.limits`); None: no budget."""
+    max_bytes: int = limits.MAX_PAGE_BYTES
+    """Larger pages are refused before parsing (``too_large``)."""
+    max_tags: int = limits.MAX_TAGS
+    """Pages with more ``<`` than this are refused before parsing (``too_many_tags``)."""
 
     @classmethod
     def from_site(cls, cfg: SiteConfig) -> ExtractOptions:

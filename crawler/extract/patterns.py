@@ -139,10 +139,12 @@ CENTER_STYLE_RE = re.compile(r"text-align\s*:\s*center", re.I)
 #: Center classes (``f_center`` on 163.com, ``text-center`` in Bootstrap themes).
 CENTER_CLASS_RE = re.compile(r"(?:^|[\s_-])center(?:$|\s)", re.I)
 #: ``</body>``/``</html>`` followed by more markup: a server-side include's header fragment
-#: closing the page early. libxml2 drops what follows (the article), browsers do not.
-PREMATURE_END_RE = re.compile(
-    r"</(?:body|html)\s*>(?=[\s\S]*?<(?:div|p|table|article|section|h[1-6])[\s>])", re.I
-)
+#: closing the page early. libxml2 drops what follows (the article), browsers do not. An end tag
+#: is premature when a block (`BLOCK_START_RE`) opens after it; the two are separate patterns
+#: because one regex with a look-ahead for the block rescans the rest of the page from every end
+#: tag, quadratic on a page of many ``</body>`` tags (a 230 KB page took 49 s).
+END_TAG_RE = re.compile(r"</(?:body|html)\s*>", re.I)
+BLOCK_START_RE = re.compile(r"<(?:div|p|table|article|section|h[1-6])[\s>]", re.I)
 
 # --- metadata: meta tags and attributes ---------------------------------------------------------
 

@@ -98,6 +98,9 @@ class ArchiveCheck:
     parquet_keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
     parquet_urls: Counter[str] = field(default_factory=Counter, repr=False)
     sql_urls: set[str] = field(default_factory=set, repr=False)
+    version_keys: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    current: dict[str, tuple[str | None, str]] = field(default_factory=dict, repr=False)
+    """url -> (title, body) of the SQL archive's current version."""
 
     @property
     def ok(self) -> bool:
@@ -176,13 +179,20 @@ def check_archive(archive: Path, acks: dict[str, set[tuple[str, str]]]) -> Archi
                 "SELECT url, count(*) FROM articles GROUP BY url HAVING count(*) > 1"
             ):
                 out.duplicated_sql.append(f"{url} ({n} rows)")
-            for u, c, url in conn.execute("SELECT url_hash, content_hash, url FROM articles"):
+            for u, c, url, title, body in conn.execute(
+                "SELECT url_hash, content_hash, url, title, body FROM articles"
+            ):
                 out.sql_keys.add((u, c))
                 out.sql_urls.add(url)
+                out.current[url] = (title, body)
+            out.version_keys = set(
+                conn.execute("SELECT url_hash, content_hash FROM article_versions")
+            )
             out.sql_articles = len(out.sql_keys)
         finally:
             conn.close()
-    out.lost_sql = sorted(f"{u}/{c[:12]}" for u, c in acks["sql"] - out.sql_keys)
+    # An acknowledged text stays in SQL as the current version or in the history.
+    out.lost_sql = sorted(f"{u}/{c[:12]}" for u, c in acks["sql"] - out.sql_keys - out.version_keys)
     out.lost_parquet = sorted(f"{u}/{c[:12]}" for u, c in acks["parquet"] - out.parquet_keys)
     return out
 
@@ -221,9 +231,11 @@ def run_statuses(archive: Path) -> Counter[str]:
 
 
 def site_config(folder: Path, server: PortalServer) -> Path:
-    """The demo config pointed at the running server."""
+    """The demo config pointed at the running server. Every run re-checks every archived
+    article (the demo's are from 2020), so that edits made between trials are fetched."""
     text = DEMO_TOML.read_text(encoding="utf-8").replace("http://127.0.0.1:8765/", server.url + "/")
     text = text.replace('name = "demo"', f'name = "{SITE}"')
+    text += "\n[incremental]\nrecheck_days = 100000\n"
     path = folder / f"{SITE}.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -299,6 +311,7 @@ class Trial:
     moment: str
     point: str | None
     published: int
+    edited: int
     killed: bool = False
     """False: the run finished before the moment came (counted, not a kill)."""
     after_requests: int | None = None
@@ -350,20 +363,24 @@ def kill_trial(
     archive: Path,
     hooks: Path,
     publish: int,
+    edit: int = 0,
 ) -> Trial:
-    """Publish ``publish`` articles, start a run, SIGKILL it at ``moment`` (a moment of
-    `MOMENTS` or one of their crash points)."""
+    """Publish ``publish`` articles and edit ``edit`` published ones, start a run, SIGKILL it at
+    ``moment`` (a moment of `MOMENTS` or one of their crash points)."""
     for _ in range(publish):
         # Spread over 2020 so that one batch spans several date= partitions.
         when = datetime(2020, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), tzinfo=TZ)
         portal.add_article(published_at=when)
+    existing = sorted(a.path for a in portal.articles())
+    for path in rng.sample(existing, min(edit, len(existing))):
+        portal.edit_article(path)
     moment, point = resolve_moment(moment, rng)
-    trial = Trial(number, moment, point, publish)
+    trial = Trial(number, moment, point, publish, edit)
     after = None
     if point is None:
-        # The run fetches robots.txt, the list pages and the new articles; kill within them.
+        # The run fetches robots.txt, the list pages and the articles; kill within them.
         base = len(server.requests)
-        trial.after_requests = rng.randint(1, 2 + 2 * publish)
+        trial.after_requests = rng.randint(1, len(existing))
         after = base + trial.after_requests
     started = time.monotonic()
     proc = start_crawl(config, archive, hooks, point)
@@ -403,6 +420,7 @@ def run_trials(
     seed: int = 20201003,
     articles: int = 30,
     publish: int = 6,
+    edit: int = 2,
     moments: Sequence[str] = tuple(MOMENTS),
     log: Any = None,
 ) -> dict[str, Any]:
@@ -430,6 +448,7 @@ def run_trials(
                 archive,
                 hooks,
                 0 if first else publish,
+                0 if first else edit,
             )
             if trial.exit_code == 4:
                 trial.ok, trial.error = False, "the restart refused to start (lock held)"
@@ -448,29 +467,38 @@ def run_trials(
         proc = start_crawl(config, archive, final_hooks, None)
         out, err = proc.communicate(timeout=RUN_TIMEOUT)
         final_exit = proc.returncode
-        truth = {a.url(server.url) for a in portal.articles()}
+        texts = {a.url(server.url): (a.title, a.body) for a in portal.articles()}
+        truth = set(texts)
     acks = read_acks(all_hooks)
     final = check_archive(archive, acks)
     # At the end every store holds what either acknowledged (the Parquet writer re-exports
     # what SQL committed and a kill kept out of Parquet).
     both = acks["sql"] | acks["parquet"]
-    final.lost_sql = sorted(f"{u}/{c[:12]}" for u, c in both - final.sql_keys)
+    final.lost_sql = sorted(f"{u}/{c[:12]}" for u, c in both - final.sql_keys - final.version_keys)
     final.lost_parquet = sorted(f"{u}/{c[:12]}" for u, c in both - final.parquet_keys)
     statuses = run_statuses(archive)
     raw_problems = check_raw(archive)
     kills = [t for t in done if t.killed]
     missing_sql = sorted(truth - final.sql_urls)
     missing_parquet = sorted(truth - set(final.parquet_urls))
-    url_twice = sorted(u for u, n in final.parquet_urls.items() if n > 1)
+    # The portal's current text of every article is the SQL archive's current version (a kill
+    # must not leave an edit unarchived), and every version SQL knows is in Parquet.
+    stale = sorted(
+        url
+        for url, (title, body) in texts.items()
+        if url in final.current
+        and (final.current[url][0], tuple(final.current[url][1].splitlines())) != (title, body)
+    )
+    versions_not_in_parquet = len(final.version_keys - final.parquet_keys)
     final_ok = (
         final_exit == 0
         and final.ok
         and not missing_sql
         and not missing_parquet
-        and not url_twice
+        and not stale
+        and not versions_not_in_parquet
         and final.sql_urls == truth
         and set(final.parquet_urls) == truth
-        and final.sql_keys == final.parquet_keys
         and statuses.get("running", 0) == 0
         and not raw_problems
     )
@@ -489,13 +517,14 @@ def run_trials(
         "restarts_refused": sum(1 for t in done if t.exit_code == 4),
         "orphan_workers": sum(t.orphan_workers for t in done),
         "articles_in_portal": len(truth),
+        "edits": sum(t.edited for t in done),
+        "stale_versions": len(stale),
         "acknowledged_sql": len(acks["sql"]),
         "acknowledged_parquet": len(acks["parquet"]),
         "lost": len(set(final.lost_sql) | set(final.lost_parquet))
         + sum(len(t.check["lost_sql"]) + len(t.check["lost_parquet"]) for t in done),
         "duplicated": len(final.duplicated_sql)
         + len(final.duplicated_parquet)
-        + len(url_twice)
         + sum(len(t.check["duplicated_sql"]) + len(t.check["duplicated_parquet"]) for t in done),
         "unreadable_files": len(final.unreadable) + sum(len(t.check["unreadable"]) for t in done),
         "integrity_failures": len(final.integrity) + sum(1 for t in done if t.check["integrity"]),
@@ -507,7 +536,9 @@ def run_trials(
             "summary_line": out.strip().splitlines()[0] if out.strip() else err.strip(),
             "missing_sql": missing_sql,
             "missing_parquet": missing_parquet,
-            "url_twice_in_parquet": url_twice,
+            "stale_versions": stale,
+            "versions_not_in_parquet": versions_not_in_parquet,
+            "article_versions": len(final.version_keys),
             "run_statuses": dict(statuses),
             "raw_problems": raw_problems,
             **final.summary(),
@@ -524,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20201003)
     ap.add_argument("--articles", type=int, default=30, help="articles before the first trial")
     ap.add_argument("--publish", type=int, default=6, help="articles published per later trial")
+    ap.add_argument("--edit", type=int, default=2, help="articles edited per later trial")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = ap.parse_args(argv)
@@ -543,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             articles=args.articles,
             publish=args.publish,
+            edit=args.edit,
             log=say,
         )
     figures["seconds"] = round(time.monotonic() - started, 1)
@@ -556,6 +589,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "kills_per_point",
         "runs_finished_before_their_moment",
         "articles_in_portal",
+        "edits",
+        "stale_versions",
         "acknowledged_sql",
         "acknowledged_parquet",
         "lost",

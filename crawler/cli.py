@@ -389,8 +389,12 @@ def extract(page: Path, url: str | None, site_name: str | None) -> None:
             options = ExtractOptions.from_site(resolve_site(site_name))
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
+    # No more than the size limit plus one byte: a larger file is refused as too_large without
+    # being read into memory whole.
+    with page.open("rb") as f:
+        html = f.read(options.max_bytes + 1)
     try:
-        article = extract_page(page.read_bytes(), url or page.resolve().as_uri(), options)
+        article = extract_page(html, url or page.resolve().as_uri(), options)
     except ExtractionError as exc:
         fail(f"{page}: {exc.reason}: {exc}", EXIT_FAILED)
     click.echo(json.dumps(article.to_json_dict(), ensure_ascii=False, indent=2))

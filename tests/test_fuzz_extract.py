@@ -14,8 +14,12 @@ depth of the tree, and a page that cannot finish inside a tiny CPU budget raises
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,9 +41,9 @@ from crawler.extract import (
     extract,
 )
 from crawler.extract.dom import _drop_premature_end, parse
-from crawler.extract.limits import MAX_TAGS, checkpoint, time_budget
+from crawler.extract.limits import MAX_PAGE_BYTES, MAX_TAGS, checkpoint, time_budget
 from storage.article import Article
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, REPO
 
 URL = "http://www.example.com.cn/news/2024/0101/1.html"
 
@@ -229,3 +233,24 @@ def test_many_end_tags_keep_the_page(n: int) -> None:
     text = "<html><body><p>头部</p>" + "</body>" * n + "<p>正文在此。</p>" + "</html>" * 3
     out = _drop_premature_end(text)
     assert "</body>" not in out and out.endswith("<p>正文在此。</p></html></html></html>")
+
+
+def test_cli_extract_refuses_a_huge_file(tmp_path: Path) -> None:
+    """``zhengwen extract`` on a file past the limit: exit 1, one line naming the reason."""
+    page = tmp_path / "huge.html"
+    with page.open("wb") as f:
+        f.write(b"<html><body>")
+        f.truncate(MAX_PAGE_BYTES + 4096)
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "extract", str(page)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "too_large" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -14,10 +14,7 @@ depth of the tree, and a page that cannot finish inside a tiny CPU budget raises
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +40,8 @@ from crawler.extract import (
 from crawler.extract.dom import _drop_premature_end, parse
 from crawler.extract.limits import MAX_PAGE_BYTES, MAX_TAGS, checkpoint, time_budget
 from storage.article import Article
-from tests.conftest import IN_CI, REPO
+from tests.conftest import IN_CI
+from tests.test_cli import zhengwen
 
 URL = "http://www.example.com.cn/news/2024/0101/1.html"
 
@@ -241,15 +239,7 @@ def test_cli_extract_refuses_a_huge_file(tmp_path: Path) -> None:
     with page.open("wb") as f:
         f.write(b"<html><body>")
         f.truncate(MAX_PAGE_BYTES + 4096)
-    done = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "extract", str(page)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = zhengwen("extract", str(page), cwd=tmp_path, timeout=300)
     assert done.returncode == 1
     assert done.stdout == ""
     assert "too_large" in done.stderr and "Traceback" not in done.stderr

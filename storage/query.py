@@ -141,6 +141,11 @@ class Filters:
             end=None if until is None else time_bound(until, zone, end=True),
         )
 
+    def only_q(self) -> bool:
+        """A search and nothing else (no field, time or duplicate filter)."""
+        others = (self.site, self.source, self.author, self.category, self.start, self.end)
+        return self.q is not None and not self.exclude_duplicates and others == (None,) * 6
+
     def describe(self) -> dict[str, Any]:
         """The filters that were set, as plain values (dataset card, logs)."""
         out: dict[str, Any] = {}
@@ -288,7 +293,10 @@ class Archive(AbstractContextManager["Archive"]):
 
         ``order``: ``"published"`` (newest first; the default without ``q``), ``"rank"`` (best
         match first; the default with ``q``) or ``"site"`` (site, then oldest first: the export
-        order). Ties are broken by ``url_hash``, so the order is deterministic.
+        order). Ties are broken by ``url_hash`` (equal ranks, on SQLite: by the order in which
+        the articles were indexed), so the order is deterministic. On SQLite, the first page
+        (a ``limit``) of a query matching more than `storage.search.RANK_WINDOW` articles ranks
+        the most recently indexed ones of them (see docs/search.md).
         """
         chosen = Filters.build(**filters)
         rows = self.rows(chosen, FIELDS, order=order, limit=limit)
@@ -382,19 +390,47 @@ class Archive(AbstractContextManager["Archive"]):
             raise QueryError("order 'rank' needs a search query (q)")
         if limit is not None and limit < 0:
             raise QueryError(f"limit must be >= 0, got {limit}")
-        stmt = self._select(filters, fields)
+        stmt = self._ordered(self._select(filters, fields), order, limit)  # raises on a bad q
+        if order == "rank" and limit is not None and self.dialect == "sqlite":
+            stream = self._first_page(filters, fields, limit, stmt)
+        else:
+            stream = self._rows_of(stmt)
+        self._streams.add(stream)
+        return stream
+
+    def _ordered(self, stmt: Select[Any], order: Order, limit: int | None) -> Select[Any]:
         a = _ARTICLES.c
         if order == "published":
             stmt = stmt.order_by(a.published_at.desc().nulls_last(), a.url_hash)
         elif order == "site":
             stmt = stmt.order_by(a.site, a.published_at.asc().nulls_last(), a.url_hash)
         else:
-            stmt = stmt.order_by("rank", a.url_hash)
+            stmt = stmt.order_by("rank", "tie")
         if limit is not None:
             stmt = stmt.limit(limit)
-        stream = self._rows_of(stmt)
-        self._streams.add(stream)
-        return stream
+        return stmt
+
+    def _first_page(
+        self, filters: Filters, fields: Sequence[str], limit: int, every: Select[Any]
+    ) -> Generator[Row[Any]]:
+        """The best ``limit`` hits, ranking the `search.RANK_WINDOW` newest matches of a broad
+        query first; when fewer than ``limit`` of those pass the other filters, ``every`` (the
+        query ranking every match)."""
+        from storage import search
+
+        with self._db.engine.connect() as conn:
+            since = search.window_start(conn, filters.q or "", search.RANK_WINDOW)
+        alone = filters.only_q()
+        if since is None and not alone:
+            yield from self._rows_of(every)
+            return
+        # The best `limit` are picked inside the index when nothing else filters.
+        bounded = self._select(filters, fields, since, top=limit if alone else None)
+        page = list(self._rows_of(self._ordered(bounded, "rank", limit)))
+        if len(page) == limit or since is None:
+            yield from page
+            return
+        yield from self._rows_of(every)
 
     def _rows_of(self, stmt: Select[Any]) -> Generator[Row[Any]]:
         with self._db.engine.connect() as conn:
@@ -404,7 +440,21 @@ class Archive(AbstractContextManager["Archive"]):
             finally:
                 result.close()  # a server-side cursor must close before its connection
 
-    def _select(self, filters: Filters, fields: Sequence[str]) -> Select[Any]:
+    def _ensure_search_index(self) -> None:
+        if not self._indexed:  # an archive older than the index: build it once
+            from storage import search
+
+            search.ensure_index(self._db.engine)
+            self._indexed = True
+
+    def _select(
+        self,
+        filters: Filters,
+        fields: Sequence[str],
+        since_id: int | None = None,
+        *,
+        top: int | None = None,
+    ) -> Select[Any]:
         a = _ARTICLES.c
         columns = [a[f] for f in fields]
         if filters.q is None:
@@ -412,11 +462,11 @@ class Archive(AbstractContextManager["Archive"]):
         else:
             from storage import search
 
-            if not self._indexed:  # an archive older than the index: build it once
-                search.ensure_index(self._db.engine)
-                self._indexed = True
-            matches = search.matching(filters.q, self.dialect).subquery("matches")
-            stmt = select(*columns, matches.c.rank.label("rank")).join_from(
+            self._ensure_search_index()
+            matches = search.matching(filters.q, self.dialect, since_id=since_id, top=top).subquery(
+                "matches"
+            )
+            stmt = select(*columns, matches.c.rank, matches.c.tie).join_from(
                 _ARTICLES, matches, matches.c.url_hash == a.url_hash
             )
         for name in ("site", "source", "author", "category"):

@@ -26,12 +26,12 @@ of the article upsert (`index_articles`), so the index never disagrees with a co
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from operator import add
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -67,6 +67,12 @@ MAX_TOKEN: Final = 128
 PostgreSQL refuses lexemes over 2 KB."""
 
 MAX_TERMS: Final = 32
+RANK_WINDOW: Final = 10_000
+"""On SQLite, a first page (a query with a limit) of a query matching more articles than this
+ranks the ``RANK_WINDOW`` most recently indexed matches, not all of them: ranking costs a few
+microseconds per match, so a word found in a quarter of a million articles would take most of a
+second (`Archive.rows` falls back to ranking every match when that window holds too few hits
+that pass the other filters). Unlimited queries (exports) rank every match."""
 _BATCH: Final = 1000
 _CHUNK: Final = 500
 
@@ -85,8 +91,7 @@ Kind = Literal["word", "bigram", "tail", "single"]
 """A word; a CJK bigram; the last character of a CJK run of two or more; a lone CJK char."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Piece:
+class _Piece(NamedTuple):  # a tuple: snippets make hundreds per hit
     token: str
     start: int
     end: int
@@ -97,20 +102,20 @@ def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def _pieces(norm: str) -> Iterator[_Piece]:
-    """The tokens of normalised text with their spans in it."""
-    for m in _PIECE.finditer(norm):
-        run, start = m.group(), m.start()
+def _pieces(norm: str, begin: int = 0, end: int | None = None) -> Iterator[_Piece]:
+    """The tokens of normalised text (of ``norm[begin:end]``) with their spans in ``norm``."""
+    for m in _PIECE.finditer(norm, begin, len(norm) if end is None else end):
+        run, start, stop = m.group(), m.start(), m.end()
         if m.group(1) is None:
             if len(run) <= MAX_TOKEN:
-                yield _Piece(run, start, m.end(), "word")
+                yield _Piece(run, start, stop, "word")
             continue
         if len(run) == 1:
-            yield _Piece(run, start, start + 1, "single")
+            yield _Piece(run, start, stop, "single")
             continue
         for i in range(len(run) - 1):
             yield _Piece(run[i : i + 2], start + i, start + i + 2, "bigram")
-        yield _Piece(run[-1], m.end() - 1, m.end(), "tail")
+        yield _Piece(run[-1], stop - 1, stop, "tail")
 
 
 def tokens(text: str) -> str:
@@ -186,23 +191,39 @@ def _tsquery(terms: Sequence[Term]) -> str:
     return " & ".join("(" + " <-> ".join(operand(t, p) for t, p in term) + ")" for term in terms)
 
 
-def matching(q: str, dialect: str) -> Select[tuple[str, float]]:
-    """SELECT ``url_hash``, ``rank`` (lower = better) of the articles matching `q`.
+_FTS: Final = table("article_search", column("rowid", Integer))
+_FTS_ME: Final[ColumnClause[Any]] = literal_column("article_search")
+
+
+def matching(
+    q: str, dialect: str, *, since_id: int | None = None, top: int | None = None
+) -> Select[tuple[str, float, Any]]:
+    """SELECT ``url_hash``, ``rank`` (lower = better) and ``tie`` of the articles matching `q`.
 
     An index lookup on either database. Callers join it to ``articles`` on ``url_hash``, add
-    their filters, ORDER BY rank and LIMIT.
+    their filters, ORDER BY rank, tie and LIMIT. ``tie`` breaks equal ranks (exact copies rank
+    alike): the index row id on SQLite (earliest indexed first), ``url_hash`` on PostgreSQL.
+
+    SQLite only: ``since_id`` (from `window_start`) keeps the matches indexed from that index
+    row on (FTS5 reads only that part of each document list, so only those are ranked); ``top``
+    keeps the best ``top`` in (rank, tie) order before anything is joined, for a query with no
+    other filter (each join costs more than ranking the match).
     """
     terms = parse_query(q)
     if dialect == "sqlite":
-        fts = table("article_search", column("rowid", Integer))
         keys = table("article_search_keys", column("id", Integer), column("url_hash", String))
-        me: ColumnClause[Any] = literal_column("article_search")
-        bm25 = func.bm25(me, TITLE_WEIGHT, 1.0, type_=Float)
-        return (
-            select(keys.c.url_hash.label("url_hash"), bm25.label("rank"))
-            .select_from(fts.join(keys, keys.c.id == fts.c.rowid))
-            .where(me.op("MATCH")(literal(_fts5_expression(terms), String)))
+        bm25 = func.bm25(_FTS_ME, TITLE_WEIGHT, 1.0, type_=Float).label("rank")
+        hits = select(_FTS.c.rowid.label("id"), bm25).where(
+            _FTS_ME.op("MATCH")(literal(_fts5_expression(terms), String))
         )
+        if since_id is not None:
+            hits = hits.where(_FTS.c.rowid >= since_id)
+        if top is not None:
+            hits = hits.order_by(bm25, _FTS.c.rowid).limit(top)
+        found = hits.subquery("hits")
+        return select(
+            keys.c.url_hash.label("url_hash"), found.c.rank, found.c.id.label("tie")
+        ).select_from(found.join(keys, keys.c.id == found.c.id))
     if dialect == "postgresql":
         s = table("article_search", column("url_hash", String), column("tsv"))
         query = func.to_tsquery(
@@ -210,10 +231,30 @@ def matching(q: str, dialect: str) -> Select[tuple[str, float]]:
         )
         # Normalisation 1 divides by 1 + log(length): a long text does not win by length alone.
         rank = -func.ts_rank(s.c.tsv, query, 1, type_=Float)
-        return select(s.c.url_hash.label("url_hash"), rank.label("rank")).where(
-            s.c.tsv.op("@@")(query)
-        )
+        return select(
+            s.c.url_hash.label("url_hash"), rank.label("rank"), s.c.url_hash.label("tie")
+        ).where(s.c.tsv.op("@@")(query))
     raise NotImplementedError(f"search is implemented for SQLite and PostgreSQL, not {dialect}")
+
+
+def window_start(conn: Connection, q: str, window: int = RANK_WINDOW) -> int | None:
+    """SQLite: the index row id from which the `window` most recently indexed matches of `q`
+    start, or None when `q` matches at most `window` articles (nothing to leave out).
+
+    Walks the matches newest first without ranking them (FTS5 reads document lists in either
+    direction), so it costs a fraction of ranking them.
+    """
+    if window < 1:
+        raise ValueError(f"window must be positive, got {window}")
+    stmt = (
+        select(_FTS.c.rowid)
+        .where(_FTS_ME.op("MATCH")(literal(_fts5_expression(parse_query(q)), String)))
+        .order_by(_FTS.c.rowid.desc())
+        .limit(1)
+        .offset(window)
+    )
+    after = conn.execute(stmt).scalar()
+    return None if after is None else int(after) + 1
 
 
 # -- index maintenance ---------------------------------------------------------------------
@@ -397,6 +438,11 @@ def _set_version(conn: Connection, dialect: str) -> None:
 # -- snippets ------------------------------------------------------------------------------
 
 
+_normalize_char: Final = functools.lru_cache(maxsize=1 << 16)(_normalize)
+"""`_normalize` of one character, cached: a snippet of text whose normalisation changes its
+length maps every character, and most of them recur (a few thousand in any language)."""
+
+
 def _mapped(text: str) -> tuple[str, list[int] | None]:
     """The normalised text and, for each of its characters, the index of the original one
     (None when they correspond one to one, as in almost all text)."""
@@ -406,7 +452,7 @@ def _mapped(text: str) -> tuple[str, list[int] | None]:
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        n = _normalize(ch)
+        n = _normalize_char(ch)
         out.append(n)
         where.extend([i] * len(n))
     return "".join(out), where
@@ -456,10 +502,7 @@ def _first_matches(norm: str, terms: Sequence[Term], width: int) -> list[tuple[i
     while True:
         after = _SEPARATOR.search(norm, stop)
         stop = after.start() if after else len(norm)
-        pieces = [
-            _Piece(p.token, p.start + begin, p.end + begin, p.kind)
-            for p in _pieces(norm[begin:stop])
-        ]
+        pieces = list(_pieces(norm, begin, stop))
         spans = _matches(pieces, terms)
         if stop == len(norm) or (spans and min(spans)[0] + width + 64 < stop):
             return spans

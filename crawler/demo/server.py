@@ -25,11 +25,13 @@ class _Server(ThreadingHTTPServer):
     # Handler threads must not keep the interpreter (or a test run) alive.
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], portal: Portal) -> None:
+    def __init__(
+        self, address: tuple[str, int], portal: Portal, handler: type[_Handler] | None = None
+    ) -> None:
         self.portal = portal
         self.requests: list[str] = []
         self.requests_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler or _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -94,9 +96,17 @@ class _Handler(BaseHTTPRequestHandler):
 class PortalServer:
     """A running demo portal; stop it with `.stop()` or use it as a context manager."""
 
-    def __init__(self, portal: Portal, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        portal: Portal,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        handler: type[_Handler] | None = None,
+    ) -> None:
+        """``handler``: a subclass of the portal's request handler (the fault portal of the
+        tests answers some paths its own way and hands the rest to the portal)."""
         self.portal = portal
-        self._server = _Server((host, port), portal)
+        self._server = _Server((host, port), portal, handler)
         self.host = host
         self.port: int = self._server.server_address[1]
         self.url = f"http://{host}:{self.port}"
@@ -135,9 +145,11 @@ class PortalServer:
         self.stop()
 
 
-def serve(portal: Portal, host: str = "127.0.0.1", port: int = 0) -> PortalServer:
+def serve(
+    portal: Portal, host: str = "127.0.0.1", port: int = 0, handler: type[_Handler] | None = None
+) -> PortalServer:
     """Start serving in a daemon thread; port 0 picks a free port (see `.url`)."""
-    return PortalServer(portal, host, port)
+    return PortalServer(portal, host, port, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

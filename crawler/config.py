@@ -73,6 +73,9 @@ class SiteConfig:
     """Link depth from a start URL; bounds pagination/calendar traps."""
     allow_private: bool = False
     """Allow fetching private/loopback addresses (demo and test portals only)."""
+    private_hosts: tuple[str, ...] = ()
+    """The only private addresses allowed (``host`` or ``host:port``), when ``allow_private`` is
+    a list: a portal on an intranet host is crawled, the rest of the network stays refused."""
     politeness: Politeness = field(default_factory=Politeness)
     schedule: str | None = None
     """Cron expression (5 fields, in the site's time zone) for `zhengwen schedule`; None: manual."""
@@ -199,10 +202,36 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
+def host_in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
+    """The host is one of the domains or a subdomain of one (ports play no part)."""
+    host = host.lower()
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
 def _domain_problem(domain: str) -> str | None:
     if "/" in domain or ":" in domain or " " in domain:
         return "expected a bare domain name such as 'www.example.com'"
     return None
+
+
+def _host_port_problem(entry: str) -> str | None:
+    host, sep, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if not host or "/" in host or " " in host or (sep and not port.isdigit()):
+        return "expected a host or host:port such as '10.0.0.5:8080'"
+    return None
+
+
+def _allow_private(r: _Reader) -> tuple[bool, tuple[str, ...]]:
+    """``allow_private``: true (every private address), false, or a list of the only private
+    ``host``/``host:port`` the crawl may reach."""
+    expected = "true, false or a list of 'host' / 'host:port'"
+    value = r.get("allow_private", (bool, list), expected, default=False)
+    if isinstance(value, bool):
+        return value, ()
+    hosts = r.str_list("allow_private", "a 'host' or 'host:port'", check=_host_port_problem)
+    if not hosts:
+        raise r.err("allow_private", f"expected {expected}, got an empty list")
+    return False, tuple(h.lower() for h in hosts)
 
 
 def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
@@ -245,7 +274,7 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
     max_depth = r.get("max_depth", int, "a positive integer", default=8)
     if max_depth < 1:
         raise r.err("max_depth", f"expected a positive integer, got {max_depth!r}")
-    allow_private = r.get("allow_private", bool, "true or false", default=False)
+    allow_private, private_hosts = _allow_private(r)
 
     urls = r.table("urls")
     article = urls.str_list("article", "a regular expression", required=True, check=_regex_problem)
@@ -303,6 +332,7 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
         max_pages=max_pages,
         max_depth=max_depth,
         allow_private=allow_private,
+        private_hosts=private_hosts,
         politeness=Politeness(float(delay), conc, robots),
         schedule=schedule,
         recheck_days=float(recheck),

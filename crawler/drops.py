@@ -9,6 +9,10 @@ from scrapy.exceptions import DropItem
 #: Stats key prefix shared by all components, so the run record can collect drops by reason.
 DROP_PREFIX = "zhengwen/dropped/"
 ERROR_PREFIX = "zhengwen/errors/"
+#: Requests not made by policy (an offsite redirect), as opposed to fetches that failed.
+SKIP_PREFIX = "zhengwen/skipped/"
+#: Retries by reason (``http_503``, ``timeout``): the page may still have been archived.
+RETRY_PREFIX = "zhengwen/retries/"
 
 
 class ZhengwenDrop(DropItem):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler.drops import DROP_PREFIX, ERROR_PREFIX, collect
+from crawler.drops import DROP_PREFIX, ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX, collect
 from crawler.memory import release_free_memory
 from pipelines.common import db_url
 from storage.db import Database
@@ -51,6 +51,8 @@ class RunCounters:
     skipped: dict[str, int]
     bytes: int
     quality: dict[str, Any]
+    retries: dict[str, int] = field(default_factory=dict)
+    """Retries by reason (``http_503``, ``timeout``); a retried page may still be archived."""
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any]) -> RunCounters:
@@ -61,6 +63,7 @@ class RunCounters:
             "depth": int(stats.get("depth/request_ignored_count", 0)),
             "archived": int(stats.get("zhengwen/incremental/skipped/archived", 0)),
             "removed_before": int(stats.get("zhengwen/incremental/skipped/removed", 0)),
+            **collect(stats, SKIP_PREFIX),
         }
         not_modified = int(stats.get("zhengwen/incremental/not_modified", 0))
         return cls(
@@ -82,6 +85,7 @@ class RunCounters:
                 int(stats.get("zhengwen/quality/title", 0)),
                 int(stats.get("zhengwen/quality/date", 0)),
             ),
+            retries=collect(stats, RETRY_PREFIX),
         )
 
     def as_dict(self) -> dict[str, Any]:

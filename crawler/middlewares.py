@@ -1,24 +1,48 @@
-"""Downloader middlewares."""
+"""Downloader middlewares: the private-address guard, the redirect guard, retries with backoff.
+
+Every request these refuse is counted once, where it is refused, under a stats key a user sees in
+the run record (`crawler.drops`), and raised as `Refused` so the spider's errback knows it is
+already counted.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable, Coroutine
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
+from w3lib.url import canonicalize_url, safe_url_string
 
-from crawler.drops import ERROR_PREFIX
+from crawler.config import host_in_domains
+from crawler.drops import ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX
 
 logger = logging.getLogger(__name__)
+
+#: request.meta key: seconds the retry middleware waits before sending this retry.
+RETRY_DELAY_META = "zhengwen_retry_delay"
+#: request.meta key: the Retry-After (seconds) of the response that is being retried.
+RETRY_AFTER_META = "zhengwen_retry_after"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Refused(IgnoreRequest):
+    """A request refused by zhengwen's policy, already counted under ``reason``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
 
 
 def is_private_host(host: str) -> bool:
     """True for loopback, private, link-local and other non-public IP literals and 'localhost'.
 
-    Hostnames are judged by their literal form only; resolving them here would block the
-    reactor (DNS-level checks belong to the resolver, not to this guard).
+    A host name is judged by its literal form here; `PrivateAddressGuard` also resolves names,
+    so that a public-looking name pointing at 10.x is refused as well.
     """
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
@@ -30,28 +54,288 @@ def is_private_host(host: str) -> bool:
     return not ip.is_global
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class AddressPolicy:
+    """Which private addresses a site may reach: none (default), all (``allow_private = true``)
+    or only the listed ``host``/``host:port`` (``allow_private = ["127.0.0.1:8765"]``)."""
+
+    def __init__(self, allow_all: bool, hosts: tuple[str, ...] = ()) -> None:
+        self.allow_all = allow_all
+        self.hosts = frozenset(h.lower() for h in hosts)
+
+    @classmethod
+    def of_site(cls, site: Any) -> AddressPolicy:
+        return cls(
+            bool(getattr(site, "allow_private", False)),
+            tuple(getattr(site, "private_hosts", ())),
+        )
+
+    def allows(self, host: str, port: int | None) -> bool:
+        """The URL's own host (and port) is allowed to be private."""
+        return self.allow_all or host in self.hosts or f"{host}:{port}" in self.hosts
+
+    def refuses(self, url: str) -> bool:
+        """Refused on its literal form alone (an IP literal or localhost), before any lookup."""
+        host, port = _host_port(url)
+        return not self.allows(host, port) and is_private_host(host)
+
+
+def _host_port(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
+
+
 class PrivateAddressGuard:
     """Refuse requests to private, loopback and link-local addresses unless the site allows them.
 
     A redirect or a link on a hostile page must not turn the crawler against the network it runs
-    in (cloud metadata at 169.254.169.254, admin panels on 10.x).
+    in (cloud metadata at 169.254.169.254, admin panels on 10.x). IP literals are refused at
+    once; a host name is resolved first (through Scrapy's caching resolver, the one the download
+    then uses, so the answer checked is the answer connected to) and refused if any address it
+    resolves to is private. A name that does not resolve is left to the download to fail.
     """
 
-    def __init__(self, stats: Any, allow_private: bool) -> None:
+    def __init__(
+        self,
+        stats: Any,
+        allow_private: bool,
+        allowed_hosts: tuple[str, ...] = (),
+        resolve: Callable[[str], Any] | None = None,
+    ) -> None:
         self.stats = stats
-        self.allow_private = allow_private
+        self.policy = AddressPolicy(allow_private, allowed_hosts)
+        #: host name -> Deferred of its IPv4 address (twisted's reactor.resolve); None: literal
+        #: checks only.
+        self.resolve = resolve
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> PrivateAddressGuard:
-        site = getattr(crawler.spider, "site", None)
-        return cls(crawler.stats, bool(getattr(site, "allow_private", False)))
+        policy = AddressPolicy.of_site(getattr(crawler.spider, "site", None))
+        return cls(crawler.stats, policy.allow_all, tuple(policy.hosts), _resolve)
 
-    def process_request(self, request: Any) -> None:
-        if self.allow_private:
+    def process_request(self, request: Any) -> Coroutine[Any, Any, None] | None:
+        host, port = _host_port(request.url)
+        if self.policy.allows(host, port):
             return None
-        host = urlsplit(request.url).hostname or ""
         if is_private_host(host):
-            self.stats.inc_value(f"{ERROR_PREFIX}private_address")
-            logger.warning("Refused request to a private address: %s", request.url)
-            raise IgnoreRequest(f"private address refused: {request.url}")
+            self._refuse(request.url, host)
+        if self.resolve is None or _is_ip(host) or not host:
+            return None
+        return self._check_resolved(request.url, host)
+
+    async def _check_resolved(self, url: str, host: str) -> None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+
+        try:
+            address = await maybe_deferred_to_future(self.resolve(host))  # type: ignore[misc]
+        except Exception:
+            return  # the download reports the DNS failure under its own kind
+        if is_private_host(str(address)):
+            self._refuse(url, f"{host} ({address})")
+
+    def _refuse(self, url: str, what: str) -> None:
+        self.stats.inc_value(f"{ERROR_PREFIX}private_address")
+        logger.warning("Refused request to a private address %s: %s", what, url)
+        raise Refused("private_address", f"private address refused: {url}")
+
+
+def _resolve(host: str) -> Any:
+    """A Deferred of the host's address from the reactor's resolver (Scrapy's DNS cache)."""
+    from twisted.internet import reactor
+
+    return reactor.resolve(host)  # type: ignore[arg-type]
+
+
+class RedirectGuard:
+    """Judge a redirect before Scrapy's RedirectMiddleware follows it.
+
+    Placed at 610: ``process_response`` runs from the highest order down, so this sees the 3xx
+    before RedirectMiddleware (600) builds the next request. Refused, each with its reason: a
+    redirect to a private address (``errors/private_address``), out of the site's allowed
+    domains (``skipped/offsite_redirect``), back to a URL of its own chain
+    (``errors/redirect_loop``: the dupefilter would drop it without a word) and past
+    ``REDIRECT_MAX_TIMES`` (``errors/too_many_redirects``).
+    """
+
+    def __init__(
+        self, stats: Any, domains: tuple[str, ...], policy: AddressPolicy, max_redirects: int
+    ) -> None:
+        self.stats = stats
+        self.domains = domains
+        self.policy = policy
+        self.max_redirects = max_redirects
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RedirectGuard:
+        site = getattr(crawler.spider, "site", None)
+        return cls(
+            crawler.stats,
+            tuple(getattr(site, "allowed_domains", ())),
+            AddressPolicy.of_site(site),
+            crawler.settings.getint("REDIRECT_MAX_TIMES"),
+        )
+
+    def process_response(self, request: Any, response: Any) -> Any:
+        location = response.headers.get(b"Location")
+        if (
+            response.status not in REDIRECT_STATUSES
+            or location is None
+            or request.meta.get("dont_redirect")
+        ):
+            return response
+        target = urljoin(request.url, safe_url_string(location.decode("latin-1")))
+        if urlsplit(target).scheme not in ("http", "https"):
+            return response
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if self.policy.refuses(target):
+            self._refuse(ERROR_PREFIX, "private_address", request.url, target, logging.WARNING)
+        if self.domains and not host_in_domains(_host_port(target)[0], self.domains):
+            self._refuse(SKIP_PREFIX, "offsite_redirect", request.url, target, logging.INFO)
+        if canonicalize_url(target) in {canonicalize_url(u) for u in chain}:
+            self._refuse(ERROR_PREFIX, "redirect_loop", request.url, target, logging.WARNING)
+        if len(chain) > self.max_redirects:
+            self._refuse(ERROR_PREFIX, "too_many_redirects", request.url, target, logging.WARNING)
+        return response
+
+    def _refuse(self, prefix: str, reason: str, url: str, target: str, level: int) -> None:
+        self.stats.inc_value(f"{prefix}{reason}")
+        logger.log(level, "Redirect not followed (%s): %s -> %s", reason, url, target)
+        raise Refused(reason, f"{url} -> {target}")
+
+
+def retry_after_seconds(value: bytes | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) in seconds from now; None if absent or
+    unreadable (the backoff then decides)."""
+    if not value:
         return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries (RETRY_TIMES, RETRY_HTTP_CODES, RETRY_EXCEPTIONS), spaced out.
+
+    Scrapy sends a retry as soon as the scheduler hands it back: three hits in a second on a
+    server that just said 503. Here retry *n* waits ``ZHENGWEN_RETRY_BACKOFF_BASE * 2**(n-1)``
+    seconds (at most ``ZHENGWEN_RETRY_BACKOFF_MAX``), or the server's ``Retry-After`` when it
+    sends one. A Retry-After longer than ``ZHENGWEN_RETRY_AFTER_MAX`` is not waited for: the
+    page is given up at once and recorded as its HTTP status. The wait happens in
+    ``process_request`` of the retry, off the download slot, so other pages keep going.
+    Retries are counted by reason under ``zhengwen/retries/``.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("ZHENGWEN_RETRY_BACKOFF_BASE", 2.0)
+        self.backoff_max = settings.getfloat("ZHENGWEN_RETRY_BACKOFF_MAX", 60.0)
+        self.retry_after_max = settings.getfloat("ZHENGWEN_RETRY_AFTER_MAX", 120.0)
+
+    def process_request(self, request: Any) -> Coroutine[Any, Any, None] | None:
+        delay = request.meta.pop(RETRY_DELAY_META, None)
+        if not delay:
+            return None
+        return _sleep(float(delay))
+
+    def process_response(self, request: Any, response: Any, spider: Any = None) -> Any:
+        if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
+            return response
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is not None and wait > self.retry_after_max:
+            # Not a retry: the page fails as its status (errors/http_429) in the spider.
+            self.crawler.stats.inc_value("zhengwen/retry/retry_after_too_long")
+            logger.info(
+                "Not retrying %s: Retry-After %.0f s is over ZHENGWEN_RETRY_AFTER_MAX (%.0f s)",
+                request.url,
+                wait,
+                self.retry_after_max,
+            )
+            return response
+        request.meta[RETRY_AFTER_META] = wait
+        try:
+            return super().process_response(request, response)
+        finally:
+            request.meta.pop(RETRY_AFTER_META, None)
+
+    def _retry(self, request: Any, reason: Any) -> Any:
+        retry = super()._retry(request, reason)
+        if retry is None:
+            return None
+        attempt = int(retry.meta.get("retry_times", 1))
+        after = retry.meta.pop(RETRY_AFTER_META, None)
+        if after is not None:
+            delay = float(after)
+        else:
+            delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+        retry.meta[RETRY_DELAY_META] = delay
+        # An HTTP status arrives as its message ("503 Service Unavailable"), a failure as the
+        # exception.
+        kind = f"http_{reason.split()[0]}" if isinstance(reason, str) else fetch_error_kind(reason)
+        self.crawler.stats.inc_value(f"{RETRY_PREFIX}{kind}")
+        logger.info(
+            "Retrying %s in %.1f s (%s; retry %d of %d)%s",
+            request.url,
+            delay,
+            kind,
+            attempt,
+            request.meta.get("max_retry_times", self.max_retry_times),
+            " as Retry-After asks" if after is not None else "",
+        )
+        return retry
+
+
+async def _sleep(seconds: float) -> None:
+    from scrapy.utils.defer import maybe_deferred_to_future
+    from twisted.internet import reactor, task
+
+    await maybe_deferred_to_future(task.deferLater(reactor, seconds))
+
+
+def fetch_error_kind(exc: BaseException | None) -> str:
+    """A short stable name for a fetch failure, for counters (``http_404``, ``timeout``, ...)."""
+    from scrapy import exceptions as sx
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.internet import defer
+    from twisted.internet import error as tx
+
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, sx.ResponseDataLossError):
+        # Twisted's ResponseFailed lists why the body ended early: a reset (ConnectionLost)
+        # rather than a clean close that came before Content-Length was reached.
+        reasons = getattr(exc.__cause__, "reasons", []) or []
+        if any(r.check(tx.ConnectionLost) for r in reasons):
+            return "connection_reset"
+        return "data_loss"
+    for kind, classes in (
+        ("dns", (sx.CannotResolveHostError, tx.DNSLookupError)),
+        ("connection_refused", (sx.DownloadConnectionRefusedError, tx.ConnectionRefusedError)),
+        ("timeout", (sx.DownloadTimeoutError, tx.TimeoutError, tx.TCPTimedOutError)),
+        # DOWNLOAD_MAXSIZE: refused on its Content-Length, or cancelled once past it.
+        ("too_large", (sx.DownloadCancelledError, defer.CancelledError)),
+        ("connection_lost", (tx.ConnectionLost, tx.ConnectionDone)),
+    ):
+        if isinstance(exc, classes):
+            return kind
+    name = type(exc).__name__ if exc is not None else "unknown"
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

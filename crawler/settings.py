@@ -33,6 +33,13 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Retries wait (crawler.middlewares.BackoffRetryMiddleware): base * 2**(n-1) seconds, capped, or
+# the server's Retry-After; a Retry-After past ZHENGWEN_RETRY_AFTER_MAX gives the page up.
+ZHENGWEN_RETRY_BACKOFF_BASE = 2.0
+ZHENGWEN_RETRY_BACKOFF_MAX = 60.0
+ZHENGWEN_RETRY_AFTER_MAX = 120.0
+# A page given up is logged once, as a warning, by the spider's errback with its reason.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 REDIRECT_MAX_TIMES = 5
 # Traps (calendars, endless pagination) are bounded by depth; sites may lower it.
 DEPTH_LIMIT = 8
@@ -58,7 +65,13 @@ LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.ZhengwenLogFormatter"
 
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.PrivateAddressGuard": 50,
+    # Before Scrapy's OffsiteMiddleware (50): a redirect to 169.254.169.254 is refused as a
+    # private address, the stronger reason, not merely as offsite.
+    "crawler.middlewares.PrivateAddressGuard": 40,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # Sees a 3xx before RedirectMiddleware (600) follows it: loops, offsite, private targets.
+    "crawler.middlewares.RedirectGuard": 610,
     # Raw WARC archive: 880 is past every header-adding middleware (the request record shows
     # what was sent) and before HttpCompression (590) decompresses and Redirect (600) / Retry
     # (550) act, so the archived body is the one received. docs/raw-archive.md.

@@ -18,10 +18,11 @@ from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
-from crawler.config import SiteConfig, resolve_site
+from crawler.config import SiteConfig, host_in_domains, resolve_site
 from crawler.drops import ERROR_PREFIX
 from crawler.incremental import Incremental
 from crawler.items import RawPage
+from crawler.middlewares import Refused, fetch_error_kind
 from pipelines.common import db_url
 from storage.article import key64
 from storage.batch import StorageError
@@ -98,8 +99,7 @@ class PortalSpider(scrapy.Spider):
     # --- discovery ----------------------------------------------------------------------------
 
     def in_domains(self, url: str) -> bool:
-        host = host_of(url).lower()
-        return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
+        return host_in_domains(host_of(url), self.allowed_domains)
 
     def kind_of(self, url: str) -> str | None:
         """'article', 'list' or None (not followed). Deny patterns win; articles before lists."""
@@ -179,25 +179,31 @@ class PortalSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         recheck: str | None = response.meta.get("recheck")
+        # The raw archive's WARC-Date of this response, so re-extraction reproduces it; the
+        # fetch state records the same instant (see Database.known_pages).
+        fetched_at: datetime = response.meta.get("zhengwen_fetched_at") or datetime.now(UTC)
         if self.incremental is not None and response.status in RECHECK_STATUSES:
             # Only re-checks ask for these statuses; anything else was filtered as an error.
             key = "not_modified" if response.status == 304 else "removed"
             self.crawler.stats.inc_value(f"zhengwen/incremental/{key}")
-            self.incremental.record(response.url, response.status, response.headers, recheck)
+            self.incremental.record(
+                response.url, response.status, response.headers, recheck, fetched_at
+            )
             if key == "removed":
                 self.logger.info("Article removed (%s): %s", response.status, response.url)
             return
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")
         if self.incremental is not None:
-            self.incremental.record(response.url, response.status, response.headers, None)
+            self.incremental.record(
+                response.url, response.status, response.headers, None, fetched_at
+            )
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield RawPage(
             url=response.url,
             body=response.body,
             status=response.status,
             site=self.site.name,
-            # The raw archive's WARC-Date of this response, so re-extraction reproduces it.
-            fetched_at=response.meta.get("zhengwen_fetched_at") or datetime.now(UTC),
+            fetched_at=fetched_at,
             headers={
                 k.decode("latin-1"): b", ".join(v).decode("latin-1")
                 for k, v in response.headers.items()
@@ -207,18 +213,32 @@ class PortalSpider(scrapy.Spider):
         )
 
     def on_error(self, failure: Failure) -> None:
-        """Count a failed request by kind; the crawl goes on."""
-        from scrapy.exceptions import IgnoreRequest
+        """Count a failed request by kind and log it as a warning; the crawl goes on.
 
-        if isinstance(failure.value, IgnoreRequest):
-            # Skips decided by a middleware (robots.txt, private-address guard) are counted
-            # there, under their own reason; they are not fetch errors.
-            return
-        kind = _error_kind(failure)
-        self.crawler.stats.inc_value(f"{ERROR_PREFIX}{kind}")
+        An HTTP error status arrives as HttpError, which is an IgnoreRequest too: it is a failed
+        fetch, counted here. Other IgnoreRequests are skips a middleware decided and counted:
+        zhengwen's own (`Refused`), robots.txt (``robotstxt/forbidden``), Scrapy's offsite
+        filter (``offsite/filtered``); they are logged at INFO with their reason. One more is
+        Scrapy's HttpCompressionMiddleware refusing a body that decompresses past
+        DOWNLOAD_MAXSIZE: nothing counts that one, so it is counted here.
+        """
+        from scrapy.exceptions import IgnoreRequest
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        exc = failure.value
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        self.logger.warning("Fetch failed (%s): %s: %s", kind, url, failure.getErrorMessage())
+        if isinstance(exc, IgnoreRequest) and not isinstance(exc, HttpError):
+            if type(exc.__cause__).__name__ == "_DecompressionMaxSizeExceeded":
+                self.crawler.stats.inc_value(f"{ERROR_PREFIX}decompressed_too_large")
+                self.logger.warning("Fetch failed (decompressed_too_large): %s", url)
+            elif not isinstance(exc, Refused):
+                self.logger.info("Skipped %s: %s", url, exc)
+            return
+        kind = fetch_error_kind(exc)
+        self.crawler.stats.inc_value(f"{ERROR_PREFIX}{kind}")
+        message = failure.getErrorMessage() or type(exc).__name__
+        self.logger.warning("Fetch failed (%s): %s: %s", kind, url, message)
 
 
 def _charset(content_type: str) -> str | None:
@@ -227,28 +247,6 @@ def _charset(content_type: str) -> str | None:
         if key.lower() == "charset" and value:
             return value.strip().strip("\"'") or None
     return None
-
-
-def _error_kind(failure: Failure) -> str:
-    """A short stable name for a fetch failure, for counters (``http_404``, ``timeout``, ...)."""
-    from scrapy import exceptions as sx
-    from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet import error as tx
-
-    exc = failure.value
-    if isinstance(exc, HttpError):
-        return f"http_{exc.response.status}"
-    for kind, classes in (
-        ("dns", (sx.CannotResolveHostError, tx.DNSLookupError)),
-        ("connection_refused", (sx.DownloadConnectionRefusedError, tx.ConnectionRefusedError)),
-        ("timeout", (sx.DownloadTimeoutError, tx.TimeoutError, tx.TCPTimedOutError)),
-        ("data_loss", (sx.ResponseDataLossError,)),
-        ("connection_lost", (tx.ConnectionLost, tx.ConnectionDone)),
-    ):
-        if isinstance(exc, classes):
-            return kind
-    name = type(exc).__name__ if exc is not None else "unknown"
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 def host_of(url: str) -> str:

@@ -99,14 +99,26 @@ class Incremental:
                 out.append(page.fetch_url)
         return sorted(out)
 
-    def record(self, url: str, status: int, headers: Any, article_url: str | None) -> None:
-        """Queue the answer to an article fetch (Scrapy headers or a plain mapping)."""
+    def record(
+        self,
+        url: str,
+        status: int,
+        headers: Any,
+        article_url: str | None,
+        at: datetime | None = None,
+    ) -> None:
+        """Queue the answer to an article fetch (Scrapy headers or a plain mapping).
+
+        ``at``: when the response arrived, the same instant the page's article carries as
+        ``fetched_at`` and ``last_seen``; `Database.known_pages` compares the two to tell
+        whether the archive holds what this answer brought (default: now).
+        """
         self.writer.put(
             FetchUpdate(
                 url=url,
                 site=self.site,
                 status=status,
-                at=datetime.now(UTC),
+                at=at or datetime.now(UTC),
                 etag=_header(headers, "ETag"),
                 last_modified=_header(headers, "Last-Modified"),
                 article_url=article_url,

@@ -420,23 +420,39 @@ class Database:
     def known_pages(self, site: str) -> dict[str, KnownPage]:
         """The site's archived articles by URL (canonical and fetched URL both map to the same
         entry), with the validators of their last fetch: what an incremental crawl consults
-        before requesting an article page."""
+        before requesting an article page.
+
+        Validators count only when the article holds what their fetch brought, i.e. its
+        ``last_seen`` is not older than the fetch (the article upsert after a 200 and the 304
+        confirmation both move it). A fetch answer is committed in its own transaction before
+        the article is extracted and stored; when the crawl is killed in between (or the page
+        was dropped), its validators describe a text the archive does not have, and a
+        conditional request with them would get a 304 and never store that text.
+        """
         a, f = _ARTICLES.c, _FETCH.c
         out: dict[str, KnownPage] = {}
         with self.sessions() as s:
             state = {
-                r.url: (r.etag, r.last_modified, r.gone_at)
+                r.url: (r.etag, r.last_modified, r.gone_at, r.last_checked)
                 for r in s.execute(
-                    select(f.url, f.etag, f.last_modified, f.gone_at).where(f.site == site)
+                    select(f.url, f.etag, f.last_modified, f.gone_at, f.last_checked).where(
+                        f.site == site
+                    )
                 )
             }
             rows = s.execute(
-                select(a.url, a.fetched_url, a.published_at, a.first_seen).where(a.site == site),
+                select(a.url, a.fetched_url, a.published_at, a.first_seen, a.last_seen).where(
+                    a.site == site
+                ),
                 execution_options={"yield_per": 5000},
             )
-            for url, fetched, published, first_seen in rows:
+            for url, fetched, published, first_seen, last_seen in rows:
                 fetched = fetched or url
-                etag, modified, gone = state.get(fetched) or state.get(url) or (None, None, None)
+                etag, modified, gone, checked = (
+                    state.get(fetched) or state.get(url) or (None, None, None, None)
+                )
+                if checked is not None and checked > last_seen:
+                    etag = modified = None
                 page = KnownPage(url, fetched, published, first_seen, etag, modified, gone)
                 out[url] = page
                 out[fetched] = page

@@ -24,7 +24,7 @@ import pytest
 
 from bench.kill import check_archive, read_acks, run_trials
 from storage.article import Article
-from storage.db import Database
+from storage.db import Database, FetchUpdate
 from storage.parquet import TEMP_PREFIX, ParquetDataset
 from storage.paths import ArchivePaths
 from storage.testhooks import CRASHPOINT_ENV, HOOKS_DIR_ENV
@@ -103,7 +103,7 @@ _WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from tests.test_kill import _articles
-    from storage.db import Database
+    from storage.db import Database, FetchUpdate
     from storage.parquet import ParquetDataset
 
     root, store = Path(sys.argv[1]), sys.argv[2]
@@ -188,6 +188,36 @@ def test_sql_batch_killed_at_commit_is_all_or_nothing(
         result = db.upsert_articles(_articles(3))  # the restart's retry
         assert db.count_articles() == 3
     assert (result.new, result.unchanged) == (3 - stored, stored)
+
+
+def test_validators_of_a_fetch_whose_article_was_not_stored_are_not_offered(
+    tmp_path: Path,
+) -> None:
+    """A fetch answer (with its ETag) commits on its own, before its article is stored. Killed
+    in between, the next run must fetch the page in full: with the ETag it would get a 304 for
+    a text the archive never stored (bench/kill.py found such an edit lost for good)."""
+    (v1,) = _articles(1)
+    seconds = [T0 + timedelta(seconds=i) for i in range(5)]
+    with Database(ArchivePaths(tmp_path).ensure().default_db_url) as db:
+        db.create_schema()
+        db.upsert_articles([v1], seen_at=seconds[0])
+        db.record_fetches([FetchUpdate(v1.url, v1.site, 200, seconds[1], etag='"v1"')])
+        db.upsert_articles([v1], seen_at=seconds[1])  # unchanged: last_seen moves
+        assert db.known_pages(v1.site)[v1.url].etag == '"v1"'
+
+        # The page changed; its answer committed, its article batch did not (the kill).
+        db.record_fetches([FetchUpdate(v1.url, v1.site, 200, seconds[2], etag='"v2"')])
+        page = db.known_pages(v1.site)[v1.url]
+        assert page.etag is None and page.last_modified is None
+
+        v2 = v1.replace(body=v1.body + "更正。")
+        db.upsert_articles([v2], seen_at=seconds[3])  # the restart stores it
+        assert db.known_pages(v1.site)[v1.url].etag == '"v2"'
+        # A 304 confirms the stored text in its own transaction: the validators stay usable.
+        db.record_fetches(
+            [FetchUpdate(v1.url, v1.site, 304, seconds[4], etag='"v2"', article_url=v1.url)]
+        )
+        assert db.known_pages(v1.site)[v1.url].etag == '"v2"'
 
 
 # --- the checks can fail ---------------------------------------------------------------------

@@ -56,6 +56,7 @@ def test_fetch_state_validators_removal_and_return(db: Database) -> None:
     db.upsert_articles([make("正文")], seen_at=T0)
     at = T0 + timedelta(days=1)
     db.record_fetches([FetchUpdate(URL, "demo", 200, at, etag='"v1"', last_modified="Mon")])
+    db.upsert_articles([make("正文")], seen_at=at)  # the article of that answer, stored
     known = db.known_pages("demo")
     assert known[URL].etag == '"v1"' and known[URL].last_modified == "Mon"
     assert known[URL].gone_at is None

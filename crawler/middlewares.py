@@ -191,10 +191,14 @@ class RedirectGuard:
         if (
             response.status not in REDIRECT_STATUSES
             or location is None
+            # The cases where RedirectMiddleware hands the 3xx to the spider instead.
             or request.meta.get("dont_redirect")
+            or request.meta.get("handle_httpstatus_all")
+            or response.status in request.meta.get("handle_httpstatus_list", ())
         ):
             return response
-        target = urljoin(request.url, safe_url_string(location.decode("latin-1")))
+        # The target as RedirectMiddleware computes it (scheme-relative '//host/x' included).
+        target = urljoin(request.url, safe_url_string(location))
         if urlsplit(target).scheme not in ("http", "https"):
             return response
         chain = [*request.meta.get("redirect_urls", []), request.url]
@@ -241,7 +245,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
     seconds (at most ``ZHENGWEN_RETRY_BACKOFF_MAX``), or the server's ``Retry-After`` when it
     sends one. A Retry-After longer than ``ZHENGWEN_RETRY_AFTER_MAX`` is not waited for: the
     page is given up at once and recorded as its HTTP status. The wait happens in
-    ``process_request`` of the retry, off the download slot, so other pages keep going.
+    ``process_request`` of the retry, before the request enters the site's download slot, so
+    other pages of the site keep going; a waiting retry holds one of ``CONCURRENT_REQUESTS``.
     Retries are counted by reason under ``zhengwen/retries/``.
     """
 

@@ -13,6 +13,7 @@ server to stop, and a streamed page stops when the client hangs up.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import random
@@ -229,6 +230,7 @@ def _gzip_bomb(h: FaultHandler, send_body: bool) -> None:
     )
 
 
+@functools.cache
 def _make_bomb(decompressed: int) -> bytes:
     """A gzip body of ``decompressed`` bytes of blank HTML, about 1,000 times smaller."""
     out = io.BytesIO()
@@ -479,18 +481,27 @@ def resolves_private(hostname: str) -> bool:
     return any(not ipaddress.ip_address(i[4][0]).is_global for i in infos)
 
 
-def site_toml(server_url: str, *, hostname: str, max_depth: int) -> str:
+def site_toml(
+    server_url: str,
+    *,
+    hostname: str,
+    max_depth: int,
+    start_paths: tuple[str, ...] = ("/", "/fault/"),
+    max_pages: int | None = None,
+) -> str:
     """The fault portal's site config: the demo's patterns plus the fault pages and traps;
     private addresses allowed for the portal's own host and port only."""
     host_port = server_url.removeprefix("http://")
+    starts = ", ".join(f'"{server_url}{p}"' for p in start_paths)
+    budget = f"max_pages = {max_pages}\n" if max_pages is not None else ""
     return f"""name = "faults"
 site_name = "法治晨报"
-start_urls = ["{server_url}/", "{server_url}/fault/"]
+start_urls = [{starts}]
 allowed_domains = ["127.0.0.1", "{hostname}"]
 timezone = "Asia/Shanghai"
 allow_private = ["{host_port}"]
 max_depth = {max_depth}
-
+{budget}
 [urls]
 article = ['/[a-z]+/\\d{{4}}-\\d{{2}}/\\d{{2}}/content_\\d+\\.html$', '/fault/[a-z-]+\\.html$', '/fault/members/[a-z]+\\.html$']
 list = ['/[a-z]+/(index\\.html)?$', '/trap/cal/\\d{{4}}-\\d{{2}}-\\d{{2}}\\.html$']

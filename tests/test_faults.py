@@ -123,36 +123,39 @@ def _parse_log(text: str) -> tuple[list[tuple[str, str, str]], dict[str, int]]:
     return log, stats
 
 
+def _crawl(tmp: Path, faults: RunningFaults, portal: Portal, config_text: str) -> Crawl:
+    """Crawl the running fault portal with this config; what the run left behind."""
+    config = tmp / "faults.toml"
+    config.write_text(config_text, encoding="utf-8")
+    archive, log_file = tmp / "archive", tmp / "crawl.log"
+    result = run(_crawl_cmd(config, archive, log_file), REPO)
+    log, stats = _parse_log(log_file.read_text(encoding="utf-8"))
+    paths = ArchivePaths(archive)
+    with Database(paths.default_db_url) as db:
+        runs = db.runs("faults")
+        stored = {a.url: a for a in db.iter_articles("faults")}
+    dataset = ParquetDataset(paths.parquet_dir)
+    urls = set(dataset.read_table("faults").column("url").to_pylist()) if stored else set()
+    return Crawl(
+        faults=faults,
+        portal=portal,
+        returncode=result.returncode,
+        stderr=result.stderr,
+        status=runs[0].status if runs else "none",
+        counters=runs[0].counters if runs else {},
+        stats=stats,
+        log=log,
+        stored=stored,
+        parquet_urls=urls,
+    )
+
+
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
-    tmp = tmp_path_factory.mktemp("faults")
     portal = Portal.generate(n_articles=N_ARTICLES, seed=424242)
     with serve_faults(portal, SIZE_LIMIT) as faults:
-        config = tmp / "faults.toml"
-        config.write_text(
-            site_toml(faults.url, hostname=private_hostname(), max_depth=MAX_DEPTH),
-            encoding="utf-8",
-        )
-        archive, log_file = tmp / "archive", tmp / "crawl.log"
-        result = run(_crawl_cmd(config, archive, log_file), REPO)
-        log, stats = _parse_log(log_file.read_text(encoding="utf-8"))
-        paths = ArchivePaths(archive)
-        with Database(paths.default_db_url) as db:
-            runs = db.runs("faults")
-            stored = {a.url: a for a in db.iter_articles("faults")}
-        table = ParquetDataset(paths.parquet_dir).read_table("faults")
-        yield Crawl(
-            faults=faults,
-            portal=portal,
-            returncode=result.returncode,
-            stderr=result.stderr,
-            status=runs[0].status if runs else "none",
-            counters=runs[0].counters if runs else {},
-            stats=stats,
-            log=log,
-            stored=stored,
-            parquet_urls=set(table.column("url").to_pylist()),
-        )
+        text = site_toml(faults.url, hostname=private_hostname(), max_depth=MAX_DEPTH)
+        yield _crawl(tmp_path_factory.mktemp("faults"), faults, portal, text)
 
 
 def assert_rest_archived(crawl: Crawl) -> None:
@@ -352,6 +355,30 @@ def test_trap_is_bounded_by_depth(crawl: Crawl, kind: str, prefix: str) -> None:
     assert crawl.counters["skipped"]["depth"] >= 1
     assert crawl.stats["depth/request_ignored_count"] == crawl.counters["skipped"]["depth"]
     assert_rest_archived(crawl)
+
+
+def test_traps_are_bounded_by_the_page_budget_too(tmp_path: Path) -> None:
+    """A second, small crawl: only the two traps as start pages, a depth limit they never reach
+    (100) and a budget of 12 pages. The budget holds exactly, and the skips are recorded."""
+    budget = 12
+    portal = Portal.generate(n_articles=N_ARTICLES, seed=424242)
+    with serve_faults(portal, SIZE_LIMIT) as faults:
+        text = site_toml(
+            faults.url,
+            hostname=private_hostname(),
+            max_depth=100,
+            start_paths=("/trap/list/index_1.html", "/trap/cal/2024-01-01.html"),
+            max_pages=budget,
+        )
+        result = _crawl(tmp_path, faults, portal, text)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert faults.state.count("/trap/") == budget
+    assert result.status == "ok"
+    assert result.counters["pages_fetched"] == budget + 1  # and robots.txt
+    assert result.counters["skipped"]["max_pages"] >= 1
+    assert result.stats["zhengwen/spider/skipped/max_pages"] >= 1
+    assert "depth" not in result.counters["skipped"]
+    assert len(result.logged("INFO", f"Page budget of {budget} reached")) == 1
 
 
 def test_robots_txt_disallowed_section_is_never_fetched(crawl: Crawl) -> None:

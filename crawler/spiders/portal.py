@@ -144,6 +144,12 @@ class PortalSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"zhengwen/incremental/skipped/{plan.reason}")
             return None
         if self.site.max_pages is not None and len(self.issued) >= self.site.max_pages:
+            if not self.crawler.stats.get_value("zhengwen/spider/skipped/max_pages"):
+                # Once: a trap would log a line per link; the count is in the run record.
+                self.logger.info(
+                    "Page budget of %d reached (max_pages): further links are skipped",
+                    self.site.max_pages,
+                )
             self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
             return None
         self.issued.add(key)

@@ -108,3 +108,14 @@ def test_a_window_wider_than_the_matches_changes_nothing(
     every = _ranked(archive)
     monkeypatch.setattr(search, "RANK_WINDOW", 10)
     assert _urls(archive.articles(q="扶贫", limit=3)) == [h.article.url for h in every[:3]]
+
+
+def test_a_search_table_holds_the_same_records_as_the_hits(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables convert stored text a column at a time; hits convert value by value: same data."""
+    monkeypatch.setattr(search, "RANK_WINDOW", 4)
+    for limit in (2, None):
+        hits = _ranked(archive, limit=limit)
+        table = archive.table(q="扶贫", limit=limit)
+        assert table.to_pylist() == [h.article.to_dict() for h in hits]

@@ -100,6 +100,16 @@ def test_mangled_real_pages(pages: list[tuple[str, bytes]], data: st.DataObject)
     outcome(html, ExtractOptions(encoding=forced), http_encoding=http_encoding)
 
 
+@pytest.mark.parametrize("junk", ["\ufffe", "\uffff", "\x00\ufffe", "\x0b", "\x0c\x1f"])
+def test_characters_xml_forbids(junk: str) -> None:
+    """U+FFFE at the start of the text (bytes decoded under a wrong UTF-16 label) made
+    trafilatura raise ValueError when it rewrote the node; found by bench/fuzz.py."""
+    page = junk + "正文内容完整。" * 30
+    for codec in ("utf-8", "utf-16", "gb18030"):
+        outcome(page.encode(codec))
+    assert outcome(page.encode("utf-8")) == "ok"
+
+
 def test_unmangled_pages_extract(pages: list[tuple[str, bytes]]) -> None:
     """The generators start from pages the extractor reads: most real pages give an Article."""
     results = [outcome(html) for _, html in pages]

@@ -34,6 +34,12 @@ from crawler.extract.patterns import (
 
 _WS_RE = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+#: Characters XML 1.0 forbids. libxml2's HTML parser keeps them in the tree, but lxml refuses to
+#: set them as text, so trafilatura crashed (ValueError) when it rewrote such a node: U+FFFE
+#: from bytes decoded under a wrong UTF-16 label, found by bench/fuzz.py. Vertical tab and form
+#: feed are spaces to a reader; the rest carry no text.
+_NOT_XML_RE = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_NOT_XML_SPACE_RE = re.compile(r"[\x0b\x0c]")
 
 
 def clean_space(text: str) -> str:
@@ -73,6 +79,7 @@ class Page:
 def parse(text: str, url: str) -> Page:
     """Parse decoded HTML. An XML declaration is stripped: lxml refuses str input that has one."""
     text = _XML_DECL_RE.sub("", text, count=1)
+    text = _NOT_XML_SPACE_RE.sub(" ", _NOT_XML_RE.sub("", text))
     text = _drop_premature_end(text)
     if not text.strip():
         raise NotAnArticle("empty page", reason="empty")

@@ -49,7 +49,19 @@ def db_option(f: F) -> F:
         metavar="URL",
         help="SQLAlchemy database URL (e.g. postgresql+psycopg://user@host/db). "
         "Default: $ZHENGWEN_DB_URL, else the SQLite file inside the archive folder.",
+        callback=_checked_db_url,
     )(f)
+
+
+def _checked_db_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A malformed URL is a one-line error (exit 3) naming it with its password masked."""
+    if value is not None:
+        from storage.paths import db_url_problem
+
+        problem = db_url_problem(value)
+        if problem is not None:
+            fail(problem, EXIT_STORAGE)
+    return value
 
 
 def fail(message: str, code: int) -> None:

@@ -76,6 +76,19 @@ def redact_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", _MASK)
 
 
+def db_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a database URL SQLAlchemy can parse (its password masked), or None.
+
+    Checked before anything opens the database: SQLAlchemy's own error for a malformed URL is an
+    exception from deep inside ``create_engine``, which a command would show as a traceback.
+    """
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError):
+        return f"not a database URL: {redact_url(url)}"
+    return None
+
+
 def _redact_text(url: str) -> str:
     masked = _USERINFO.sub(lambda m: f"{m.group('head')}:{_MASK}@", url)
     if "?" not in masked:

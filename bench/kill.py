@@ -10,9 +10,10 @@ is then killed with SIGKILL at one of three moments, taken in turn:
 
 - ``fetching``: once the portal has answered a random number of this run's requests;
 - ``parquet_flush``: while a Parquet batch is being made visible (``parquet.before_rename`` or
-  ``parquet.between_renames``);
+  ``parquet.between_renames``), at one of the run's first three such batches;
 - ``sql_commit``: around an article batch's commit (``sql.before_commit`` or
-  ``sql.after_commit``).
+  ``sql.after_commit``), at one of the run's first three batches. A run that writes fewer
+  batches ends by itself; it is counted apart and checked like the others.
 
 The flush and commit moments are hit on purpose, not by luck: the crawler runs with the kill-test
 hooks of `storage.testhooks` on, which pause the writer thread at the named point and tell this
@@ -75,6 +76,10 @@ RUN_TIMEOUT = 600.0
 #: How long the killed crawler's extraction workers may take to notice and exit.
 WORKER_EXIT_TIMEOUT = 120.0
 POLL = 0.05
+#: A moment's kill pauses one of the first MAX_HIT batches of its point in the run.
+MAX_HIT = 3
+#: Runs that end before their moment are tried again, up to this many runs per kill asked.
+MAX_RUNS_PER_KILL = 3
 
 
 # --- what the archive holds -------------------------------------------------------------------
@@ -343,12 +348,18 @@ def _wait_for_moment(
 
 
 def resolve_moment(name: str, rng: random.Random) -> tuple[str, str | None]:
-    """(moment, crash point) for a moment (its point drawn at random) or a crash point."""
+    """(moment, crash point) for a moment or a crash point (``point[@n]``: its n-th hit).
+
+    A moment draws its point and the batch it pauses (the first to `MAX_HIT`-th the run
+    writes); a run with fewer batches ends by itself, and is checked like the others.
+    """
     if name in MOMENTS:
         points = MOMENTS[name]
-        return name, rng.choice(points) if points else None
+        if not points:
+            return name, None
+        return name, f"{rng.choice(points)}@{rng.randint(1, MAX_HIT)}"
     for moment, points in MOMENTS.items():
-        if name in points:
+        if name.partition("@")[0] in points:
             return moment, name
     raise ValueError(f"unknown moment or crash point {name!r}")
 
@@ -424,8 +435,9 @@ def run_trials(
     moments: Sequence[str] = tuple(MOMENTS),
     log: Any = None,
 ) -> dict[str, Any]:
-    """Every trial, the final run and the figures; ``log(line)`` reports progress. Trial
-    ``i`` kills at ``moments[i % len(moments)]``: a moment of `MOMENTS` or a crash point."""
+    """``trials`` kills, the final run and the figures; ``log(line)`` reports progress. Kill
+    ``i`` comes at ``moments[i % len(moments)]``: a moment of `MOMENTS` or a crash point; a
+    run that ends before its moment is checked, recorded and followed by another try."""
     say = log or (lambda _line: None)
     rng = random.Random(seed)
     archive = work / "archive"
@@ -433,8 +445,12 @@ def run_trials(
     done: list[Trial] = []
     with running_portal(articles, seed) as (portal, server):
         config = site_config(work, server)
-        for number in range(1, trials + 1):
-            moment = moments[(number - 1) % len(moments)]
+        killed = 0
+        number = 0
+        while killed < trials and number < MAX_RUNS_PER_KILL * trials:
+            number += 1
+            # A run that ended before its moment does not count: the moment is tried again.
+            moment = moments[killed % len(moments)]
             hooks = work / "hooks" / f"trial-{number:03d}"
             all_hooks.append(hooks)
             first = number == 1
@@ -456,6 +472,7 @@ def run_trials(
             trial.check = check.summary()
             trial.ok = trial.ok and check.ok
             done.append(trial)
+            killed += trial.killed
             say(
                 f"trial {number:3d} {moment:13s} {trial.point or f'after {trial.after_requests} requests':26s}"
                 f" {'killed' if trial.killed else 'ran to the end'}: sql {check.sql_articles},"
@@ -508,10 +525,11 @@ def run_trials(
     )
     per_moment = Counter(t.moment for t in kills)
     return {
-        "trials": len(done),
+        "trials": len(kills),
+        "runs": len(done) + 1,
         "kills": len(kills),
         "kills_per_moment": {m: per_moment.get(m, 0) for m in MOMENTS},
-        "kills_per_point": dict(Counter(t.point or "fetching" for t in kills)),
+        "kills_per_point": dict(Counter((t.point or "fetching").partition("@")[0] for t in kills)),
         "runs_finished_before_their_moment": len(done) - len(kills),
         "stale_lock_files_after_kill": sum(1 for t in kills if t.stale_lock),
         "restarts_refused": sum(1 for t in done if t.exit_code == 4),
@@ -551,7 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--trials", type=int, default=24, help="kill trials (default 24)")
+    ap.add_argument(
+        "--trials", type=int, default=24, help="kills, each followed by a restart (default 24)"
+    )
     ap.add_argument("--seed", type=int, default=20201003)
     ap.add_argument("--articles", type=int, default=30, help="articles before the first trial")
     ap.add_argument("--publish", type=int, default=6, help="articles published per later trial")
@@ -604,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "failed_trials",
         "seconds",
     )
-    for key in keys:
+    for key in ("runs", *keys):
         print(f"{key}: {figures[key]}")
     print(f"final run ok: {figures['final']['ok']} ({figures['final']['summary_line']})")
     if args.json is not None:

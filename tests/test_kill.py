@@ -70,13 +70,13 @@ def test_crawler_killed_at_each_moment_restarts_and_archives_every_article_once(
     assert not failed, json.dumps(failed, indent=1, ensure_ascii=False)
     # Every point but between_renames is reached by any run that writes anything, and every run
     # has new articles; between_renames needs a batch over two date folders, which a loaded
-    # machine may cut into one-article batches (then the run ends and is checked like the rest).
+    # machine may cut into one-article batches (then the run ends, is checked like the rest,
+    # and the point is tried again).
     for trial in details:
         if trial["point"] != "parquet.between_renames":
             assert trial["killed"], trial
-    assert figures["kills_per_moment"]["fetching"] == 1
-    assert figures["kills_per_moment"]["sql_commit"] == 2
-    assert figures["kills_per_moment"]["parquet_flush"] >= 1
+    assert figures["kills"] == figures["trials"] == len(schedule)
+    assert figures["kills_per_moment"] == {"fetching": 1, "parquet_flush": 2, "sql_commit": 2}
     assert figures["restarts_refused"] == 0
     assert figures["stale_lock_files_after_kill"] == figures["kills"]  # and they did not matter
     assert figures["orphan_workers"] == 0
@@ -88,8 +88,11 @@ def test_crawler_killed_at_each_moment_restarts_and_archives_every_article_once(
     final = figures["final"]
     assert final["ok"], json.dumps(final, indent=1, ensure_ascii=False)
     assert final["exit_code"] == 0
-    assert final["sql_articles"] == figures["articles_in_portal"] == 12 + 4 * 4
-    assert final["parquet_rows"] == figures["articles_in_portal"]
+    assert final["sql_articles"] == figures["articles_in_portal"] == 12 + 4 * (len(details) - 1)
+    # One Parquet row per text an article had: the first, plus two edits per later run at most.
+    assert figures["articles_in_portal"] <= final["parquet_rows"]
+    assert final["parquet_rows"] <= figures["articles_in_portal"] + figures["edits"]
+    assert final["stale_versions"] == [] and final["versions_not_in_parquet"] == 0
     assert final["run_statuses"].get("running", 0) == 0
     assert final["run_statuses"]["interrupted"] >= 1
     assert final["raw_problems"] == []

@@ -41,7 +41,9 @@ from tests.test_crawl_e2e import run
 
 REPO = Path(__file__).resolve().parent.parent
 N_ARTICLES = 30
-TIMEOUT = 5.0
+#: Long enough that no page of a loopback server times out on a busy machine (a normal page
+#: retried for a timeout would make the counts below wrong), short enough for a 35 s crawl.
+TIMEOUT = 10.0
 BACKOFF = 0.5
 MAX_DEPTH = 6
 SIZE_LIMIT = defaults.DOWNLOAD_MAXSIZE

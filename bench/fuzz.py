@@ -3,6 +3,7 @@
     .venv/bin/python bench/fuzz.py --examples 2000            # fixed seed: the same inputs each run
     .venv/bin/python bench/fuzz.py --examples 2000 --random   # new inputs
     .venv/bin/python bench/fuzz.py --examples 300 --json out.json
+    .venv/bin/python bench/fuzz.py --shapes                   # the slowest known pages, timed once
 
 Every input goes through ``extract`` with the default options (size limits and time budget of
 `crawler.extract.limits`). The run prints how many inputs were tried, the outcomes by typed
@@ -308,6 +309,56 @@ def pathological_pages(draw: st.DrawFn) -> bytes:
     return end_tags_page(draw(st.integers(1_000, 100_000)))
 
 
+#: The slowest pages we know, each at (or just past) a limit: ``--shapes`` times each once.
+SHAPES: tuple[tuple[str, Callable[[], bytes]], ...] = (
+    ("24,990 paragraphs (49,988 '<', under the tag limit)", lambda: paragraphs_page(24_990)),
+    ("25,100 paragraphs (over the tag limit)", lambda: paragraphs_page(25_100)),
+    ("9.9 MB line of 'a ' (5 million words)", lambda: long_line_page(9_900_000, "a ")),
+    ("9.9 MB line of 字 (3.3 million characters)", lambda: long_line_page(3_300_000, "字")),
+    (
+        "10.4 MB line of 'a ' (libxml2 caps a text node at 10 MB)",
+        lambda: long_line_page(10_400_000, "a "),
+    ),
+    ("9.9 MB class attribute", lambda: huge_attribute_page(9_900_000, "class")),
+    ("9.9 MB style attribute", lambda: huge_attribute_page(9_900_000, "style")),
+    ("9.9 MB alt attribute", lambda: huge_attribute_page(9_900_000, "alt")),
+    ("24,990 nested div", lambda: deep_page("div", 24_990)),
+    ("24,990 nested font", lambda: deep_page("font", 24_990)),
+    ("49,990 </body> tags", lambda: end_tags_page(49_990)),
+    ("11 MB page (over the byte limit)", lambda: long_line_page(11_000_000, "a ")),
+)
+
+
+def time_shapes() -> list[dict[str, Any]]:
+    """Each of `SHAPES` through ``extract`` once, with its outcome and CPU and wall time."""
+    from crawler.extract import ExtractionError, extract
+
+    extract(paragraphs_page(10), URL)  # imports are not charged to the first shape
+    rows = []
+    for name, build in SHAPES:
+        html = build()
+        start, cpu = time.perf_counter(), time.thread_time()
+        try:
+            extract(html, URL)
+            result = "ok"
+        except ExtractionError as exc:
+            result = exc.reason
+        rows.append(
+            {
+                "shape": name,
+                "bytes": len(html),
+                "outcome": result,
+                "cpu_s": round(time.thread_time() - cpu, 2),
+                "wall_s": round(time.perf_counter() - start, 2),
+            }
+        )
+        print(
+            f"| {name} | {len(html):,} | {result} | {rows[-1]['cpu_s']:.2f} | {rows[-1]['wall_s']:.2f} |",
+            flush=True,
+        )
+    return rows
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -441,9 +492,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-pathological", action="store_true", help="leave out the shapes at the limits"
     )
+    parser.add_argument(
+        "--shapes", action="store_true", help="only time the slowest known shapes, once each"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--save", type=Path, help="folder for the inputs that failed")
     args = parser.parse_args(argv)
+    if args.shapes:
+        print("| shape | bytes | outcome | CPU s | wall s |\n|---|---:|---|---:|---:|")
+        rows = time_shapes()
+        if args.json:
+            args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return 0
 
     start = time.perf_counter()
     tally = fuzz(

@@ -61,6 +61,7 @@ class RunCounters:
             "offsite": int(stats.get("offsite/filtered", 0)),
             "max_pages": int(stats.get("zhengwen/spider/skipped/max_pages", 0)),
             "depth": int(stats.get("depth/request_ignored_count", 0)),
+            "url_too_long": int(stats.get("urllength/request_ignored_count", 0)),
             "archived": int(stats.get("zhengwen/incremental/skipped/archived", 0)),
             "removed_before": int(stats.get("zhengwen/incremental/skipped/removed", 0)),
             **collect(stats, SKIP_PREFIX),
@@ -76,7 +77,7 @@ class RunCounters:
             articles_not_modified=not_modified,
             articles_removed=int(stats.get("zhengwen/incremental/removed", 0)),
             dropped=collect(stats, DROP_PREFIX),
-            errors=collect(stats, ERROR_PREFIX),
+            errors=_errors(stats),
             skipped={k: v for k, v in skipped.items() if v},
             bytes=int(stats.get("downloader/response_bytes", 0)),
             quality=quality(
@@ -96,6 +97,16 @@ class RunCounters:
     @property
     def stored(self) -> int:
         return self.articles_new + self.articles_changed
+
+
+def _errors(stats: dict[str, Any]) -> dict[str, int]:
+    """Fetch errors by kind, and a spider callback that raised (a bug or a page that broke it:
+    its links are lost, which must show in the record, not only in the log)."""
+    errors = collect(stats, ERROR_PREFIX)
+    raised = int(stats.get("spider_exceptions/count", 0))
+    if raised:
+        errors["spider_exception"] = raised
+    return errors
 
 
 def run_status(finish_reason: str, counters: RunCounters) -> str:

@@ -508,3 +508,32 @@ def test_retry_after_header_in_seconds_or_as_a_date() -> None:
     assert wait is not None and 500 < wait <= 600
     past = format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)
     assert retry_after_seconds(past.encode()) == 0.0
+
+
+def test_every_skip_scrapy_counts_reaches_the_run_record() -> None:
+    """Scrapy's own counters of what it did not fetch or could not parse become named entries
+    of the run record, next to zhengwen's."""
+    from crawler.extensions import RunCounters
+
+    counters = RunCounters.from_stats(
+        {
+            "robotstxt/forbidden": 2,
+            "offsite/filtered": 1,
+            "depth/request_ignored_count": 3,
+            "urllength/request_ignored_count": 4,
+            "spider_exceptions/count": 1,
+            "spider_exceptions/ValueError": 1,
+            "zhengwen/skipped/offsite_redirect": 5,
+            "zhengwen/errors/too_large": 6,
+            "zhengwen/retries/http_503": 7,
+        }
+    )
+    assert counters.skipped == {
+        "robots": 2,
+        "offsite": 1,
+        "depth": 3,
+        "url_too_long": 4,
+        "offsite_redirect": 5,
+    }
+    assert counters.errors == {"too_large": 6, "spider_exception": 1}
+    assert counters.retries == {"http_503": 7}

@@ -101,9 +101,11 @@ class PrivateAddressGuard:
 
     A redirect or a link on a hostile page must not turn the crawler against the network it runs
     in (cloud metadata at 169.254.169.254, admin panels on 10.x). IP literals are refused at
-    once; a host name is resolved first (through Scrapy's caching resolver, the one the download
-    then uses, so the answer checked is the answer connected to) and refused if any address it
-    resolves to is private. A name that does not resolve is left to the download to fail.
+    once; a host name is resolved first and refused if its (IPv4) address is private. The lookup
+    goes through the reactor's resolver, Scrapy's cached one that the download then asks too, so
+    with DNSCACHE_ENABLED (the default) the address checked is the address connected to: a
+    name that answers a public address first and 10.x next (DNS rebinding) does not get through.
+    A name that does not resolve is left to the download to fail.
     """
 
     def __init__(

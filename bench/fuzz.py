@@ -245,6 +245,30 @@ def markup_pages(draw: st.DrawFn) -> tuple[bytes, str | None]:
     return html, draw(st.none() | st.sampled_from(CHARSET_LABELS))
 
 
+#: Pieces of CSS and XPath, valid and not, that site selectors are made of (``p::text`` is
+#: parsel's, which Scrapy users write and lxml's cssselect cannot translate).
+SELECTOR_PARTS = (
+    "p", "div", ".content", "#main", "article p", "h1", "meta[name=author]", "::text",
+    "::attr(href)", ":hover", ":first-letter", ":nth-child(2)", ":nth-child(x)", ":has(a)",
+    ":contains('来源')", ":not(.x)", " > ", " ~ ", ", ", "[", "]", "(", ")", "//", "/", "//p",
+    "/html/body", "//meta/@content", "/text()", "//*[@class='a']", "[position()=last()]",
+    "count(//p)", "string(//h1)", "(//p)[1]", "//comment()", "|", "@", "*", "'", '"', "\\",
+)  # fmt: skip
+
+
+@st.composite
+def site_selectors(draw: st.DrawFn) -> dict[str, str]:
+    """A site's ``[selectors]`` table: one to three fields, each a selector made of pieces."""
+    from crawler.config import SELECTOR_FIELDS
+
+    parts = st.sampled_from(SELECTOR_PARTS)
+    selector = st.one_of(
+        st.tuples(st.sampled_from(["p", "div", "h1", ".content", "//p"]), parts).map("".join),
+        st.lists(parts | _text, min_size=1, max_size=5).map("".join),
+    )
+    return draw(st.dictionaries(st.sampled_from(SELECTOR_FIELDS), selector, min_size=1, max_size=3))
+
+
 # --- shapes that cost time ------------------------------------------------------------------------
 
 

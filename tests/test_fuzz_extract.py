@@ -29,6 +29,7 @@ from bench.fuzz import (
     mangled_pages,
     markup_pages,
     paragraphs_page,
+    site_selectors,
 )
 from crawler.extract import (
     ExtractionError,
@@ -98,6 +99,25 @@ def test_mangled_real_pages(pages: list[tuple[str, bytes]], data: st.DataObject)
     """Cut, spliced, byte-flipped and mislabelled versions of real pages."""
     html, http_encoding, forced = data.draw(mangled_pages(pages))
     outcome(html, ExtractOptions(encoding=forced), http_encoding=http_encoding)
+
+
+@FUZZ
+@given(data=st.data())
+def test_site_selectors(pages: list[tuple[str, bytes]], data: st.DataObject) -> None:
+    """A site's selectors, valid or broken CSS and XPath: an Article or ``bad_selector``."""
+    _, html = data.draw(st.sampled_from(pages[:3]))
+    outcome(html, ExtractOptions(selectors=data.draw(site_selectors())))
+
+
+@pytest.mark.parametrize(
+    "selector", ["p::text", "p::attr(href)", "p:first-letter", "p:nth-child(x)"]
+)
+def test_css_cssselect_cannot_translate_is_a_bad_selector(
+    pages: list[tuple[str, bytes]], selector: str
+) -> None:
+    with pytest.raises(ExtractionError) as err:
+        extract(pages[0][1], URL, ExtractOptions(selectors={"body": selector}))
+    assert err.value.reason == "bad_selector"
 
 
 @pytest.mark.parametrize("junk", ["\ufffe", "\uffff", "\x00\ufffe", "\x0b", "\x0c\x1f"])

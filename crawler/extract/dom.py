@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lxml.html
+from cssselect import SelectorError
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
@@ -252,7 +253,11 @@ def text_of(el: Any) -> str:
 
 def select(tree: Any, selector: str) -> list[Any]:
     """Elements (or strings) matching a per-site selector: XPath when it starts with ``/`` or
-    ``(``, CSS otherwise. A broken selector is a site-config error worth surfacing loudly."""
+    ``(``, CSS otherwise. A broken selector is a site-config error worth surfacing loudly.
+
+    cssselect's errors (`SelectorError`) include valid CSS it cannot translate to XPath, such as
+    parsel's ``p::text`` that Scrapy users write; until issue 7 it failed
+    the page with an untyped exception."""
     try:
         if selector.lstrip().startswith(("/", "(")):
             result = tree.xpath(selector)
@@ -260,7 +265,7 @@ def select(tree: Any, selector: str) -> list[Any]:
                 return [str(result)]
             return list(result)
         return list(CSSSelector(selector)(tree))
-    except (etree.XPathError, ValueError, SyntaxError) as exc:
+    except (etree.XPathError, SelectorError, ValueError, SyntaxError) as exc:
         raise ExtractionError(f"bad selector {selector!r}: {exc}", reason="bad_selector") from exc
 
 

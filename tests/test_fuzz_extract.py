@@ -15,7 +15,7 @@ depth of the tree, and a page that cannot finish inside a tiny CPU budget raises
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from bench.fuzz import (
     REASONS,
+    SEED_PAGE,
     deep_page,
     load_pages,
     mangled_pages,
@@ -40,7 +41,10 @@ from crawler.extract import (
 )
 from crawler.extract.dom import _drop_premature_end, parse
 from crawler.extract.limits import MAX_PAGE_BYTES, MAX_TAGS, checkpoint, time_budget
+from crawler.reextract import reextract
 from storage.article import Article
+from storage.paths import ArchivePaths
+from storage.raw import Exchange, RawArchiveWriter
 from tests.conftest import IN_CI
 from tests.test_cli import zhengwen
 
@@ -274,3 +278,27 @@ def test_cli_extract_refuses_a_huge_file(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert "too_large" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_reextract_skips_a_page_past_the_limits(tmp_path: Path) -> None:
+    """Re-extraction runs the extractor in its own process, with no pool to kill a slow page:
+    the limits hold there too, and the page is counted under its reason."""
+    paths = ArchivePaths(tmp_path / "archive").ensure()
+    writer = RawArchiveWriter(paths.raw_dir)
+    bodies = [SEED_PAGE.read_bytes(), paragraphs_page(30_000)]
+    for i, body in enumerate(bodies):
+        writer.write(
+            Exchange(
+                url=f"http://www.fzcb.org.cn/html/{i}.html",
+                site="fuzzsite",
+                status=200,
+                body=body,
+                fetched_at=datetime.now(UTC),
+                kind="article",
+                response_headers=[("Content-Type", "text/html")],
+            )
+        )
+    writer.close()
+    summary = reextract(paths.root)
+    assert summary.pages == 2
+    assert summary.new == 1 and summary.failed["too_many_tags"] == 1, summary

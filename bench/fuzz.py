@@ -14,7 +14,8 @@ time per page (max, p99, median). Exit status 1 when there was a failure.
 Inputs come from the generators the unit tests use (``tests/test_fuzz_extract.py``): random
 bytes; pages of random markup (tags, attributes, JSON-LD, labelled dates, charsets); real pages
 (the seed page, /work/shared/evaldata) cut, spliced with junk, byte-flipped, re-encoded under a
-wrong charset label; and, here only, pathological shapes at the size limits (tens of thousands of
+wrong charset label; real pages under random site selectors (CSS and XPath, valid and broken);
+and, here only, pathological shapes at the size limits (tens of thousands of
 paragraphs, multi-megabyte single lines and attribute values, deep nesting, thousands of
 ``</body>`` tags), which the unit tests only build small.
 """
@@ -395,13 +396,23 @@ class Tally:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     def run(
-        self, kind: str, html: bytes, http: str | None = None, forced: str | None = None
+        self,
+        kind: str,
+        html: bytes,
+        http: str | None = None,
+        forced: str | None = None,
+        selectors: dict[str, str] | None = None,
     ) -> None:
         from crawler.extract import ExtractionError, ExtractOptions, extract
 
         start, cpu = time.perf_counter(), time.thread_time()
         try:
-            extract(html, URL, ExtractOptions(encoding=forced), http_encoding=http)
+            extract(
+                html,
+                URL,
+                ExtractOptions(encoding=forced, selectors=selectors or {}),
+                http_encoding=http,
+            )
             result = "ok"
         except ExtractionError as exc:
             result = exc.reason if exc.reason in REASONS else f"unknown reason {exc.reason}"
@@ -431,26 +442,34 @@ def _p99(values: list[float]) -> float:
 
 def fuzz(examples: int, derandomize: bool, with_pathological: bool = True) -> Tally:
     """Run ``examples`` inputs, shared between the generators (pathological ones: one in ten)."""
-    from crawler.extract import extract
+    from crawler.extract import ExtractionError, extract
 
     pages = load_pages()
-    extract(pages[0][1], URL)  # imports and caches are not charged to the first input
+    # Imports and caches (the parser, trafilatura, charset detection) are not charged to the
+    # first input.
+    for warm_up in (pages[0][1], b"\x81\xff\x00binary", b"abc"):
+        try:
+            extract(warm_up, URL)
+        except ExtractionError:
+            pass
     tally = Tally()
-    kinds: list[tuple[str, st.SearchStrategy[Any], Callable[[Tally, Any], None]]] = [
-        ("random bytes", st.binary(max_size=65536), lambda t, h: t.run("random bytes", h)),
-        ("markup", markup_pages(), lambda t, c: t.run("markup", c[0], c[1])),
+    mangled = mangled_pages(pages)
+    # (share in tenths, generator, how to run one value)
+    kinds: list[tuple[int, st.SearchStrategy[Any], Callable[[Tally, Any], None]]] = [
+        (2, st.binary(max_size=65536), lambda t, h: t.run("random bytes", h)),
+        (3, markup_pages(), lambda t, c: t.run("markup", c[0], c[1])),
+        (3, mangled, lambda t, c: t.run("mangled page", c[0], c[1], c[2])),
         (
-            "mangled page",
-            mangled_pages(pages),
-            lambda t, c: t.run("mangled page", c[0], c[1], c[2]),
+            1,
+            st.tuples(st.sampled_from(pages), site_selectors()),
+            lambda t, c: t.run("site selectors", c[0][1], selectors=c[1]),
         ),
     ]
     if with_pathological:
-        kinds.append(("pathological", pathological_pages(), lambda t, h: t.run("pathological", h)))
-    shares = [examples * 3 // 10, examples * 3 // 10, examples * 3 // 10]
-    shares.append(examples - sum(shares) if with_pathological else 0)
-    if not with_pathological:
-        shares[2] += examples - sum(shares)
+        kinds.append((1, pathological_pages(), lambda t, h: t.run("pathological", h)))
+    tenths = sum(k[0] for k in kinds)
+    shares = [examples * k[0] // tenths for k in kinds]
+    shares[2] += examples - sum(shares)
     for (_, strategy, call), share in zip(kinds, shares, strict=True):
         if share > 0:
             _drive(strategy, call, tally, share, derandomize)

@@ -25,7 +25,7 @@ import pytest
 from bench.kill import check_archive, read_acks, run_trials
 from storage.article import Article
 from storage.db import Database, FetchUpdate
-from storage.parquet import TEMP_PREFIX, ParquetDataset
+from storage.parquet import TEMP_MIN_AGE, TEMP_PREFIX, ParquetDataset
 from storage.paths import ArchivePaths
 from storage.testhooks import CRASHPOINT_ENV, HOOKS_DIR_ENV
 
@@ -123,6 +123,11 @@ _WRITER = textwrap.dedent(
 
 def _kill_at(point: str, root: Path, store: str) -> None:
     """Run one batch write in a child process, SIGKILL it at ``point``."""
+    _kill(_pause_at(point, root, store))
+
+
+def _pause_at(point: str, root: Path, store: str) -> subprocess.Popen[str]:
+    """Run one batch write in a child process; return once it is paused at ``point``."""
     hooks = root / "hooks"
     hooks.mkdir(parents=True)
     env = {
@@ -148,6 +153,10 @@ def _kill_at(point: str, root: Path, store: str) -> None:
             pytest.fail(f"the writer never reached {point}: {out} {err}")
         time.sleep(0.05)
     assert json.loads(paused.read_text())["point"] == point
+    return proc
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     out, _err = proc.communicate(timeout=WAIT)
     assert proc.returncode == -signal.SIGKILL
@@ -177,6 +186,27 @@ def test_parquet_batch_killed_mid_flush_leaves_only_whole_parts(
     dataset.write_batch([a for a in _articles(3) if (a.url_hash, a.content_hash) not in held])
     check = check_archive(tmp_path, {"sql": set(), "parquet": set()})
     assert check.ok and check.parquet_rows == 3 and not check.duplicated_parquet
+
+
+def test_temp_files_of_a_killed_flush_are_cleaned_up_and_a_live_writers_are_not(
+    tmp_path: Path,
+) -> None:
+    """A writer holds a flock on its temp files until it renames them; the kernel drops it with
+    the writer. So the next run removes a killed flush's temp files without waiting an hour,
+    and leaves alone those of a writer still at work (another site's crawl), however old."""
+    writer = _pause_at("parquet.before_rename", tmp_path, "parquet")
+    try:
+        dataset = ParquetDataset(tmp_path / "parquet")
+        temps = sorted((tmp_path / "parquet").rglob(f"{TEMP_PREFIX}*"))
+        assert len(temps) == 3
+        old = time.time() - 2 * TEMP_MIN_AGE
+        for path in temps:
+            os.utime(path, (old, old))
+        assert dataset.cleanup_temp() == []  # alive (paused): locked
+    finally:
+        _kill(writer)
+    assert sorted(dataset.cleanup_temp()) == temps
+    assert not any((tmp_path / "parquet").rglob(f"{TEMP_PREFIX}*"))
 
 
 @pytest.mark.parametrize(("point", "stored"), [("sql.before_commit", 0), ("sql.after_commit", 3)])

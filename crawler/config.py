@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # \Z: "$" accepts a final newline
 SELECTOR_FIELDS = (
     "title",
     "published_at",
@@ -173,6 +173,23 @@ class _Reader:
             raise self.err(unknown[0], f"unknown key; expected one of: {known}")
 
 
+def _selector_problem(value: str) -> str | None:
+    """Why a selector cannot be used (compiled as the extractor will: XPath when it starts with
+    ``/`` or ``(``, CSS otherwise), or None. Found here, not on the first page of a crawl."""
+    from cssselect import SelectorError
+    from lxml import etree
+    from lxml.cssselect import CSSSelector
+
+    try:
+        if value.lstrip().startswith(("/", "(")):
+            etree.XPath(value)
+        else:
+            CSSSelector(value)
+    except (etree.XPathError, SelectorError, ValueError, SyntaxError) as exc:
+        return f"not a usable selector ({exc}): {value!r}"
+    return None
+
+
 def _regex_problem(pattern: str) -> str | None:
     try:
         re.compile(pattern)
@@ -290,6 +307,9 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
         if value is not None:
             if not value.strip():
                 raise sel.err(key, "expected a CSS selector or XPath, got an empty string")
+            problem = _selector_problem(value)
+            if problem is not None:
+                raise sel.err(key, problem)
             selectors[key] = value
     sel.reject_unknown()
 

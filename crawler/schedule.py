@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Final, Protocol
@@ -167,7 +167,7 @@ class SubprocessLauncher:
     """Starts ``python -m crawler.cli crawl CONFIG --trigger schedule --quiet`` per run."""
 
     archive: Path
-    db_url: str | None = None
+    db_url: str | None = field(default=None, repr=False)  # may hold a password
     python: str = sys.executable
 
     def command(self, site: SiteConfig) -> list[str]:

@@ -10,7 +10,7 @@ from storage.article import Article
 
 #: Site names become folder names (``site=<name>``) and SQL keys: the same rule as
 #: ``sites/<name>.toml``, so no name can climb out of the archive or differ only in case.
-SITE_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SITE_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # "$" accepts a final "\n"
 
 #: Derived from the type hints, so a new datetime field on `Article` is checked too.
 DATETIME_FIELDS: Final = tuple(

@@ -85,6 +85,10 @@ obey_robots = true
         ({"urls": {"article": ["x"], "lists": ["y"]}}, "urls.lists", "unknown key"),
         ({"selectors": {"titel": "h1"}}, "selectors.titel", "unknown key"),
         ({"selectors": {"title": " "}}, "selectors.title", "empty string"),
+        # parsel's ::text is not CSS lxml can run: refused when the config loads, not per page.
+        ({"selectors": {"body": "div.article p::text"}}, "selectors.body", "usable selector"),
+        ({"selectors": {"title": "//h1["}}, "selectors.title", "usable selector"),
+        ({"name": "demo\n"}, "name", "lowercase letters"),  # a name ending in a newline
         ({"politeness": {"concurrency": 0}}, "politeness.concurrency", "from 1 to 64"),
         ({"politeness": {"concurrency": True}}, "politeness.concurrency", "integer"),
         ({"politeness": {"download_delay": -1}}, "politeness.download_delay", ">= 0"),

@@ -83,6 +83,7 @@ HOSTILE_NAMES = [
     "a\uff0fb",  # fullwidth solidus
     "\u2024\u2024",  # one-dot leaders
     "\ud800",  # lone surrogate
+    "demo\n",  # a trailing newline ("$" in a pattern accepts it)
 ]
 
 

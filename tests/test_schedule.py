@@ -317,6 +317,8 @@ def test_the_database_url_reaches_the_crawl_by_environment_not_argv(tmp_path: Pa
     with_path = dataclasses.replace(site("demo", "0 * * * *"), path=str(tmp_path / "demo.toml"))
     assert not any("secret-db" in arg for arg in launcher.command(with_path))
     assert launcher.env() == {"ZHENGWEN_DB_URL": url}
+    secret = SubprocessLauncher(tmp_path, db_url="postgresql://u:hunter2@127.0.0.1/test")
+    assert "hunter2" not in repr(secret)  # a repr may end up in a log or a traceback
     # And the crawl command takes it from there: `stats` (same option) opens that database.
     env = {**os.environ, "ZHENGWEN_DB_URL": url, "PYTHONPATH": str(Path.cwd())}
     out = subprocess.run(

@@ -64,6 +64,9 @@ CHUNK = 10_000
 PARQUET_BATCH = 50_000
 """Articles per `ParquetDataset.write_batch`: the data is in date order, so a batch covers a
 few weeks and writes one part per site and day, as daily crawls would."""
+ROWS_JSON = "rows.json"
+"""The row phase's figures, written once every row is in (a build whose index was not finished
+is finished from there, not started over)."""
 ROWS_WRITTEN = ".rows-written"
 """Marker the builder leaves for its indexing process once every row is written."""
 COPY_SHARE = 0.03
@@ -413,7 +416,6 @@ def build(folder: Path, n: int, seed: int, workers: int) -> dict[str, Any]:
     """
     from sqlalchemy import insert
 
-    from storage import search
     from storage.db import Database
     from storage.models import Base
     from storage.parquet import ParquetDataset
@@ -459,28 +461,51 @@ def build(folder: Path, n: int, seed: int, workers: int) -> dict[str, Any]:
             print(f"\r  {written:,}/{n:,} articles", end="", flush=True)
     print(flush=True)
     generated = time.monotonic() - t0
-    rows_written.touch()
-    t = time.monotonic()
-    _, status, usage = os.wait4(indexer.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("the indexing process failed (its error is above)")
-    indexed = search.ensure_index(writes)  # nothing left: the check that the index is whole
-    index_s = time.monotonic() - t
-    db.dispose()
-    rows_written.unlink()
-    meta = {
+    rows = {
         "articles": n,
         "copies": copies,
         "seed": seed,
         "workers": workers,
         "pool_articles": pool_articles,
-        "build_s": generated + index_s,
         "build_rows_s": generated,
         "build_sql_s": sql_s,
         "build_parquet_s": parquet_s,
+    }
+    (folder / ROWS_JSON).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    rows_written.touch()
+    t = time.monotonic()
+    _, status, usage = os.wait4(indexer.pid, 0)
+    failed = os.waitstatus_to_exitcode(status) != 0
+    if failed:  # ensure_index resumes where it stopped: the rest is indexed here
+        print("  the indexing process failed (its error is above); indexing the rest here")
+    db.dispose()
+    rows_written.unlink()
+    return finish(folder, rows, t, usage.ru_utime + usage.ru_stime, indexer_failed=failed)
+
+
+def finish(
+    folder: Path, rows: dict[str, Any], t: float, cpu_s: float, *, indexer_failed: bool
+) -> dict[str, Any]:
+    """Complete the full-text index (`ensure_index` indexes what is missing) and write
+    ``build.json``: the end of a build, or of one whose indexing was interrupted."""
+    from storage import search
+    from storage.db import Database
+    from storage.paths import ArchivePaths
+
+    paths = ArchivePaths(folder)
+    db = Database(paths.default_db_url)
+    c = time.process_time()
+    indexed = search.ensure_index(db.engine.execution_options(**{_WRITE: True}))
+    cpu_s += time.process_time() - c
+    index_s = time.monotonic() - t
+    db.dispose()
+    rows_s = rows["build_rows_s"]
+    meta = rows | {
+        "build_s": None if rows_s is None else rows_s + index_s,
         "build_index_s": index_s,
-        "build_index_cpu_s": usage.ru_utime + usage.ru_stime,
+        "build_index_cpu_s": cpu_s,
         "indexed_after_rows": indexed,
+        "indexer_failed": indexer_failed,
         "sqlite_mb": sum(p.stat().st_size for p in folder.glob("zhengwen.sqlite*")) / MB,
         "parquet_mb": sum(p.stat().st_size for p in paths.parquet_dir.rglob("*.parquet")) / MB,
         "parquet_files": sum(1 for _ in paths.parquet_dir.rglob("*.parquet")),
@@ -493,6 +518,8 @@ def build(folder: Path, n: int, seed: int, workers: int) -> dict[str, Any]:
 def index_child(folder: Path) -> None:
     """Index rows as they are written (`ensure_index` indexes what is not indexed yet), until
     the builder says all rows are in; the last pass then indexes the rest."""
+    from sqlalchemy.exc import OperationalError
+
     from storage import search
     from storage.db import Database
     from storage.paths import ArchivePaths
@@ -502,7 +529,13 @@ def index_child(folder: Path) -> None:
     try:
         while True:
             last = (folder / ROWS_WRITTEN).exists()
-            if search.ensure_index(engine) == 0 and not last:
+            try:
+                done = search.ensure_index(engine)
+            except OperationalError as exc:  # the builder held the lock past the busy timeout
+                if "locked" not in str(exc):
+                    raise
+                done, last = 0, False
+            if done == 0 and not last:
                 time.sleep(1.0)
             if last:
                 return
@@ -518,14 +551,20 @@ def archive(work: Path, n: int, seed: int, workers: int) -> tuple[Path, dict[str
         meta = json.loads(done.read_text(encoding="utf-8"))
         print(f"reusing the archive in {folder} (built {meta['built']})", flush=True)
         return folder, meta | {"reused": True}
+    rows = folder / ROWS_JSON
+    if rows.exists():  # every row is in: only the index may be incomplete
+        print(f"finishing the full-text index of {folder} ...", flush=True)
+        meta = finish(
+            folder,
+            json.loads(rows.read_text(encoding="utf-8")),
+            time.monotonic(),
+            0.0,
+            indexer_failed=True,
+        )
+        return folder, meta | {"reused": False}
     print(f"building the archive ({n:,} articles) in {folder} ...", flush=True)
     meta = build(folder, n, seed, workers)
-    print(
-        f"  built in {meta['build_s']:.0f}s (rows {meta['build_rows_s']:.0f}s of which SQL "
-        f"{meta['build_sql_s']:.0f}s and Parquet {meta['build_parquet_s']:.0f}s; full-text "
-        f"index {meta['build_index_s']:.0f}s)",
-        flush=True,
-    )
+    print(f"  {_build_text(meta)}", flush=True)
     return folder, meta | {"reused": False}
 
 
@@ -797,6 +836,29 @@ def _target(value: float | None, limit: float, below: bool) -> str:
     return "met" if (value < limit if below else value >= limit) else "**missed**"
 
 
+def _build_text(a: dict[str, Any]) -> str:
+    if a.get("build_rows_s") is None:  # a build finished by `finish` from a hand-made rows.json
+        return (
+            f"Index completed on {a['built']}: the build's indexing process had failed "
+            f"(SQLite busy timeout under load), so `ensure_index` indexed the remaining "
+            f"{a['indexed_after_rows']:,} articles afterwards in "
+            f"{a['build_index_s'] / 60:.1f} min; the row phase's timings were not recorded."
+        )
+    return (
+        f"Built on {a['built']} in {a['build_s'] / 60:.0f} min: "
+        f"rows {a['build_rows_s'] / 60:.1f} min (SQL writes {a['build_sql_s'] / 60:.1f}, "
+        f"Parquet writes {a['build_parquet_s'] / 60:.1f}, generation in {a['workers']} worker "
+        f"processes alongside), then {a['build_index_s'] / 60:.1f} min until the full-text "
+        f"index was complete (`ensure_index`, {a['build_index_cpu_s'] / 60:.0f} min of CPU in "
+        "all)."
+        + (
+            " The indexing process had failed; the rest was indexed after the rows."
+            if a.get("indexer_failed")
+            else ""
+        )
+    )
+
+
 def table(meta: dict[str, Any], m: dict[str, Any]) -> str:
     hw, a = meta["machine"], meta["archive"]
     runs = meta["runs"]
@@ -816,12 +878,7 @@ def table(meta: dict[str, Any], m: dict[str, Any]) -> str:
         f"Archive: {a['articles']:,} articles ({a['copies']:,} syndicated copies) on "
         f"{len(SITES)} sites, 2016-2025; SQLite {a['sqlite_mb'] / 1024:.1f} GB (articles, "
         f"versions, full-text index), Parquet {a['parquet_mb'] / 1024:.2f} GB in "
-        f"{a['parquet_files']:,} files. Built on {a['built']} in {a['build_s'] / 60:.0f} min: "
-        f"rows {a['build_rows_s'] / 60:.1f} min (SQL writes {a['build_sql_s'] / 60:.1f}, "
-        f"Parquet writes {a['build_parquet_s'] / 60:.1f}, generation in {a['workers']} worker "
-        f"processes alongside), then {a['build_index_s'] / 60:.1f} min until the full-text "
-        f"index was complete (`ensure_index`, {a['build_index_cpu_s'] / 60:.0f} min of CPU in "
-        "all).",
+        f"{a['parquet_files']:,} files. " + _build_text(a),
         "",
         "| operation | zhengwen | DuckDB full scan | target (issue #6) |",
         "|---|---:|---:|---|",

@@ -164,6 +164,11 @@ def _crawl_and_report(
         + (f" ({c.articles_not_modified} not modified)" if c.articles_not_modified else "")
         + (f", {c.articles_removed} removed" if c.articles_removed else "")
         + f"; dropped: {dropped}; errors: {errors}"
+        + "".join(
+            f"; {label}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            for label, counts in (("skipped", c.skipped), ("retried", c.retries))
+            if counts
+        )
     )
     if result.log_file is not None:
         click.echo(f"log: {result.log_file}")

@@ -116,6 +116,10 @@ def test_crawl_archives_exactly_the_portal_and_rerun_adds_nothing(
     assert len(runs) == 1 and runs[0].status == "ok"
     assert runs[0].counters["articles_new"] == N_ARTICLES
     assert runs[0].counters["dropped"] == {}
+    # The summary line names what was skipped (robots.txt, deny patterns...) as the record has it.
+    skipped = runs[0].counters.get("skipped") or {}
+    assert skipped, "the demo portal links to /admin/, which robots.txt disallows"
+    assert "; skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items()) in first.stdout
 
     dataset = ParquetDataset(paths.parquet_dir)
     table = dataset.read_table("testportal")

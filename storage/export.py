@@ -80,6 +80,9 @@ FIELD_DOCS: Final[dict[str, str]] = {
 Progress = Callable[[int, int], None]
 """Called with (rows written so far, total rows to write) after each batch."""
 
+COMPRESSION_LEVEL: Final = 1
+"""zstd level of exported Parquet files (the archive's own files keep the default)."""
+
 
 class ExportError(Exception):
     """The export cannot be written (bad format, unwritable target)."""
@@ -201,7 +204,10 @@ def _write_parquet(path: Path, batches: Iterator[pa.RecordBatch], fields: list[s
     import pyarrow.parquet as pq
 
     schema = arrow_schema(fields)
-    with pq.ParquetWriter(path, schema, compression=COMPRESSION) as writer:
+    # zstd level 1: about as small as the default level 3 on text, in less of the export's time.
+    with pq.ParquetWriter(
+        path, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL
+    ) as writer:
         for batch in batches:
             writer.write_batch(batch.select(fields), row_group_size=ROWS_PER_BATCH)
     _fsync(path)

@@ -50,7 +50,6 @@ _ARTICLES: Final = Base.metadata.tables["articles"]
 #: Rows fetched per round trip: bounds memory while streaming whatever the archive's size.
 BATCH_SIZE: Final = 2000
 FIELDS: Final[tuple[str, ...]] = tuple(field_names())
-_TUPLE_FIELDS: Final = frozenset({"tags", "images"})
 _CONVERTED: Final = frozenset(
     c.name for c in _ARTICLES.columns if isinstance(c.type, (UTCDateTime, JSON))
 )
@@ -270,7 +269,7 @@ class Archive(AbstractContextManager["Archive"]):
             raise ArchiveError(f"{self.name} holds no zhengwen archive (no articles table)")
         self.dialect: str = self._db.dialect
         self._indexed = False
-        self._streams: WeakSet[Generator[Row[Any]]] = WeakSet()
+        self._streams: WeakSet[Generator[Any]] = WeakSet()
 
     def __repr__(self) -> str:
         return f"Archive({self.name!r})"
@@ -355,7 +354,7 @@ class Archive(AbstractContextManager["Archive"]):
         # at a time below (SQLAlchemy's per-value conversion was most of an export's CPU).
         text = self.dialect == "sqlite"
         times = [i for i, t in enumerate(schema.types) if pa.types.is_timestamp(t)]
-        lists = [i for i, f in enumerate(fields) if f in _TUPLE_FIELDS]
+        lists = [i for i, t in enumerate(schema.types) if pa.types.is_list(t)]
 
         def batch(chunk: Sequence[Sequence[Any]]) -> pa.RecordBatch:
             # Column by column: several times faster than converting a dict per row. (Rows may
@@ -382,13 +381,10 @@ class Archive(AbstractContextManager["Archive"]):
             # Straight from the DBAPI cursor: the stored-text columns need no conversion, so
             # SQLAlchemy's row objects would only cost time (a fifth of an export's CPU).
             stmt = self._ordered(self._select(filters, fields, stored_text=True), order, limit)
-            with self._db.engine.connect() as conn:
-                result = conn.execute(stmt)
-                try:
-                    while chunk := result.cursor.fetchmany(size):
-                        yield batch(chunk)
-                finally:
-                    result.close()
+            chunks = self._tuples_of(stmt, size)
+            self._streams.add(chunks)
+            for chunk in chunks:
+                yield batch(chunk)
             return
         rows: list[Sequence[Any]] = []
         for row in self.rows(filters, fields, order=order, limit=limit, stored_text=text):
@@ -490,6 +486,16 @@ class Archive(AbstractContextManager["Archive"]):
             finally:
                 result.close()  # a server-side cursor must close before its connection
 
+    def _tuples_of(self, stmt: Select[Any], size: int) -> Generator[Sequence[Any]]:
+        """Lists of up to ``size`` rows as the DBAPI cursor returns them: no conversion."""
+        with self._db.engine.connect() as conn:
+            result = conn.execute(stmt)
+            try:
+                while chunk := result.cursor.fetchmany(size):
+                    yield chunk
+            finally:
+                result.close()
+
     def _ensure_search_index(self) -> None:
         if not self._indexed:  # an archive older than the index: build it once
             from storage import search
@@ -551,10 +557,9 @@ class Archive(AbstractContextManager["Archive"]):
         return self._db.runs(site, limit=limit if limit is not None else 2**62)
 
 
-def _json_list(stored: str | None) -> list[str]:
-    """A stored JSON list column (``tags``, ``images``); SQL NULL and JSON null are empty."""
-    if stored is None or stored == "[]":
-        return []
+def _json_list(stored: str) -> list[str]:
+    """A stored JSON list column (``tags``, ``images``) that is not ``[]``; JSON null is empty.
+    (The caller tests NULL and ``[]``, nearly every value, without a call.)"""
     value = json.loads(stored)
     return [] if value is None else list(value)
 

@@ -372,3 +372,22 @@ def test_postgresql_archive(pg_url: str) -> None:
         assert urls(opened.articles(q="扶贫 Shenzhen", exclude_duplicates=True)) == {ALPHA1}
         assert [a.url for a in opened.articles(order="site", limit=2)] == [ALPHA1, ALPHA2]
         assert opened.article(SEED_URL) == next(iter(opened.articles(site="fazhi-chenbao")))
+
+
+def test_close_releases_partly_read_streams(archive_dir: Path) -> None:
+    """A half-read iterator holds a database connection; closing the Archive gives it back."""
+    from sqlalchemy import event
+
+    from storage.query import FIELDS, Filters
+
+    archive = Archive(archive_dir)
+    out: list[int] = []  # +1 per checkout, -1 per checkin (dispose() alone checks none in)
+    event.listen(archive._db.engine, "checkout", lambda *_: out.append(1))
+    event.listen(archive._db.engine, "checkin", lambda *_: out.append(-1))
+    articles = iter(archive.articles())
+    batches = archive.batches(Filters.build(), FIELDS, size=1)
+    next(articles)
+    next(batches)
+    assert sum(out) == 2
+    archive.close()
+    assert sum(out) == 0

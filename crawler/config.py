@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # \Z: "$" accepts a final newline
+from storage.validation import SITE_NAME_RE
+
+NAME_RE = SITE_NAME_RE  # one rule: a config's name is the site name its archive stores
 SELECTOR_FIELDS = (
     "title",
     "published_at",
@@ -176,17 +178,13 @@ class _Reader:
 def _selector_problem(value: str) -> str | None:
     """Why a selector cannot be used (compiled as the extractor will: XPath when it starts with
     ``/`` or ``(``, CSS otherwise), or None. Found here, not on the first page of a crawl."""
-    from cssselect import SelectorError
-    from lxml import etree
-    from lxml.cssselect import CSSSelector
+    from crawler.extract.dom import compile_selector
+    from crawler.extract.errors import ExtractionError
 
     try:
-        if value.lstrip().startswith(("/", "(")):
-            etree.XPath(value)
-        else:
-            CSSSelector(value)
-    except (etree.XPathError, SelectorError, ValueError, SyntaxError) as exc:
-        return f"not a usable selector ({exc}): {value!r}"
+        compile_selector(value)
+    except ExtractionError as exc:
+        return f"not a usable selector ({exc.__cause__}): {value!r}"
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,22 +251,39 @@ def text_of(el: Any) -> str:
     return " ".join(line.text for line in block_lines(el))
 
 
-def select(tree: Any, selector: str) -> list[Any]:
-    """Elements (or strings) matching a per-site selector: XPath when it starts with ``/`` or
-    ``(``, CSS otherwise. A broken selector is a site-config error worth surfacing loudly.
+#: What lxml and cssselect raise for a selector they cannot compile or run. cssselect's
+#: `SelectorError` includes valid CSS it cannot translate to XPath, such as parsel's ``p::text``
+#: that Scrapy users write; until issue 7 it failed the page with an untyped exception.
+_SELECTOR_ERRORS = (etree.XPathError, SelectorError, ValueError, SyntaxError)
 
-    cssselect's errors (`SelectorError`) include valid CSS it cannot translate to XPath, such as
-    parsel's ``p::text`` that Scrapy users write; until issue 7 it failed
-    the page with an untyped exception."""
+
+def compile_selector(selector: str) -> Callable[[Any], Any]:
+    """A per-site selector compiled: XPath when it starts with ``/`` or ``(``, CSS otherwise.
+    Raises `ExtractionError` (``bad_selector``); site configs call it when they load."""
+    run: Callable[[Any], Any]
     try:
         if selector.lstrip().startswith(("/", "(")):
-            result = tree.xpath(selector)
-            if not isinstance(result, list):
-                return [str(result)]
-            return list(result)
-        return list(CSSSelector(selector)(tree))
-    except (etree.XPathError, SelectorError, ValueError, SyntaxError) as exc:
-        raise ExtractionError(f"bad selector {selector!r}: {exc}", reason="bad_selector") from exc
+            run = etree.XPath(selector)
+        else:
+            run = CSSSelector(selector)
+    except _SELECTOR_ERRORS as exc:
+        raise _bad_selector(selector, exc) from exc
+    return run
+
+
+def select(tree: Any, selector: str) -> list[Any]:
+    """Elements (or strings) matching a per-site selector (`compile_selector`). A broken
+    selector is a site-config error worth surfacing loudly."""
+    run = compile_selector(selector)
+    try:
+        result = run(tree)
+    except _SELECTOR_ERRORS as exc:
+        raise _bad_selector(selector, exc) from exc
+    return list(result) if isinstance(result, list) else [str(result)]
+
+
+def _bad_selector(selector: str, exc: Exception) -> ExtractionError:
+    return ExtractionError(f"bad selector {selector!r}: {exc}", reason="bad_selector")
 
 
 #: Each page's meta index, built once: fields look up meta tags about twenty times per page.

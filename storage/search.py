@@ -195,6 +195,11 @@ _FTS: Final = table("article_search", column("rowid", Integer))
 _FTS_ME: Final[ColumnClause[Any]] = literal_column("article_search")
 
 
+def _fts_match(terms: Sequence[Term]) -> Any:
+    """``article_search MATCH '<terms>'``: the FTS5 condition of a query's terms."""
+    return _FTS_ME.op("MATCH")(literal(_fts5_expression(terms), String))
+
+
 def matching(
     q: str, dialect: str, *, since_id: int | None = None, top: int | None = None
 ) -> Select[tuple[str, float, Any]]:
@@ -213,9 +218,7 @@ def matching(
     if dialect == "sqlite":
         keys = table("article_search_keys", column("id", Integer), column("url_hash", String))
         bm25 = func.bm25(_FTS_ME, TITLE_WEIGHT, 1.0, type_=Float).label("rank")
-        hits = select(_FTS.c.rowid.label("id"), bm25).where(
-            _FTS_ME.op("MATCH")(literal(_fts5_expression(terms), String))
-        )
+        hits = select(_FTS.c.rowid.label("id"), bm25).where(_fts_match(terms))
         if since_id is not None:
             hits = hits.where(_FTS.c.rowid >= since_id)
         if top is not None:
@@ -248,7 +251,7 @@ def window_start(conn: Connection, q: str, window: int = RANK_WINDOW) -> int | N
         raise ValueError(f"window must be positive, got {window}")
     stmt = (
         select(_FTS.c.rowid)
-        .where(_FTS_ME.op("MATCH")(literal(_fts5_expression(parse_query(q)), String)))
+        .where(_fts_match(parse_query(q)))
         .order_by(_FTS.c.rowid.desc())
         .limit(1)
         .offset(window)

@@ -38,7 +38,14 @@ OUR_TRUTH = ROOT / "bench" / "data" / "zh" / "truth"
 PIN = ROOT / "bench" / "extraction_pin.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-GROUPS = ("zh-given", "zh-ours", "zh", "aeb")
+GROUPS = ("zh-given", "zh-ours", "zh", "cwce-dev", "aeb")
+#: The sets compared with the baselines (the targets of issue #13); ``zh-given``/``zh-ours`` are
+#: the two halves of ``zh``.
+SETS = ("zh", "cwce-dev", "aeb")
+#: A page scoring below this body F1 is a bad page (the issue's "pages < 0.8").
+BAD_PAGE = 0.8
+#: A whole-article loss: zhengwen below LOST while another system is above BAD_PAGE.
+LOST = 0.2
 
 #: A body line that is site chrome, not article: judged independently of zhengwen's own
 #: patterns so the benchmark does not grade the extractor with its own rules. A line only counts
@@ -95,12 +102,27 @@ def load_cases(shared: Path = SHARED) -> list[Case]:
     for group, records in (("zh-given", given), ("zh-ours", ours)):
         for r in records:
             cases.append(_case(r, group, zh / f"{r['id']}.html"))
-    aeb = shared / "aeb"
-    for line in (aeb / "truth.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            cases.append(_case(r, "aeb", aeb / f"{r['id']}.html.gz"))
+    for group in ("cwce-dev", "aeb"):
+        folder = shared / group
+        truth = folder / "truth.jsonl"
+        if not truth.exists():
+            continue
+        for line in truth.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                cases.append(_case(r, group, folder / f"{r['id']}.html.gz"))
     return cases
+
+
+def site_of(case: Case) -> str:
+    """The site a page belongs to (its host without ``www.``), for per-site comparisons; a page
+    without a URL is a site of its own."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(case.url).hostname or ""
+    if not host or host.endswith("example.invalid"):
+        return f"{case.group}:{case.id}"
+    return host.removeprefix("www.")
 
 
 def _case(r: dict[str, Any], group: str, path: Path) -> Case:
@@ -149,13 +171,34 @@ def trafilatura_metadata(html: bytes, url: str, res: Result) -> Result:
     return res
 
 
+def run_readability(html: bytes, url: str) -> Result:
+    """readability-lxml 0.9 (``Document(...).summary()``), given the page decoded the same way as
+    GNE so that the comparison is of extraction, not of charset guessing; the summary's text is
+    taken line by line (one line per block) so English words do not run together."""
+    import lxml.html
+    from readability import Document
+
+    from crawler.extract import decode_html
+    from crawler.extract.dom import block_lines
+
+    try:
+        text, _ = decode_html(html)
+        doc = Document(text, url=url)
+        summary = doc.summary(html_partial=True)
+        tree = lxml.html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # readability raises bare exceptions (Unparseable, ValueError) on bad pages
+        return Result()
+    body = "\n".join(line.text for line in block_lines(tree))
+    return Result(body=body, title=doc.short_title() or None)
+
+
 def run_gne(html: bytes, url: str) -> Result:
     from gne import GeneralNewsExtractor
 
     from crawler.extract import decode_html
 
-    text, _ = decode_html(html)
     try:
+        text, _ = decode_html(html)
         out = GeneralNewsExtractor().extract(text)
     except Exception:  # GNE raises bare exceptions on pages it cannot parse
         return Result()
@@ -179,18 +222,24 @@ def _parse_any(value: Any) -> datetime | date | None:
 EXTRACTORS: dict[str, Callable[[bytes, str], Result]] = {
     "zhengwen": run_zhengwen,
     "trafilatura": run_trafilatura_body,
+    "readability": run_readability,
     "gne": run_gne,
 }
+#: Where each optional baseline comes from, for the message when it is missing.
+OPTIONAL = {"gne": "gne", "readability": "readability"}
 
 
 def available(names: Iterable[str]) -> list[str]:
     out = []
     for name in names:
-        if name == "gne":
+        if name in OPTIONAL:
             try:
-                import gne  # noqa: F401
+                __import__(OPTIONAL[name])
             except ImportError:
-                print("gne not installed (pip install -e '.[bench]'); skipping it", file=sys.stderr)
+                print(
+                    f"{name} not installed (pip install -e '.[bench]'); skipping it",
+                    file=sys.stderr,
+                )
                 continue
         out.append(name)
     return out
@@ -237,6 +286,9 @@ def date_matches(got: datetime | date | None, truth: str) -> tuple[bool, bool | 
     """(same day, same minute or None when the truth has no time)."""
     has_time = "T" in truth
     want = datetime.fromisoformat(truth) if has_time else date.fromisoformat(truth[:10])
+    if isinstance(want, datetime) and want.tzinfo is None:
+        # cwce-dev writes page times without an offset: they are the page's own (Beijing) time.
+        want = want.replace(tzinfo=SHANGHAI)
     if got is None:
         return False, (False if has_time else None)
     if isinstance(got, datetime):
@@ -272,10 +324,12 @@ class Tally:
     hits: Counter[str] = field(default_factory=Counter)
     totals: Counter[str] = field(default_factory=Counter)
     chrome_pages: int = 0
+    bad_pages: int = 0
 
     def add(self, case: Case, res: Result) -> None:
         self.pages += 1
         p, r, f = prf(res.body, case.body)
+        self.bad_pages += f < BAD_PAGE
         self.p.append(p)
         self.r.append(r)
         self.f.append(f)
@@ -312,16 +366,26 @@ class Tally:
             out[key] = round(self.hits[key] / n, 4) if n else None
             out[f"{key}_n"] = n
         out["chrome_pages"] = self.chrome_pages
+        out["bad_pages"] = self.bad_pages
         return out
 
 
-def evaluate(
-    name: str, cases: list[Case]
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
-    """Metrics per group for one extractor, and the chrome lines found per page (for reading)."""
+@dataclass(slots=True)
+class Evaluation:
+    """One extractor over every case: metrics per group, body F1 per page, chrome per page."""
+
+    metrics: dict[str, dict[str, Any]]
+    f1: dict[str, float]
+    chrome: dict[str, list[str]]
+
+
+def evaluate(name: str, cases: list[Case]) -> Evaluation:
+    """Metrics per group for one extractor, each page's body F1 (keyed ``group/id``), and the
+    chrome lines found per page (for reading)."""
     run = EXTRACTORS[name]
     tallies = {g: Tally() for g in GROUPS}
     chrome: dict[str, list[str]] = {}
+    f1: dict[str, float] = {}
     for case in cases:
         html = case.html()
         res = run(html, case.url)
@@ -329,10 +393,48 @@ def evaluate(
             res = trafilatura_metadata(html, case.url, res)
         for group in _groups_of(case):
             tallies[group].add(case, res)
+        f1[key_of(case)] = prf(res.body, case.body)[2]
         lines = chrome_lines(res.body, case.body)
         if lines:
             chrome[case.id] = lines
-    return {g: t.metrics() for g, t in tallies.items()}, chrome
+    return Evaluation({g: t.metrics() for g, t in tallies.items()}, f1, chrome)
+
+
+def key_of(case: Case) -> str:
+    return f"{case.group}/{case.id}"
+
+
+def losses(
+    cases: list[Case], evals: dict[str, Evaluation], name: str = "zhengwen"
+) -> dict[str, list[str]]:
+    """Per set, the pages `name` loses whole: F1 < LOST where another system gets > BAD_PAGE."""
+    out: dict[str, list[str]] = {g: [] for g in GROUPS}
+    mine = evals[name].f1
+    for case in cases:
+        key = key_of(case)
+        others = [e.f1[key] for n, e in evals.items() if n != name]
+        if mine[key] < LOST and any(f > BAD_PAGE for f in others):
+            for group in _groups_of(case):
+                out[group].append(case.id)
+    return out
+
+
+def per_site(cases: list[Case], f1: dict[str, float]) -> dict[str, float]:
+    """Mean body F1 per site (`site_of`)."""
+    scores: dict[str, list[float]] = {}
+    for case in cases:
+        scores.setdefault(site_of(case), []).append(f1[key_of(case)])
+    return {site: round(statistics.fmean(v), 4) for site, v in sorted(scores.items())}
+
+
+def site_changes(
+    before: dict[str, float], after: dict[str, float], tol: float = 0.005
+) -> list[str]:
+    """Sites whose mean F1 moved by more than `tol` between two runs, worst drop first."""
+    moved = [
+        (after[s] - before[s], s) for s in after if s in before and abs(after[s] - before[s]) > tol
+    ]
+    return [f"{s}: {before[s]:.3f} -> {after[s]:.3f} ({d:+.3f})" for d, s in sorted(moved)]
 
 
 def explain(name: str, cases: list[Case], group_prefix: str = "zh") -> None:
@@ -396,18 +498,43 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-def table(results: dict[str, dict[str, dict[str, Any]]], speed: dict[str, float]) -> str:
-    head = "| set | extractor | pages | body P | body R | body F1 | title | date (day) | date (minute) | author | source | pages with chrome | ms/page |"
-    rows = [head, "|" + "---|" * 13]
+def table(
+    results: dict[str, dict[str, dict[str, Any]]],
+    speed: dict[str, float],
+    lost: dict[str, list[str]] | None = None,
+) -> str:
+    head = (
+        "| set | extractor | pages | body P | body R | body F1 | pages < 0.8 | whole-article losses "
+        "| title | date (day) | date (minute) | author | source | pages with chrome | ms/page |"
+    )
+    rows = [head, "|" + "---|" * 15]
     for group in GROUPS:
         for name, per_group in results.items():
             m = per_group[group]
+            loss = str(len(lost[group])) if lost is not None and name == "zhengwen" else "–"
             rows.append(
                 f"| {group} | {name} | {m['pages']} | {m['body_p']:.3f} | {m['body_r']:.3f} | **{m['body_f1']:.3f}** "
+                f"| {m['bad_pages']} | {loss} "
                 f"| {_pct(m['title'])} | {_pct(m['date_day'])} | {_pct(m['date_minute'])} "
                 f"| {_pct(m['author'])} | {_pct(m['source'])} | {m['chrome_pages']} | {speed.get(name, 0):.1f} |"
             )
     return "\n".join(rows)
+
+
+def margins(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """zhengwen's body F1 minus the better of plain trafilatura and readability-lxml, per set
+    (issue #13's target: at least +0.03 on every set)."""
+    if "zhengwen" not in results:
+        return ""
+    out = []
+    for group in SETS:
+        base = [
+            results[n][group]["body_f1"] for n in ("trafilatura", "readability") if n in results
+        ]
+        if base:
+            margin = results["zhengwen"][group]["body_f1"] - max(base)
+            out.append(f"{group} {margin:+.3f}")
+    return "zhengwen body F1 minus the better baseline: " + ", ".join(out) if out else ""
 
 
 def machine() -> str:
@@ -438,11 +565,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--extractors", default="zhengwen,trafilatura,gne")
-    ap.add_argument("--repeat", type=int, default=3, help="timing passes (median reported)")
+    ap.add_argument("--extractors", default="zhengwen,trafilatura,readability,gne")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="timing passes (median reported; 0: no timing)"
+    )
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--update-pin", action="store_true", help=f"rewrite {PIN.relative_to(ROOT)}")
     ap.add_argument("--show-chrome", action="store_true", help="print chrome lines left in bodies")
+    ap.add_argument("--sites-out", metavar="F", help="write zhengwen's mean body F1 per site to F")
+    ap.add_argument(
+        "--compare",
+        metavar="F",
+        help="list the sites whose mean body F1 moved against an earlier --sites-out file",
+    )
     ap.add_argument(
         "--explain", metavar="GROUP", help="list per-page mismatches of zhengwen (zh, aeb) and exit"
     )
@@ -453,28 +588,50 @@ def main(argv: list[str] | None = None) -> None:
         explain("zhengwen", cases, args.explain)
         return
     names = available(n.strip() for n in args.extractors.split(",") if n.strip())
-    results: dict[str, dict[str, dict[str, Any]]] = {}
+    evals: dict[str, Evaluation] = {}
     for name in names:
         print(f"scoring {name} on {len(cases)} pages ...", file=sys.stderr, flush=True)
-        results[name], chrome = evaluate(name, cases)
+        evals[name] = evaluate(name, cases)
         if args.show_chrome:
-            for page, lines in chrome.items():
+            for page, lines in evals[name].chrome.items():
                 print(f"  {name} {page}: {lines[:3]}", file=sys.stderr)
-    print(
-        f"timing {', '.join(names)} ({args.repeat} interleaved passes) ...",
-        file=sys.stderr,
-        flush=True,
-    )
-    passes = time_per_page(names, cases, args.repeat)
+    results = {name: e.metrics for name, e in evals.items()}
+    lost = losses(cases, evals) if "zhengwen" in evals and len(evals) > 1 else None
+    if lost:
+        for group in SETS:
+            if lost[group]:
+                print(f"whole-article losses in {group}: {', '.join(lost[group])}", file=sys.stderr)
+    if "zhengwen" in evals:
+        sites = per_site(cases, evals["zhengwen"].f1)
+        if args.sites_out:
+            Path(args.sites_out).write_text(json.dumps(sites, indent=1, ensure_ascii=False) + "\n")
+        if args.compare:
+            before = json.loads(Path(args.compare).read_text(encoding="utf-8"))
+            changes = site_changes(before, sites)
+            print(f"sites moved against {args.compare} ({len(changes)}):", file=sys.stderr)
+            for line in changes:
+                print(f"  {line}", file=sys.stderr)
+    if args.repeat:
+        print(
+            f"timing {', '.join(names)} ({args.repeat} interleaved passes) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        passes = time_per_page(names, cases, args.repeat)
+    else:
+        passes = {name: [0.0] for name in names}
     speed = {name: statistics.median(p) for name, p in passes.items()}
-    text = table(results, speed)
+    text = table(results, speed, lost)
     ratio = ""
-    if "zhengwen" in speed and "trafilatura" in speed:
+    if args.repeat and "zhengwen" in speed and "trafilatura" in speed:
         ratios = [z / t for z, t in zip(passes["zhengwen"], passes["trafilatura"], strict=True)]
         ratio = (
             "\n\nzhengwen / plain trafilatura time per page: "
             f"**{statistics.median(ratios):.2f}×** (median of the per-pass ratios)"
         )
+    margin = margins(results)
+    if margin:
+        ratio += f"\n\n{margin}"
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     report = (
         f"Measured {stamp} on {machine()}; command `python bench/extraction.py` "

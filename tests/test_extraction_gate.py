@@ -23,7 +23,7 @@ def test_extraction_scores_do_not_regress() -> None:
             pytest.fail(f"evaluation data missing at {SHARED} (CI=true)")
         pytest.skip(f"evaluation data not found at {SHARED}")
     pinned = json.loads(PIN.read_text(encoding="utf-8"))
-    current = pin_metrics(evaluate("zhengwen", load_cases())[0])
+    current = pin_metrics(evaluate("zhengwen", load_cases()).metrics)
     drops = [
         f"{group}.{key}: {current[group].get(key)} < pinned {value}"
         for group, metrics in pinned.items()

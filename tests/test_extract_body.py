@@ -50,6 +50,31 @@ def test_stray_html_end_from_an_included_header_does_not_hide_the_article() -> N
     assert [line.text for line in p.lines][-1].startswith("第十届全国人民代表大会")
 
 
+def test_a_comment_inside_a_paragraph_does_not_cut_it() -> None:
+    # React pages (aeb 702d1d, the New York Times) put ``<!-- -->`` between a paragraph's text
+    # runs; trafilatura handed a tree that kept them returned only the words before the first.
+    en = [
+        "When President Trump's advisers suggested that Beijing resume buying farm products as "
+        "part of a trade deal, he was not satisfied with the figure they had reached so far.",
+        "The cabinet members gathered around him laughed, and the talks went on for weeks "
+        "without a date being set for the signing of the first phase of the agreement.",
+        "Executives across the world say they have no choice but to postpone some hiring and "
+        "investment while the uncertainty lasts, according to surveys published this week.",
+    ]
+    body = (
+        f"<p>When <!-- --> <a href='/x'>President Trump's advisers</a> <!-- -->"
+        f"{en[0][len('When President Trump’s advisers') :]}</p>"
+        + "".join(f"<p>{t}</p>" for t in en[1:])
+    )
+    html = (
+        "<html><head><meta charset='utf-8'><title>Trade talks</title></head><body>"
+        f"<h1>Trade talks</h1><article>{body}</article></body></html>"
+    )
+    article = extract(html.encode(), "https://news.example.com/2019/trade.html")
+    assert article.body.splitlines()[0].startswith("When President Trump's advisers suggested")
+    assert "not satisfied" in article.body
+
+
 def test_centered_short_line_under_a_picture_is_a_caption() -> None:
     # 163.com: the picture in p.f_center, its caption in the next centered paragraph.
     lines = lines_of(

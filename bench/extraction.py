@@ -172,18 +172,16 @@ def trafilatura_metadata(html: bytes, url: str, res: Result) -> Result:
 
 
 def run_readability(html: bytes, url: str) -> Result:
-    """readability-lxml 0.9 (``Document(...).summary()``), given the page decoded the same way as
-    GNE so that the comparison is of extraction, not of charset guessing; the summary's text is
-    taken line by line (one line per block) so English words do not run together."""
+    """readability-lxml 0.9 as a user calls it: ``Document(page bytes).summary()``, with its own
+    charset detection. The summary's text is taken line by line (one line per block) so English
+    words do not run together."""
     import lxml.html
     from readability import Document
 
-    from crawler.extract import decode_html
     from crawler.extract.dom import block_lines
 
     try:
-        text, _ = decode_html(html)
-        doc = Document(text, url=url)
+        doc = Document(html, url=url)
         summary = doc.summary(html_partial=True)
         tree = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception:  # readability raises bare exceptions (Unparseable, ValueError) on bad pages

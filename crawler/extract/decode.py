@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import NamedTuple
 
 from charset_normalizer import from_bytes
 
@@ -16,6 +17,8 @@ from crawler.extract.errors import NotAnArticle, UndecodableError
 from crawler.extract.patterns import (
     GB_FAMILY,
     MAX_CONTROL_RATIO,
+    MAX_REPLACED_SHARE,
+    MIN_REPLACED_ALLOWED,
     META_CHARSET_RE,
     META_SNIFF_BYTES,
     WEAK_DECLARATIONS,
@@ -96,56 +99,122 @@ def _detect(html: bytes) -> str | None:
     return normalize_codec(best.encoding)
 
 
+class Decoded(NamedTuple):
+    text: str
+    codec: str
+    replaced: int = 0
+    """Characters replaced by U+FFFD: bytes the chosen charset could not decode (a damaged page
+    shown the way a browser shows it). Counted in the crawl's stats."""
+
+
 def decode_html(
     html: bytes, forced: str | None = None, http_encoding: str | None = None
 ) -> tuple[str, str]:
-    """Decode page bytes; returns ``(text, codec)``.
+    """Decode page bytes; returns ``(text, codec)`` (`decode` also says how many characters were
+    replaced)."""
+    text, codec, _replaced = decode(html, forced, http_encoding)
+    return text, codec
+
+
+def _replaced(html: bytes, codec: str) -> tuple[str, int]:
+    """The bytes decoded with replacement, and how many U+FFFD that added (a page may hold the
+    character itself, which is not a decoding error)."""
+    text = html.decode(codec, "replace")
+    try:
+        literal = html.count("\ufffd".encode(codec))
+    except (UnicodeEncodeError, LookupError):
+        literal = 0
+    return text, max(0, text.count("\ufffd") - literal)
+
+
+def _tolerable(text: str, replaced: int) -> bool:
+    """A few replaced characters among many decoded ones is a damaged page of this charset; a
+    wrong charset replaces a large share of the non-ASCII text (or makes it binary)."""
+    wide = sum(1 for ch in text if ord(ch) > 127)
+    return replaced <= MAX_REPLACED_SHARE * wide or (
+        replaced <= MIN_REPLACED_ALLOWED and replaced * 10 <= wide
+    )
+
+
+def _lenient(html: bytes, codecs_: list[str]) -> Decoded | None:
+    """The codec that decodes the page with the fewest replacements (the earlier in `codecs_` on
+    a tie: the declared charset first), if that number is tolerable: a page shown the way a
+    browser shows it. None when every codec breaks the text."""
+    best: Decoded | None = None
+    for codec in codecs_:
+        try:
+            text, replaced = _replaced(html, codec)
+        except LookupError:
+            continue
+        if best is None or replaced < best.replaced:
+            best = Decoded(text, codec, replaced)
+    if best is None or not _tolerable(best.text, best.replaced) or _looks_binary(best.text):
+        return None
+    return best
+
+
+def decode(html: bytes, forced: str | None = None, http_encoding: str | None = None) -> Decoded:
+    """Decode page bytes the way a browser would.
 
     Order: BOM (unambiguous), a forced site encoding (the user knows better), the ``<meta>``
-    declaration, the HTTP header, then detection. Every declaration is tried strictly so a wrong
-    one falls through instead of producing mojibake. Raises `UndecodableError` for binary bodies
-    and `NotAnArticle` for empty ones.
+    declaration, the HTTP header, then detection. Every declaration is tried strictly first so a
+    wrong one falls through instead of producing mojibake; when no charset decodes the page
+    strictly, the declared one (else UTF-8 or GB18030) is taken with replacement characters if
+    only a few bytes are broken, as browsers do, instead of dropping the page or guessing another
+    script. Raises `UndecodableError` for binary bodies and `NotAnArticle` for empty ones.
     """
     if not html.strip():
         raise NotAnArticle("empty page", reason="empty")
     for bom, codec in _BOMS:
         if html.startswith(bom):
-            return _checked(html[len(bom) :].decode(codec, "replace"), codec)
+            text, replaced = _replaced(html[len(bom) :], codec)
+            return Decoded(*_checked(text, codec), replaced)
 
     forced_codec = normalize_codec(forced)
     if forced_codec:
-        return _checked(html.decode(forced_codec, "replace"), forced_codec)
+        text, replaced = _replaced(html, forced_codec)
+        return Decoded(*_checked(text, forced_codec), replaced)
 
     # Valid UTF-8 with non-ASCII bytes is practically never anything else (GBK text is not valid
     # UTF-8 beyond a few bytes), so it wins over a stale GB2312 declaration. Checked first because
     # UTF-8 bytes can also pass a strict gb18030 decode by accident.
     utf8 = _strict(html, "utf-8")
     if utf8 is not None:
-        return _checked(utf8, "utf-8")
+        return Decoded(*_checked(utf8, "utf-8"))
 
     candidates = declared_charsets(html)
     http_codec = normalize_codec(http_encoding)
     if http_codec and http_codec not in candidates:
         candidates.append(http_codec)
     weak: str | None = None
+    strong: list[str] = []
     for codec in candidates:
         if _is_weak(codec):
             weak = weak or codec
             continue
+        strong.append(codec)
         text = _strict(html, codec)
         if text is not None:
-            return _checked(text, codec)
+            return Decoded(*_checked(text, codec))
 
     # Declarations failed or were missing. gb18030 is the dominant legacy encoding of the pages
     # this project targets and rarely decodes non-GB bytes strictly over a whole page.
+    plausible_gb = _plausible_gb(html)
     text = _strict(html, "gb18030")
-    if text is not None and _plausible_gb(html) and not _looks_binary(text):
-        return text, "gb18030"
+    if text is not None and plausible_gb and not _looks_binary(text):
+        return Decoded(text, "gb18030")
+    # A page a few bytes short of its charset: the declared one first, then the two families
+    # that cover the pages we target (UTF-8 is self-checking, so it goes before GB18030).
+    fallbacks = [*strong, "utf-8", *(["gb18030"] if plausible_gb else [])]
+    lenient = _lenient(html, list(dict.fromkeys(fallbacks)))
+    if lenient is not None:
+        return lenient
     if weak:
-        return _checked(html.decode(weak, "replace"), weak)
+        return Decoded(*_checked(html.decode(weak, "replace"), weak))
     detected = _detect(html)
     if detected:
-        return _checked(html.decode(detected, "replace"), detected)
+        text, replaced = _replaced(html, detected)
+        return Decoded(*_checked(text, detected), replaced)
     raise UndecodableError("no encoding decodes these bytes as text")
 
 

@@ -38,6 +38,15 @@ WEAK_DECLARATIONS = frozenset(
 #: really binary: real HTML has practically none, a JPEG or gzip body has several percent.
 MAX_CONTROL_RATIO = 0.01
 
+#: A page that fails a strict decode by a few bytes (a CMS that cut a character in half, bytes
+#: pasted from another charset) is still that charset: browsers show it with U+FFFD. Up to this
+#: share of the decoded non-ASCII characters replaced counts as "a few": the damaged cwce-dev
+#: pages lose 0.01-0.07 %, while a wrong charset replaces 5-50 % (a UTF-8 page read as GB18030,
+#: a GB page read as UTF-8).
+MAX_REPLACED_SHARE = 0.01
+#: ... and a short page may lose this many, if they are at most a tenth of its non-ASCII text.
+MIN_REPLACED_ALLOWED = 8
+
 # --- DOM ----------------------------------------------------------------------------------------
 
 #: Elements whose text is never page text a reader sees.

@@ -18,9 +18,9 @@ from crawler.extract.patterns import (
     GB_FAMILY,
     MAX_CONTROL_RATIO,
     MAX_REPLACED_SHARE,
-    MIN_REPLACED_ALLOWED,
     META_CHARSET_RE,
     META_SNIFF_BYTES,
+    MIN_REPLACED_ALLOWED,
     WEAK_DECLARATIONS,
 )
 

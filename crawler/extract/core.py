@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from crawler.extract import body as body_mod
-from crawler.extract import dates, metadata
-from crawler.extract.cleanup import byline_of, clean_body, normalize_names
+from crawler.extract import candidates, dates, metadata
+from crawler.extract.candidates import Candidate
+from crawler.extract.cleanup import Cleaned, byline_of, clean_body, normalize_names
 from crawler.extract.decode import decode_html
 from crawler.extract.dom import Page, clean_space, first_meta, parse, select, squash, text_of
 from crawler.extract.errors import NotAnArticle
@@ -90,13 +91,10 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
         title = selected_title
         title_index = metadata.line_index(page.lines, title)
 
-    raw = body_mod.extract_body(page, sel)
-    checkpoint()
     lead = _strip_label(_selected(page, sel, "lead"), LEAD_RE) or metadata.find_lead(
         page, title_index
     )
-    cleaned = clean_body(raw.lines, title, lead)
-    checkpoint()
+    cleaned, images = _body(page, text, sel, title, lead)
     body = "\n".join(cleaned.lines)
     if not body.strip():
         raise NotAnArticle("no article text on the page", reason="not_article")
@@ -131,9 +129,39 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
         site_name=opts.site_name or metadata.find_site_name(page, title),
         tags=metadata.find_tags(page, ld),
         language=opts.language or metadata.find_language(page, body),
-        images=metadata.find_images(page, raw.images),
+        images=metadata.find_images(page, images),
         fetched_url=url,
     )
+
+
+def _body(
+    page: Page, text: str, sel: Mapping[str, str], title: str | None, lead: str | None
+) -> tuple[Cleaned, list[str]]:
+    """The cleaned body lines and the body's images: the site's selector when it has one (a
+    human looked at the page), else the candidate `candidates.choose` picks."""
+    if sel.get("body"):
+        raw = body_mod.from_selector(page, sel["body"])
+        checkpoint()
+        return clean_body(raw.lines, title, lead), raw.images
+    cleaned: dict[str, Cleaned] = {}
+
+    def clean(c: Candidate) -> list[str]:
+        checkpoint()
+        cleaned[c.name] = clean_body(c.lines, title, lead)
+        return cleaned[c.name].lines
+
+    primary = body_mod.from_trafilatura(page)
+    checkpoint()
+    dom = candidates.from_dom(page)
+    choice = candidates.choose(
+        Candidate("trafilatura", primary.lines, primary.images),
+        dom,
+        lambda: candidates.from_readability(page, text),
+        clean,
+    )
+    checkpoint()
+    chosen = cleaned[choice.name]
+    return Cleaned(choice.lines, chosen.author, chosen.lead), choice.images
 
 
 def _shown_lead(page: Page, title_index: int | None) -> bool:

@@ -193,16 +193,16 @@ def decode(html: bytes, forced: str | None = None, http_encoding: str | None = N
             weak = weak or codec
             continue
         strong.append(codec)
-        text = _strict(html, codec)
-        if text is not None:
-            return Decoded(*_checked(text, codec))
+        declared = _strict(html, codec)
+        if declared is not None:
+            return Decoded(*_checked(declared, codec))
 
     # Declarations failed or were missing. gb18030 is the dominant legacy encoding of the pages
     # this project targets and rarely decodes non-GB bytes strictly over a whole page.
     plausible_gb = _plausible_gb(html)
-    text = _strict(html, "gb18030")
-    if text is not None and plausible_gb and not _looks_binary(text):
-        return Decoded(text, "gb18030")
+    gb = _strict(html, "gb18030")
+    if gb is not None and plausible_gb and not _looks_binary(gb):
+        return Decoded(gb, "gb18030")
     # A page a few bytes short of its charset: the declared one first, then the two families
     # that cover the pages we target (UTF-8 is self-checking, so it goes before GB18030).
     fallbacks = [*strong, "utf-8", *(["gb18030"] if plausible_gb else [])]

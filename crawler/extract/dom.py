@@ -80,6 +80,8 @@ class Page:
     tree: Any
     url: str
     lines: list[Line] = field(default_factory=list)
+    spans: dict[Any, tuple[int, int]] = field(default_factory=dict)
+    """Each block element's ``[start, end)`` range in `lines` (`block_lines`)."""
 
 
 def parse(text: str, url: str) -> Page:
@@ -95,7 +97,9 @@ def parse(text: str, url: str) -> Page:
         raise NotAnArticle(f"unparsable HTML: {exc}", reason="unparsable") from exc
     page = Page(tree=tree, url=url)
     body = tree.find("body")
-    page.lines = block_lines(body if body is not None else tree)
+    root = body if body is not None else tree
+    page.lines = block_lines(root, page.spans)
+    page.spans[root] = (0, len(page.lines))
     return page
 
 
@@ -153,7 +157,7 @@ def _tag(el: Any) -> str:
     return tag.lower() if isinstance(tag, str) else ""
 
 
-def block_lines(root: Any) -> list[Line]:
+def block_lines(root: Any, spans: dict[Any, tuple[int, int]] | None = None) -> list[Line]:
     """Text of `root` as a reader sees it: one line per block element or ``<br>``.
 
     Works on lxml.html trees and on trafilatura's output XML alike (its ``head``, ``item``,
@@ -162,6 +166,10 @@ def block_lines(root: Any) -> list[Line]:
     caption when most of it sits in an element classed as one (``image-caption``,
     ``Figure-credit``), or when it directly follows an image, is short, and is centered or
     repeats the image's alt text: the ways CMS editors set captions apart from paragraphs.
+
+    With `spans`, every block element that renders lines gets its ``[start, end)`` range of
+    indexes into the result: lines come in document order, so an element's lines are contiguous
+    (what the DOM body candidate scores, `crawler.extract.candidates`).
     """
     out: list[Line] = []
     buf: list[str] = []
@@ -230,9 +238,12 @@ def block_lines(root: Any) -> list[Line]:
             elif tag in BLOCK_TAGS:
                 flush(block, centered)
                 child_centered = centered or _centered(child, tag, center_class)
+                start = len(out)
                 add(child.text, bold_, link, child_cap)
                 walk(child, bold_, link, child_cap, tag, child_centered)
                 flush(tag, child_centered)
+                if spans is not None and len(out) > start:
+                    spans[child] = (start, len(out))
             else:
                 child_bold = bold_ or tag in BOLD_TAGS
                 child_link = link or tag in ("a", "ref")

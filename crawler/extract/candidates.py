@@ -175,31 +175,67 @@ def from_dom(page: Page) -> Candidate:
                 continue
             for i in range(start, end):
                 values[i] = -abs(values[i])
+    run_start, run_end, run_value = _best_run(values)
+    if run_value <= 0:
+        return Candidate("dom", [], note="no lines with a positive prose value")
+    # The best element, when it is worth most of the best run: its structure is a cleaner
+    # boundary. Old table layouts put the article's text straight into a cell it shares with
+    # the sidebar; there no element comes close, and the run itself is the candidate.
     prefix = [0.0]
     for v in values:
         prefix.append(prefix[-1] + v)
-    best: tuple[float, int, Any] | None = None
+    holder: Any = None
+    value = 0.0
     for el, (start, end) in page.spans.items():
         score = prefix[end] - prefix[start]
-        key = (score, -(end - start), el)
-        if best is None or key[:2] > best[:2]:
-            best = key
-    if best is None or best[0] <= 0:
-        return Candidate("dom", [], note="no container with a positive prose value")
-    el = best[2]
-    post = _one_post(page, el)
-    note = f"{_describe(el)} (value {best[0]:.0f})"
-    if post is not None:
-        note += f", post {_describe(post)} of several"
-        el = post
-    start, end = page.spans[el]
+        if (
+            holder is None
+            or score > value
+            or (score == value and end - start < _size(page, holder))
+        ):
+            holder, value = el, score
+    images: list[str] = []
+    post = None
+    if holder is not None and value >= HOLDER_SHARE * run_value:
+        note = f"{_describe(holder)} (value {value:.0f})"
+        post = _one_post(page, holder)
+        if post is not None:
+            note += f", post {_describe(post)} of several"
+            holder = post
+        start, end = page.spans[holder]
+        images = [img.get("src") for img in holder.iter("img") if img.get("src")]
+    else:
+        start, end = run_start, run_end
+        note = f"lines {start}-{end} (value {run_value:.0f})"
     text = [
         line.text
         for line in lines[start:end]
         if line.link_ratio < MAX_LINK_RATIO and not line.caption
     ]
-    images = [img.get("src") for img in el.iter("img") if img.get("src")]
     return Candidate("dom", text, images, note, one_of_posts=post is not None)
+
+
+#: The best element is the candidate when its value is at least this share of the best run's.
+HOLDER_SHARE = 0.8
+
+
+def _size(page: Page, el: Any) -> int:
+    start, end = page.spans[el]
+    return end - start
+
+
+def _best_run(values: list[float]) -> tuple[int, int, float]:
+    """The contiguous lines with the largest sum of values (Kadane), as ``(start, end, sum)``:
+    the densest stretch of prose on the page, wherever its element boundaries are."""
+    best = (0, 0, 0.0)
+    start, total = 0, 0.0
+    for i, v in enumerate(values):
+        if total <= 0:
+            start, total = i, 0.0
+        total += v
+        if total > best[2]:
+            best = (start, i + 1, total)
+    return best
 
 
 #: A container is a list of posts when at least this many of its children look alike (same tag
@@ -387,6 +423,8 @@ def choose(
         )
         return pick(best[0], best[1], "no candidate has prose: the longest")
     if d_in_p >= AGREE:
+        if dom.one_of_posts:
+            return pick(dom, d_lines, "dom kept one post of several that trafilatura joined")
         span = _span(p_lines, d_lines)
         if span is None:
             return pick(primary, p_lines, "dom inside trafilatura, nothing to trim")
@@ -394,17 +432,20 @@ def choose(
         removed = chars(p_lines) - chars(trimmed)
         if removed <= MAX_TRIM * chars(p_lines):
             return pick(primary, trimmed, f"trafilatura trimmed to dom's span ({removed} chars)")
-        if dom.one_of_posts:
-            return pick(primary, trimmed, f"trafilatura trimmed to dom's post ({removed} chars)")
+        # Too much to drop on one candidate's word: readability decides, and the span both
+        # confirm (readability may find article parts dom's container missed) is kept.
         r = _third(third, clean, scores)
-        dropped = p_lines[: span[0]] + p_lines[span[1] :]
-        if r is not None and _share(dropped, r[1]) < 1 - AGREE:
-            return pick(
-                primary,
-                trimmed,
-                f"trafilatura trimmed to dom's span, readability agrees ({removed} chars)",
-            )
-        return pick(primary, p_lines, "dom inside trafilatura, trim not confirmed")
+        if r is None or _share(r[1], p_lines) < AGREE:
+            return pick(primary, p_lines, "dom inside trafilatura, trim not confirmed")
+        r_span = _span(p_lines, r[1]) or span
+        both = (min(span[0], r_span[0]), max(span[1], r_span[1]))
+        trimmed = p_lines[both[0] : both[1]]
+        removed = chars(p_lines) - chars(trimmed)
+        return pick(
+            primary,
+            trimmed,
+            f"trafilatura trimmed to what dom and readability confirm ({removed} chars)",
+        )
     if p_in_d >= AGREE:
         r = _third(third, clean, scores)
         added = [line for line in d_lines if not shared([line], p_lines)]

@@ -247,8 +247,14 @@ def block_lines(root: Any, spans: dict[Any, tuple[int, int]] | None = None) -> l
             else:
                 child_bold = bold_ or tag in BOLD_TAGS
                 child_link = link or tag in ("a", "ref")
+                start = len(out)
                 add(child.text, child_bold, child_link, child_cap)
                 walk(child, child_bold, child_link, child_cap, block, centered)
+                if spans is not None and len(out) > start + 1:
+                    # An inline element that holds blocks (``<font>`` or ``<span id=text>``
+                    # around an old CMS's paragraphs) is a container too. Its first line may
+                    # have begun before it; that approximation is harmless to a score.
+                    spans[child] = (start, len(out))
             add(child.tail, bold_, link, cap)
 
     tag = _tag(root)

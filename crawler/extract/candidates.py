@@ -239,9 +239,10 @@ def _best_run(values: list[float]) -> tuple[int, int, float]:
 
 
 #: A container is a list of posts when at least this many of its children look alike (same tag
-#: and class) and each holds this share of the container's prose.
+#: and class), open with a heading, show a date and hold this much prose (posts vary in length:
+#: a blog archive's first post may be a tenth of the page).
 MIN_POSTS = 2
-MIN_POST_SHARE = 0.15
+MIN_POST_PROSE = 100
 
 
 def _one_post(page: Page, container: Any) -> Any:
@@ -255,17 +256,16 @@ def _one_post(page: Page, container: Any) -> Any:
     their first post.
     """
     spans = page.spans
-    total = sum(len(line.text) for line in page.lines[slice(*spans[container])])
-    if not total:
-        return None
     groups: dict[tuple[str, str], list[Any]] = {}
     for child in container:
         if child in spans and isinstance(child.tag, str):
             groups.setdefault((child.tag, child.get("class") or ""), []).append(child)
     for members in groups.values():
-        posts = [m for m in members if _post_like(page.lines[slice(*spans[m])], total)]
-        if len(posts) < MIN_POSTS:
+        dated = [m for m in members if _post_like(page.lines[slice(*spans[m])], True)]
+        if len(dated) < MIN_POSTS:
             continue
+        # The group is a list of posts; a post whose date sits outside its box still counts.
+        posts = [m for m in members if _post_like(page.lines[slice(*spans[m])], False)]
         title = _doc_title_key(page)
         for post in posts:
             first = squash(page.lines[spans[post][0]].text)
@@ -279,13 +279,13 @@ def _one_post(page: Page, container: Any) -> Any:
 MAX_POST_HEADING = 60
 
 
-def _post_like(lines: list[Line], total: int) -> bool:
-    if _prose_chars(lines) < MIN_POST_SHARE * total:
+def _post_like(lines: list[Line], dated: bool) -> bool:
+    if _prose_chars(lines) < MIN_POST_PROSE:
         return False
     head = lines[0].text
     if len(head) > MAX_POST_HEADING or (is_prose(head) and not lines[0].heading):
         return False
-    return any(rx.search(line.text) for line in lines for rx in _POST_DATE_RES)
+    return not dated or any(rx.search(line.text) for line in lines for rx in _POST_DATE_RES)
 
 
 def _prose_chars(lines: list[Line]) -> int:

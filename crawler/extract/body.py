@@ -162,6 +162,7 @@ def restore_dropped(
     """
     positions = _positions([squash(k) for k in kept], page_lines)
     images = after_image or [False] * len(kept)
+    captions = _captions_hold(kept, positions, page_lines)
     out: list[str] = []
     previous: int | None = None
     links: set[str] | None = None
@@ -169,7 +170,7 @@ def restore_dropped(
         if pos is not None and page_lines[pos].link_ratio >= MAX_LINK_RATIO:
             # Related-news lists and menus are links; article paragraphs are not.
             continue
-        if pos is not None and page_lines[pos].caption:
+        if pos is not None and page_lines[pos].caption and captions:
             # Still a landmark: the gap before the next kept line starts after it.
             previous = pos
             continue
@@ -183,6 +184,22 @@ def restore_dropped(
         if pos is not None:
             previous = pos
     return out
+
+
+#: Captions are dropped only while they are at most this share of the kept text: a page whose
+#: every paragraph is "a caption" has its article in a box named like one (``LeftPhotoInfo``).
+MAX_CAPTION_SHARE = 0.5
+
+
+def _captions_hold(kept: list[str], positions: list[int | None], page_lines: list[Line]) -> bool:
+    """Whether the caption rule may apply on this page (it is bounded like every rule)."""
+    total = sum(len(k) for k in kept) or 1
+    caption = sum(
+        len(k)
+        for k, pos in zip(kept, positions, strict=True)
+        if pos is not None and page_lines[pos].caption
+    )
+    return caption <= MAX_CAPTION_SHARE * total
 
 
 def _gap_lines(page_lines: list[Line], start: int, end: int, image: bool) -> list[str]:

@@ -407,6 +407,10 @@ def choose(
         return Choice(c.name, lines, c.images, reason, scores)
 
     if p_in_d >= AGREE and d_in_p >= AGREE:
+        span = _span(p_lines, d_lines)
+        if span and (span[0] > 0 or span[1] < len(p_lines)):
+            trimmed = p_lines[span[0] : span[1]]
+            return pick(primary, trimmed, "trafilatura and dom agree; trimmed to dom's span")
         return pick(primary, p_lines, "trafilatura and dom agree")
     if d_prose and p_prose < WEAK * d_prose and d_in_p < AGREE:
         r = _third(third, clean, scores)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crawler.extract.dom import squash
 from crawler.extract.limits import CHECK_EVERY, checkpoint
 from crawler.extract.patterns import (
     AUTHOR_PLACEHOLDERS,
     BYLINE_LINE_RES,
+    CHROME_LINE_NAMES,
     CHROME_LINE_RES,
     CJK_DATE_RE,
     DATELINE_BYLINE_RE,
@@ -25,6 +26,8 @@ from crawler.extract.patterns import (
     INFO_LABEL_RE,
     LEAD_RE,
     MAX_INFO_LINE,
+    MAX_RULE_SHARE,
+    MIN_RULE_PROSE_LINES,
     MIN_NAV_SEPARATORS,
     NOT_NAMES,
     NOT_PERSON_RE,
@@ -91,13 +94,25 @@ def is_nav_line(text: str) -> bool:
     return sum(len(p) for p in parts) / len(parts) <= 8
 
 
+def chrome_rule(text: str, cjk: bool) -> str | None:
+    """The name of the rule that finds a whole line to be portal furniture, else None."""
+    for name, rx in zip(CHROME_LINE_NAMES, CHROME_LINE_RES, strict=True):
+        if rx.search(text):
+            return name
+    if is_stop_line(text):
+        return "stop-marker"
+    if is_info_line(text):
+        return "info-line"
+    if is_nav_line(text):
+        return "nav-line"
+    if cjk and STRAY_LATIN_RE.match(text):
+        return "stray-latin"
+    return None
+
+
 def is_chrome(text: str, cjk: bool) -> bool:
     """True when a whole line is portal furniture rather than article text."""
-    if any(rx.search(text) for rx in CHROME_LINE_RES) or is_stop_line(text):
-        return True
-    if is_info_line(text) or is_nav_line(text):
-        return True
-    return cjk and bool(STRAY_LATIN_RE.match(text))
+    return chrome_rule(text, cjk) is not None
 
 
 def byline_of(text: str) -> str | None:
@@ -171,6 +186,10 @@ class Cleaned:
     lines: list[str]
     author: str | None = None
     lead: str | None = None
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    """(rule, line) for every line taken out of the body, in order: ``--explain`` shows them."""
+    kept_by_bound: list[str] = field(default_factory=list)
+    """Rules not applied on this page because they would have removed too much of it."""
 
 
 def is_title_variant(key: str, title_key: str | None) -> bool:
@@ -203,6 +222,10 @@ def cut_at_stop(lines: list[str]) -> list[str]:
     longer than the article, but it is not made of sentences. Lines without any sentence ending
     fall back to plain length.
     """
+    return lines[: _stop_index(lines)]
+
+
+def _stop_index(lines: list[str]) -> int:
     weights = [_prose_weight(line) for line in lines]
     if not any(weights):
         weights = [len(line) for line in lines]
@@ -210,41 +233,85 @@ def cut_at_stop(lines: list[str]) -> list[str]:
     seen = 0
     for i, line in enumerate(lines):
         if seen >= STOP_MIN_SHARE * total and is_stop_line(line):
-            return lines[:i]
+            return i
         seen += weights[i]
-    return lines
+    return len(lines)
+
+
+#: Rules that take out what the record holds elsewhere (the headline, the lead), never article
+#: text: the bound on rules does not apply to them.
+_STRUCTURAL = frozenset({"title", "title-variant", "lead", "lead-copy"})
+
+
+def _is_prose_line(text: str) -> bool:
+    return len(text) >= 20 and bool(PROSE_END_RE.search(text) or "。" in text or "，" in text)
 
 
 def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned:
     """Drop chrome lines, take a byline at either end into ``author`` and a 导读 into ``lead``.
 
     The headline and the lead are dropped when the extractor kept them, so the body never starts
-    with text the record already holds in another field.
+    with text the record already holds in another field. Every removal is logged with its
+    rule; a line rule that would remove more than `MAX_RULE_SHARE` of the body's characters,
+    prose included, is not applied on this page (rules cannot eat an article).
     """
     cjk = is_cjk_text("".join(lines))
     title_key = squash(title) if title else None
     lead_key = squash(lead) if lead else None
-    kept = [t.strip() for t in cut_at_stop(lines) if t.strip()]
+    stripped = [t.strip() for t in lines if t.strip()]
+    stop = _stop_index(stripped)
+    kept = stripped[:stop]
+    out = Cleaned(lines=[])
+    out.removed.extend(("stop-marker", t) for t in stripped[stop:])
     # Portals often print the lead box and then open the article with the very same paragraph.
     # Only a repeated copy is the lead box; a single line equal to the lead is the paragraph.
     lead_copies = sum(1 for t in kept if lead_key and squash(t) == lead_key)
-    out = Cleaned(lines=[])
+    decisions: list[str | None] = []
+    seen_text = False
     for n, text in enumerate(kept, 1):
         if n % CHECK_EVERY == 0:
             checkpoint()
         key = squash(text)
-        if key == title_key or (cjk and not out.lines and is_title_variant(key, title_key)):
-            continue
-        if lead_key and key == lead_key and lead_copies > 1:
+        rule: str | None = None
+        if key == title_key:
+            rule = "title"
+        elif cjk and not seen_text and is_title_variant(key, title_key):
+            rule = "title-variant"
+        elif lead_key and key == lead_key and lead_copies > 1:
             lead_copies -= 1
-            continue
-        m = LEAD_RE.match(text)
-        if m and (len(text) < 400):
-            out.lead = out.lead or m.group(1).strip()
-            continue
-        if is_chrome(text, cjk):
-            continue
-        out.lines.append(text)
-
+            rule = "lead-copy"
+        else:
+            m = LEAD_RE.match(text)
+            if m and len(text) < 400:
+                out.lead = out.lead or m.group(1).strip()
+                rule = "lead"
+            else:
+                rule = chrome_rule(text, cjk)
+        decisions.append(rule)
+        seen_text = seen_text or rule is None
+    out.kept_by_bound = _overreaching(kept, decisions)
+    for text, rule in zip(kept, decisions, strict=True):
+        if rule is None or rule in out.kept_by_bound:
+            out.lines.append(text)
+        else:
+            out.removed.append((rule, text))
     out.author = lift_byline(out.lines)
     return out
+
+
+def _overreaching(lines: list[str], decisions: list[str | None]) -> list[str]:
+    """Line rules that would remove more than `MAX_RULE_SHARE` of the body's characters,
+    including at least `MIN_RULE_PROSE_LINES` lines of prose: on this page they are wrong."""
+    total = sum(len(t) for t in lines) or 1
+    removed: dict[str, int] = {}
+    prose: dict[str, int] = {}
+    for text, rule in zip(lines, decisions, strict=True):
+        if rule is None or rule in _STRUCTURAL:
+            continue
+        removed[rule] = removed.get(rule, 0) + len(text)
+        prose[rule] = prose.get(rule, 0) + _is_prose_line(text)
+    return [
+        rule
+        for rule, n in removed.items()
+        if n > MAX_RULE_SHARE * total and prose[rule] >= MIN_RULE_PROSE_LINES
+    ]

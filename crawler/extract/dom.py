@@ -23,7 +23,6 @@ from crawler.extract.patterns import (
     BLOCK_START_RE,
     BLOCK_TAGS,
     BOLD_TAGS,
-    CAPTION_CLASS_RE,
     CENTER_CLASS_RE,
     CENTER_STYLE_RE,
     END_TAG_RE,
@@ -31,6 +30,7 @@ from crawler.extract.patterns import (
     IMAGE_TAGS,
     MAX_CAPTION,
     SKIP_TAGS,
+    caption_class,
 )
 
 #: Comments and processing instructions are dropped at parse time, as trafilatura's own loader
@@ -135,7 +135,7 @@ _NO_FLAGS = (False, False)
 def _class_flags(cls: str) -> tuple[bool, bool]:
     flags = _CLASS_FLAGS.get(cls)
     if flags is None:
-        flags = (bool(CAPTION_CLASS_RE.search(cls)), bool(CENTER_CLASS_RE.search(cls)))
+        flags = (caption_class(cls), bool(CENTER_CLASS_RE.search(cls)))
         if len(_CLASS_FLAGS) < 10_000:
             _CLASS_FLAGS[cls] = flags
     return flags

@@ -137,12 +137,37 @@ IMAGE_TAGS = frozenset({"img", "graphic"})
 #: paragraph that resumes the text.
 MAX_CAPTION = 60
 #: Classes of caption and photo-credit elements (``image-caption``, ``Figure-credit``,
-#: ``wp-caption-text``, ``newsCaption``): what sits in them describes a picture, not the story.
-CAPTION_CLASS_RE = re.compile(
-    r"caption|credit|img[-_]?desc|pic[-_]?(?:info|desc|txt|text)|photo[-_]?(?:info|desc)"
-    r"|image[-_]?meta",
+#: ``wp-caption-text``, ``newsCaption``, ``pic_info``): what sits in them describes a picture,
+#: not the story. Matched on whole class names split at ``-``/``_`` (`caption_class`), never
+#: inside a longer word: ``LeftPhotoInfo`` is one site's article container, and a substring
+#: rule (``photo[-_]?info``) once dropped all of its paragraphs as captions.
+CAPTION_WORDS = frozenset({"caption", "captions", "credit", "credits", "figcaption"})
+#: Words that name a caption when they follow a picture word (``pic-info``, ``img_desc``).
+CAPTION_PICTURE_WORDS = frozenset({"img", "pic", "photo", "image", "picture"})
+CAPTION_DETAIL_WORDS = frozenset({"desc", "info", "txt", "text", "meta", "note", "intro"})
+#: A class name that is one of these words joined (``imgdesc``, ``picinfo``), or ends in
+#: ``caption`` (``newsCaption``, an unambiguous word).
+CAPTION_JOINED_RE = re.compile(
+    r"^(?:(?:img|pic|photo|image|picture)(?:desc|info|txt|text|meta|note|intro)|\w*caption)$",
     re.I,
 )
+_CLASS_PART_RE = re.compile(r"[-_]+")
+
+
+def caption_class(value: str) -> bool:
+    """Whether a class attribute names a caption element, by whole names and their parts."""
+    for name in value.split():
+        if CAPTION_JOINED_RE.match(name):
+            return True
+        parts = [p.lower() for p in _CLASS_PART_RE.split(name) if p]
+        if any(p in CAPTION_WORDS for p in parts):
+            return True
+        for a, b in zip(parts, parts[1:], strict=False):
+            if a in CAPTION_PICTURE_WORDS and b in CAPTION_DETAIL_WORDS:
+                return True
+    return False
+
+
 #: Centered blocks: CMS editors center the caption under a picture, never a body paragraph.
 CENTER_STYLE_RE = re.compile(r"text-align\s*:\s*center", re.I)
 #: Center classes (``f_center`` on 163.com, ``text-center`` in Bootstrap themes).
@@ -504,6 +529,43 @@ CHROME_LINE_RES = (
     re.compile(r"^\W*$"),
 )
 
+#: A name for each of `CHROME_LINE_RES`, in order: what ``zhengwen extract --explain`` shows as
+#: the rule that removed a line.
+CHROME_LINE_NAMES = (
+    "breadcrumb",
+    "editor",
+    "footer-nav",
+    "copyright",
+    "icp-licence",
+    "contact-line",
+    "statement",
+    "to-top",
+    "share",
+    "prev-next",
+    "related-heading",
+    "print-widget",
+    "font-size",
+    "original-title",
+    "report-line",
+    "rights",
+    "photo-credit",
+    "caption-pointer",
+    "source-note",
+    "more-link",
+    "ad-slot",
+    "credit-pipe",
+    "credit-label",
+    "source-line",
+    "call-to-action",
+    "qr-code",
+    "read-more",
+    "topic-link",
+    "picture-label",
+    "bookmark-dialog",
+    "no-text",
+)
+assert len(CHROME_LINE_NAMES) == len(CHROME_LINE_RES)
+
 #: Lines that end the article: what follows them is comments, related news or the footer. They
 #: only cut when they come after `STOP_MIN_SHARE` of the body, so a 相关链接 box the CMS put
 #: before the first paragraph does not erase the article.
@@ -518,6 +580,14 @@ STOP_LINE_RES = (
     # A WeChat post's sign-off: scan the QR code to follow the account.
     re.compile(QR_SIGN_OFF),
 )
+#: A line rule may not remove more than this share of a body's characters when what it removes
+#: includes prose (lines of sentences): a site whose every paragraph ends in ``【详细】`` or whose
+#: article box is named like a caption would otherwise lose the whole article to one rule. Such
+#: a rule is not applied on that page (`crawler.extract.cleanup.clean_body`).
+MAX_RULE_SHARE = 0.3
+#: ... counting only removals of at least this many prose lines (one long legal notice is not a
+#: sign of a rule gone wrong).
+MIN_RULE_PROSE_LINES = 2
 #: Share of the body's prose that must come before a stop marker: prose is lines ending like a
 #: sentence (。 or .), so a long headline list after the marker does not outweigh the article.
 STOP_MIN_SHARE = 0.5

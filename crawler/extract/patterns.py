@@ -7,6 +7,7 @@ compiled once at import time.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 # --- decoding -----------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def caption_class(value: str) -> bool:
         parts = [p.lower() for p in _CLASS_PART_RE.split(name) if p]
         if any(p in CAPTION_WORDS for p in parts):
             return True
-        for a, b in zip(parts, parts[1:], strict=False):
+        for a, b in itertools.pairwise(parts):
             if a in CAPTION_PICTURE_WORDS and b in CAPTION_DETAIL_WORDS:
                 return True
     return False

@@ -221,3 +221,42 @@ def test_a_comment_box_inside_the_article_box_is_not_the_article(marker: str) ->
     html = page(f"<div class='box'>{paras(PARAS)}<div class='{marker}-list'>{comments}</div></div>")
     dom = from_dom(parse(html.decode(), URL))
     assert dom.lines[-1] == PARAS[-1]
+
+
+# --- chrome seen on sites nobody tuned for ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [
+        ("地址：北京市朝阳区东三环中路1号 邮编：100020 电话：010-65001234", "contact-footer"),
+        ("城市摄影队 周斌 摄", "photo-credit"),
+        ("摄影/张艳", "photo-credit"),
+        ("您所在的位置： 首页 > 快讯 > 正文", "breadcrumb"),
+        ("- THE END -", "end-mark"),
+        ("转载请注明出处：城市日报网", "reprint-notice"),
+        ("返回搜狐，查看更多", "more-link"),
+        ("来源于：", "empty-label"),
+        ("作者： 来源： 发布日期：", "empty-label"),
+    ],
+)
+def test_chrome_lines_of_unseen_sites(line: str, rule: str) -> None:
+    from crawler.extract.cleanup import chrome_rule
+
+    assert chrome_rule(line, cjk=True) == rule
+    cleaned = clean_body([*PARAS, line], TITLE, None)
+    assert cleaned.lines == PARAS and (rule, line) in cleaned.removed
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "据悉，投诉电话：12345，办公地址：市民服务中心三楼，工作日均可前往办理。",
+        "他说，摄影是他坚持了二十年的爱好，每个周末都会带着相机去郊外拍摄。",
+        "文章最后写道，故事到这里并没有结束，真正的考验才刚刚开始。",
+    ],
+)
+def test_prose_that_mentions_the_same_words_is_kept(line: str) -> None:
+    from crawler.extract.cleanup import chrome_rule
+
+    assert chrome_rule(line, cjk=True) is None

@@ -475,7 +475,9 @@ QR_SIGN_OFF = (
 #: Whole lines that are portal chrome, not article. Each is matched with ``search`` on a
 #: stripped line; anchors and length guards keep them off real paragraphs.
 CHROME_LINE_RES = (
-    re.compile(r"当前位置|您的位置|你的位置|您现在的位置"),  # breadcrumb
+    re.compile(
+        r"当前位置|您的位置|你的位置|您现在的位置|您所在的?位置|你所在的?位置"
+    ),  # breadcrumb
     re.compile(
         r"^[(（\[【]?\s*(?:责任编辑|责编|编辑|值班编辑)" + COLON + r".{0,20}?[)）\]】]?$"
     ),  # editor
@@ -528,6 +530,24 @@ CHROME_LINE_RES = (
     re.compile(r"^(?:已收藏|收藏成功|取消收藏|知道了|我知道了)[!！]?$"),
     # Nothing a reader can read: broken emoji (U+FFFD), arrows, rules of dashes or stars.
     re.compile(r"^\W*$"),
+    # A site footer's contact block: two or more of 地址/邮编/电话/传真/邮箱 on one short line.
+    re.compile(
+        r"^(?=.{0,160}$)(?!.*[。！？])(?:.*?(?:地址|邮编|邮政编码|电话|传真|邮箱|E-?mail)\s*[:：]){2}",
+        re.I,
+    ),
+    # Photo credits on a line of their own: ``城市摄影队 周斌 摄``, ``摄影/张艳``, ``图/张三``.
+    re.compile(r"^(?:摄影|摄|图|图片|图文)\s*[/／|｜:：]\s*[^。！？，,]{1,20}$"),
+    re.compile(r"^[^。！？，,]{1,30}\s摄$"),
+    # The end-of-post mark of WeChat-style articles: ``- THE END -``, ``—END—``.
+    re.compile(r"^[-—–\s·]*(?:THE\s+)?END[-—–\s·]*$", re.I),
+    # A reprint notice: ``转载请注明出处：…``, ``如需转载请联系…``.
+    re.compile(r"^.{0,12}(?:转载请注明|如需转载|未经授权.{0,6}不得转载)(?=.{0,80}$)"),
+    # ``返回搜狐，查看更多``.
+    re.compile(r"^返回.{0,12}查看更多"),
+    # Labels left without a value by a template: ``来源于：``, ``发布日期：``, ``作者： 来源：``.
+    re.compile(
+        r"^(?:\s*(?:来源于?|发布日期|发布时间|发表时间|日期|时间|作者|编辑|责任编辑|浏览次数|点击数|阅读数?|字号)\s*[:：]\s*)+$"
+    ),
 )
 
 #: A name for each of `CHROME_LINE_RES`, in order: what ``zhengwen extract --explain`` shows as
@@ -564,6 +584,13 @@ CHROME_LINE_NAMES = (
     "picture-label",
     "bookmark-dialog",
     "no-text",
+    "contact-footer",
+    "photo-credit",
+    "photo-credit",
+    "end-mark",
+    "reprint-notice",
+    "more-link",
+    "empty-label",
 )
 assert len(CHROME_LINE_NAMES) == len(CHROME_LINE_RES)
 

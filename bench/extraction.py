@@ -2,6 +2,7 @@
 
     python bench/extraction.py                 # print the table, write it to docs/benchmarks.md
     python bench/extraction.py --update-pin    # also move the regression pin (review the diff!)
+    python bench/extraction.py --loso          # leave-one-site-out check of the tuned thresholds
 
 Pages: ``../shared/evaldata/zh`` (47 Chinese pages; 24 with the set's own truth, 23 with truth
 hand-made for this project in ``bench/data/zh/truth/``) and ``../shared/evaldata/aeb`` (181
@@ -16,16 +17,20 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib
 import json
+import math
 import re
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -435,6 +440,258 @@ def site_changes(
     return [f"{s}: {before[s]:.3f} -> {after[s]:.3f} ({d:+.3f})" for d, s in sorted(moved)]
 
 
+# --- leave-one-site-out -----------------------------------------------------------------------
+#
+# The extractor's thresholds were tuned on these very pages, so their scores here flatter them.
+# Leave-one-site-out asks how a threshold would have been set without a site's pages and scores
+# that site with the value so chosen: if the LOSO F1 is close to the F1 at the shipped value, the
+# value generalises across sites; if it is clearly lower, the shipped value fits a few sites.
+
+#: The tuned thresholds --loso examines, as "module:NAME" (a module without a dot lives under
+#: ``crawler.extract``). MAX_RULE_SHARE is defined in patterns but cleanup reads its own imported
+#: binding, so cleanup is the module to patch.
+LOSO_THRESHOLDS = (
+    "candidates:AGREE",
+    "candidates:MAX_TRIM",
+    "candidates:WEAK",
+    "candidates:HOLDER_SHARE",
+    "candidates:MAX_CHROME_SHARE",
+    "cleanup:MAX_RULE_SHARE",
+    "body:MAX_CAPTION_SHARE",
+)
+#: Multiples of the shipped value that --loso tries (clipped to [0, 1]): wide enough that an
+#: overfit value shows, few enough that the run stays a few minutes.
+LOSO_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
+#: Means closer than this are a tie. Means are exact sums (`math.fsum`), so equal page scores give
+#: equal means; the tolerance only keeps a last-bit difference from deciding a choice.
+_TIE = 1e-12
+
+
+@dataclass(frozen=True, slots=True)
+class LosoSet:
+    """One threshold's LOSO figures over the pages of one set (or "all")."""
+
+    pages: int
+    sites: int
+    #: Mean body F1 with the shipped value.
+    shipped_f1: float
+    #: Mean body F1 with each page scored at the value chosen without its site.
+    loso_f1: float
+    #: Value -> how many of this set's sites chose it.
+    chosen: dict[float, int]
+
+
+@dataclass(slots=True)
+class LosoThreshold:
+    """One threshold's LOSO report; `note` says why it was skipped (then the rest is empty)."""
+
+    shipped: float | None
+    values: list[float]
+    note: str | None = None
+    #: Mean body F1 over all pages for each grid value.
+    means: dict[float, float] = field(default_factory=dict)
+    #: The in-sample optimum: the value with the best all-pages mean, and that mean.
+    best: float | None = None
+    best_f1: float | None = None
+    #: Site -> the value chosen on the other sites' pages.
+    choices: dict[str, float] = field(default_factory=dict)
+    #: "all" and each set of SETS.
+    sets: dict[str, LosoSet] = field(default_factory=dict)
+
+
+def _threshold_module(key: str) -> tuple[ModuleType, str]:
+    """The module object and attribute name of a "module:NAME" key."""
+    module, _, name = key.partition(":")
+    dotted = module if "." in module else f"crawler.extract.{module}"
+    return sys.modules.get(dotted) or importlib.import_module(dotted), name
+
+
+@contextmanager
+def _patched(module: ModuleType, name: str, value: float) -> Iterator[None]:
+    """Set a module constant for the duration of a run; restored even when the run fails, so a
+    crash in one grid value cannot leak a wrong threshold into the next."""
+    original = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+def default_grid(shipped: float, factors: Iterable[float] = LOSO_FACTORS) -> list[float]:
+    """`shipped` times each factor, rounded and clipped to [0, 1], always with the exact shipped
+    value (so it is compared with itself, not with a rounded neighbour)."""
+    values = {min(1.0, max(0.0, round(shipped * f, 3))) for f in factors}
+    values = {v for v in values if not math.isclose(v, shipped)} | {shipped}
+    return sorted(values)
+
+
+def default_grids(keys: Iterable[str] = LOSO_THRESHOLDS) -> dict[str, list[float]]:
+    """The --loso grids around the current values; a missing threshold gets an empty grid and
+    `loso` reports it as skipped."""
+    grids: dict[str, list[float]] = {}
+    for key in keys:
+        module, name = _threshold_module(key)
+        shipped = getattr(module, name, None)
+        if isinstance(shipped, int | float) and not isinstance(shipped, bool):
+            grids[key] = default_grid(float(shipped))
+        else:
+            grids[key] = []
+    return grids
+
+
+def _pick(means: dict[float, float], shipped: float) -> float:
+    """The value with the best mean. A tie goes to the shipped value (nothing argues for moving
+    it), else to the smaller value, so that a report does not depend on dict order."""
+    if not means:
+        raise ValueError("no grid values to choose from")
+    best = max(means.values())
+    tied = [v for v, m in means.items() if m >= best - _TIE]
+    return shipped if shipped in tied else min(tied)
+
+
+def _mean(f1: dict[str, float], keys: list[str]) -> float:
+    return math.fsum(f1[k] for k in keys) / len(keys)
+
+
+def in_sample_best(per_value_f1: dict[float, dict[str, float]], shipped: float) -> float:
+    """The value a tuner looking at every page would pick (same tie rule as `choose_loso`)."""
+    return _pick({v: _mean(f1, list(f1)) for v, f1 in per_value_f1.items()}, shipped)
+
+
+def choose_loso(
+    per_value_f1: dict[float, dict[str, float]], site_of_key: dict[str, str], shipped: float
+) -> dict[str, float]:
+    """Site -> the value with the best mean per-page F1 over the pages of every OTHER site.
+
+    `per_value_f1` maps each grid value to the F1 of every page (keys of `site_of_key`). A site's
+    own pages never take part in its choice: that is what makes its score an honest estimate of
+    how the threshold would do on a site it was not tuned on. With a single site there is nothing
+    to learn from and it keeps the shipped value.
+    """
+    by_site: dict[str, list[str]] = {}
+    for key, site in site_of_key.items():
+        by_site.setdefault(site, []).append(key)
+    choices: dict[str, float] = {}
+    for site in sorted(by_site):
+        others = [k for k, s in site_of_key.items() if s != site]
+        if not others:
+            choices[site] = shipped
+            continue
+        choices[site] = _pick({v: _mean(f1, others) for v, f1 in per_value_f1.items()}, shipped)
+    return choices
+
+
+def loso(
+    cases: list[Case], grids: dict[str, list[float]], progress: bool = True
+) -> dict[str, LosoThreshold]:
+    """Leave-one-site-out report for each "module:NAME" threshold in `grids`.
+
+    Each threshold is varied alone, the others staying at their shipped values; the shipped value
+    is added to its grid when missing. Every grid value is one full zhengwen pass over `cases`; the
+    all-shipped pass is shared by every threshold. A threshold whose module attribute does not
+    exist (or is not a number) is skipped with a note rather than failing the whole report.
+    """
+    keys = [key_of(c) for c in cases]
+    site_of_key = {key_of(c): site_of(c) for c in cases}
+    members: dict[str, list[Case]] = {"all": list(cases)}
+    for s in SETS:
+        members[s] = [c for c in cases if s in _groups_of(c)]
+
+    report: dict[str, LosoThreshold] = {}
+    plans: list[tuple[str, ModuleType, str, float, list[float]]] = []
+    for key, grid in grids.items():
+        module, name = _threshold_module(key)
+        shipped = getattr(module, name, None)
+        if shipped is None or isinstance(shipped, bool) or not isinstance(shipped, int | float):
+            why = "no such attribute" if shipped is None else f"not a number ({shipped!r})"
+            print(f"loso {module.__name__}.{name}: {why}; skipped", file=sys.stderr)
+            report[key] = LosoThreshold(None, [], note=f"skipped: {module.__name__}.{name} {why}")
+            continue
+        values = sorted({float(v) for v in grid} | {float(shipped)})
+        plans.append((key, module, name, float(shipped), values))
+        report[key] = LosoThreshold(float(shipped), values)
+
+    runs = 1 + sum(len(values) - 1 for *_, values in plans)
+    done = 0
+
+    def run(label: str) -> dict[str, float]:
+        nonlocal done
+        done += 1
+        if progress:
+            print(f"loso {label} ({done}/{runs}) ...", file=sys.stderr, flush=True)
+        return evaluate("zhengwen", cases).f1
+
+    baseline: dict[str, float] | None = None
+    for key, module, name, shipped, values in plans:
+        per_value: dict[float, dict[str, float]] = {}
+        for value in values:
+            if value == shipped:
+                if baseline is None:
+                    baseline = run("all thresholds at shipped values")
+                per_value[value] = baseline
+                continue
+            with _patched(module, name, value):
+                per_value[value] = run(f"{module.__name__.rsplit('.', 1)[-1]}.{name}={value:g}")
+        entry = report[key]
+        entry.means = {v: _mean(f1, keys) for v, f1 in per_value.items()}
+        entry.best = in_sample_best(per_value, shipped)
+        entry.best_f1 = entry.means[entry.best]
+        entry.choices = choose_loso(per_value, site_of_key, shipped)
+        for set_name, set_cases in members.items():
+            if not set_cases:
+                continue
+            set_keys = [key_of(c) for c in set_cases]
+            sites = sorted({site_of_key[k] for k in set_keys})
+            loso_scores = [per_value[entry.choices[site_of_key[k]]][k] for k in set_keys]
+            entry.sets[set_name] = LosoSet(
+                pages=len(set_keys),
+                sites=len(sites),
+                shipped_f1=_mean(per_value[shipped], set_keys),
+                loso_f1=math.fsum(loso_scores) / len(loso_scores),
+                chosen=dict(sorted(Counter(entry.choices[s] for s in sites).items())),
+            )
+    return report
+
+
+def loso_table(report: dict[str, LosoThreshold]) -> str:
+    """The LOSO report as markdown: one row per threshold and set, the in-sample optimum on the
+    threshold's first row, skipped thresholds listed under the table."""
+    rows = [
+        "| threshold | shipped | grid | in-sample best (all-pages F1) | set | pages | sites "
+        "| F1 shipped | F1 LOSO | LOSO − shipped | sites' choice (value×sites) |",
+        "|" + "---|" * 11,
+    ]
+    notes = []
+    for key, entry in report.items():
+        if entry.note is not None:
+            notes.append(f"- `{key}`: {entry.note}")
+            continue
+        first = True
+        for set_name, s in entry.sets.items():
+            if first:
+                head = (
+                    f"| `{key}` | {entry.shipped:g} | {', '.join(f'{v:g}' for v in entry.values)} "
+                    f"| {entry.best:g} ({entry.best_f1:.4f}) "
+                )
+                first = False
+            else:
+                head = "| | | | "
+            chosen = ", ".join(f"{v:g}×{n}" for v, n in s.chosen.items())
+            rows.append(
+                f"{head}| {set_name} | {s.pages} | {s.sites} | {s.shipped_f1:.4f} "
+                f"| {s.loso_f1:.4f} | {s.loso_f1 - s.shipped_f1:+.4f} | {chosen} |"
+            )
+    text = (
+        "Leave-one-site-out check of zhengwen's tuned thresholds (body F1, mean per page): each "
+        "threshold varied alone, each site scored with the value that maximises the mean F1 over "
+        "the other sites' pages (ties: shipped value, else smaller).\n\n" + "\n".join(rows)
+    )
+    if notes:
+        text += "\n\n" + "\n".join(notes)
+    return text
+
+
 def explain(name: str, cases: list[Case], group_prefix: str = "zh") -> None:
     """Per page: every field that differs from the truth, and the body F1 when below 0.97."""
     run = EXTRACTORS[name]
@@ -579,9 +836,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--explain", metavar="GROUP", help="list per-page mismatches of zhengwen (zh, aeb) and exit"
     )
+    ap.add_argument(
+        "--loso",
+        action="store_true",
+        help="print a leave-one-site-out report of zhengwen's tuned thresholds and exit "
+        "(no baselines, no timing, no doc rewrite)",
+    )
     args = ap.parse_args(argv)
 
     cases = load_cases()
+    if args.loso:
+        print(loso_table(loso(cases, default_grids())))
+        return
     if args.explain:
         explain("zhengwen", cases, args.explain)
         return

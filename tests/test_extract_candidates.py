@@ -260,3 +260,105 @@ def test_prose_that_mentions_the_same_words_is_kept(line: str) -> None:
     from crawler.extract.cleanup import chrome_rule
 
     assert chrome_rule(line, cjk=True) is None
+
+
+# --- metadata found without relying on <title> ------------------------------------------------
+
+
+def bare(head: str, body: str) -> bytes:
+    return (
+        f"<html><head><meta charset='utf-8'>{head}</head><body>"
+        f"<div class='nav'><ul>{NAV}</ul></div>{body}"
+        "<div class='footer'>版权所有 城市日报网</div></body></html>"
+    ).encode()
+
+
+def test_a_page_without_a_locatable_headline_still_gets_its_date() -> None:
+    # No <title>, no h1: the 发布时间 line above the article is the only date on the page.
+    html = bare(
+        "",
+        "<div class='top'><span>发布时间：2021-03-05 09:30</span><span>浏览次数：120</span></div>"
+        f"<div class='text'>{paras(PARAS)}</div>",
+    )
+    article = extract(html, URL)
+    assert article.published_at is not None
+    assert article.published_at.isoformat() == "2021-03-05T09:30:00+08:00"
+
+
+def test_an_unlabelled_date_line_above_the_body_is_the_date_when_no_headline_matches() -> None:
+    html = bare(
+        "<title>城市日报网</title>",
+        f"<div>2021-03-05 09:30 城市日报</div><div class='text'>{paras(PARAS)}</div>",
+    )
+    assert extract(html, URL).published_at.isoformat() == "2021-03-05T09:30:00+08:00"  # type: ignore[union-attr]
+
+
+def test_headline_in_an_h2_when_the_h1_is_the_logo() -> None:
+    html = bare(
+        f"<title>{TITLE} 城市日报网</title>",
+        f"<h1>城市日报网</h1><h2>{TITLE}</h2><div>2021-03-05 09:30</div>"
+        f"<div class='text'>{paras(PARAS)}</div>",
+    )
+    article = extract(html, URL)
+    assert article.title == TITLE
+    assert article.site_name == "城市日报网"
+
+
+def test_headline_from_the_header_when_title_names_only_the_site() -> None:
+    html = bare(
+        "<title>城市日报网</title>",
+        f"<div class='logo'>城市日报网</div><div class='t'><b>{TITLE}</b></div>"
+        f"<div>2021-03-05 09:30</div><div class='text'>{paras(PARAS)}</div>",
+    )
+    article = extract(html, URL)
+    assert article.title == TITLE
+    assert TITLE not in article.body
+
+
+def test_a_site_suffix_after_a_space_is_removed_by_the_site_name() -> None:
+    html = bare(
+        f"<title>{TITLE} 东区办事处</title><meta property='og:site_name' content='东区办事处'>",
+        f"<div class='text'>{paras(PARAS)}</div>",
+    )
+    assert extract(html, URL).title == TITLE
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        TITLE,  # the headline again
+        PARAS[0][:30] + "...",  # the body cut off
+        "道路,交通,北京,城市",  # keywords
+        "城市日报网，是经批准的新闻网站，本地重点新闻网站。",  # the site describing itself
+    ],
+)
+def test_a_description_that_is_no_standfirst_is_no_lead(description: str) -> None:
+    html = bare(
+        f"<title>{TITLE}_城市日报网</title><meta property='og:site_name' content='城市日报网'>"
+        f"<meta name='description' content='{description}'>",
+        f"<h1>{TITLE}</h1><div class='text'>{paras(PARAS)}</div>",
+    )
+    assert extract(html, URL).lead is None
+
+
+def test_a_real_description_is_the_lead() -> None:
+    lead = "今年全市道路建设提速，多条主干道将在年内完工通车。"
+    html = bare(
+        f"<title>{TITLE}_城市日报网</title><meta name='description' content='{lead}'>",
+        f"<h1>{TITLE}</h1><div class='text'>{paras(PARAS)}</div>",
+    )
+    assert extract(html, URL).lead == lead
+
+
+def test_images_are_the_body_pictures_only() -> None:
+    body = (
+        f"<div class='text'><p>{PARAS[0]}</p><p><img src='/pic/2021/road.jpg'></p>"
+        f"{paras(PARAS[1:])}<p><img src='/images/qrcode.png'></p>"
+        "<p><img src='/static/avatar/u1.jpg'></p></div>"
+        "<div class='side'><img src='/ad/banner.jpg'></div>"
+    )
+    html = bare(
+        f"<title>{TITLE}_城市日报网</title><meta property='og:image' content='/pic/2021/road.jpg'>",
+        f"<h1>{TITLE}</h1>{body}",
+    )
+    assert extract(html, URL).images == ("https://www.city.example.cn/pic/2021/road.jpg",)

@@ -307,7 +307,8 @@ def test_editor_lead_tags_images() -> None:
     assert a.editor == "赵六"
     assert a.lead == "全市将新建改建道路。"
     assert a.tags == ("道路", "交通", "北京")
-    assert a.images[0] == "https://www.bjd.example.cn/img/cover.jpg"
+    # Images come from the body only: og:image alone (a share card, a logo) is not one.
+    assert a.images == ("https://www.bjd.example.cn/news/2021/0305/pic/1.jpg",)
     assert "赵六" not in a.body
 
 

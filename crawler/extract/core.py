@@ -26,6 +26,7 @@ from crawler.extract.patterns import (
     EDITOR_RE,
     LEAD_RE,
     META_AUTHOR,
+    META_SITE_NAME,
     NOT_PERSON_RE,
     SOURCE_RE,
 )
@@ -95,17 +96,37 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
         page, title_index
     )
     cleaned, images = _body(page, text, sel, title, lead)
-    body = "\n".join(cleaned.lines)
-    if not body.strip():
+    if not "".join(cleaned.lines).strip():
         raise NotAnArticle("no article text on the page", reason="not_article")
+    start = metadata.body_start(page, cleaned.lines)
+    if start is not None and not selected_title and not metadata.confirmed_headline(page, title):
+        # The headline from the header above the body, when <title> alone named it (or named
+        # only the site).
+        better = metadata.headline_above(page, start, title)
+        if better is not None:
+            title, title_index = better
+            if cleaned.lines and squash(cleaned.lines[0]) == squash(title):
+                del cleaned.lines[0]
+    names = [n for n in (opts.site_name, first_meta(page.tree, META_SITE_NAME)) if n]
+    if title and not selected_title:
+        title = metadata.strip_site_name(title, names)
+    site_name = opts.site_name or metadata.find_site_name(page, title)
+    body = "\n".join(cleaned.lines)
     # A 导读 found only inside the body beats a meta description.
-    if cleaned.lead and not _selected(page, sel, "lead") and not _shown_lead(page, title_index):
+    shown_lead = _shown_lead(page, title_index)
+    if cleaned.lead and not _selected(page, sel, "lead") and not shown_lead:
         lead = cleaned.lead
+    elif not _selected(page, sel, "lead") and not shown_lead:
+        lead = metadata.plausible_lead(
+            lead, title, body, [*names, *([site_name] if site_name else [])]
+        )
 
     published = _selected(page, sel, "published_at")
     published_at: datetime | None = (
         dates.parse_date(published, opts.timezone) if published else None
-    ) or dates.find_published(page.tree, page.lines, title_index, ld, opts.timezone, url)
+    ) or dates.find_published(
+        page.tree, page.lines, title_index, ld, opts.timezone, url, body_start=start
+    )
     updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
     checkpoint()
 
@@ -126,7 +147,7 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
         author=author,
         editor=editor or None,
         category=_selected(page, sel, "category") or metadata.find_category(page, title),
-        site_name=opts.site_name or metadata.find_site_name(page, title),
+        site_name=site_name,
         tags=metadata.find_tags(page, ld),
         language=opts.language or metadata.find_language(page, body),
         images=metadata.find_images(page, images),

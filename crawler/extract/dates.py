@@ -20,6 +20,8 @@ from crawler.extract.patterns import (
     DATE_LINES_AFTER_TITLE,
     EN_DMY_RE,
     EN_MDY_RE,
+    HEADER_WINDOW,
+    MAX_INFO_LINE,
     META_MODIFIED,
     META_PUBLISHED,
     MONTHS,
@@ -258,6 +260,22 @@ def _info_line_date(
     return (dt, True) if dt is not None else None
 
 
+def _header_date(
+    lines: list[Line], body_start: int, zone: tzinfo, floor: int = 0
+) -> tuple[datetime, bool] | None:
+    """The date nearest above the body (within `HEADER_WINDOW` lines and below `floor`, or on
+    the body's first line)."""
+    for line in reversed(lines[max(floor, body_start - HEADER_WINDOW) : body_start + 1]):
+        text = line.text
+        if line.link_ratio > 0.5 or len(text) > MAX_INFO_LINE:
+            continue
+        if m := UPDATED_LABEL_RE.search(text):
+            text = text[: m.start()]
+        if text and (found := _parse(text, zone)):
+            return found
+    return None
+
+
 def _refine(machine: datetime, shown: tuple[datetime, bool] | None) -> datetime:
     """The machine date, unless the info line shows another time of day on the same day.
 
@@ -287,6 +305,7 @@ def find_published(
     jsonld: dict[str, Any],
     tz: str | tzinfo,
     url: str | None = None,
+    body_start: int | None = None,
 ) -> datetime | None:
     """The publication time, most trustworthy source first.
 
@@ -306,8 +325,15 @@ def find_published(
         time_attrs, time_texts = _time_elements(tree)
         machine = _first(time_attrs, zone)
     shown = None
+    years = _year_finder(tree, jsonld, url, zone)
     if title_index is not None:
-        shown = _info_line_date(lines, title_index, zone, _year_finder(tree, jsonld, url, zone))
+        shown = _info_line_date(lines, title_index, zone, years)
+    if shown is None and body_start is not None:
+        # No headline located (or no date under it): the date line of the article's header,
+        # the nearest above the body's first line.
+        # Above a located headline sit header clocks (today's date), never the article's.
+        floor = title_index + 1 if title_index is not None and title_index < body_start else 0
+        shown = _header_date(lines, body_start, zone, floor)
     if machine is not None:
         return _refine(machine, shown)
     if shown is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -39,6 +39,7 @@ from crawler.extract.patterns import (
     EDITOR_RE,
     HEADER_ANCESTORS,
     HEADER_LINES,
+    HEADER_WINDOW,
     HEADLINE_TAGS,
     INFO_LINE_NOISE_RE,
     LEAD_RE,
@@ -51,6 +52,7 @@ from crawler.extract.patterns import (
     META_SOURCE,
     META_TITLE,
     NOT_PERSON_RE,
+    NOT_PICTURE_TOKENS,
     NUMERIC_DATE_RE,
     ORG_VERIFIED_RE,
     PROSE_LINE_RE,
@@ -120,6 +122,17 @@ def _title_tag(page: Page) -> str | None:
     return clean_space(el.text_content()) or None
 
 
+_TAG_TEXT_RE = re.compile(r"<[^>]{0,200}>|[\ue000-\uf8ff]")
+
+
+def tidy_title(title: str | None) -> str | None:
+    """Markup typed into a meta title (``…力量<div>``) and private-use glyphs (icon fonts) are no
+    part of a headline."""
+    if not title:
+        return title
+    return clean_space(_TAG_TEXT_RE.sub("", title)) or None
+
+
 def find_title(page: Page, ld: dict[str, Any]) -> tuple[str | None, int | None]:
     """The headline as shown, and its line index in `page.lines`.
 
@@ -133,15 +146,88 @@ def find_title(page: Page, ld: dict[str, Any]) -> tuple[str | None, int | None]:
     h1s = [clean_space(h.text_content()) for h in page.tree.iter("h1")]
     h1s = [h for h in h1s if 1 < len(h) <= MAX_TITLE]
     title = next((h for h in h1s if squash(h) in refs), None)
+    # The logo is often the h1 and the headline an h2, both in ``<title>`` (``headline 松花江网``):
+    # the longer heading ``<title>`` carries is the headline.
+    h2s = [clean_space(h.text_content()) for h in page.tree.iter("h2")]
+    longer = [h for h in h2s if 1 < len(h) <= MAX_TITLE and squash(h) in refs]
+    if title is not None and longer:
+        best = max(longer, key=len)
+        if len(squash(best)) > 2 * len(squash(title)):
+            title = best
     if title is None and meta_title:
         title = strip_site_suffix(meta_title)
     if title is None and doc_title:
         title = strip_site_suffix(doc_title)
     if title is None and h1s:
         title = h1s[0]
+    title = tidy_title(title)
     if not title:
         return None, None
     return title, line_index(page.lines, title)
+
+
+def confirmed_headline(page: Page, title: str | None) -> bool:
+    """Whether `title` is an ``<h1>`` that ``<title>``/og:title also carries (`find_title`'s
+    first and surest rule)."""
+    if not title:
+        return False
+    key = squash(title)
+    refs = squash((_title_tag(page) or "") + (first_meta(page.tree, META_TITLE) or ""))
+    return key in refs and any(squash(h.text_content()) == key for h in page.tree.iter("h1"))
+
+
+def body_start(page: Page, body_lines: list[str]) -> int | None:
+    """Index in `page.lines` of the body's first line (None when it is not a page line)."""
+    for text in body_lines[:3]:
+        found = line_index(page.lines, text)
+        if found is not None:
+            return found
+    return None
+
+
+def headline_above(page: Page, start: int, current: str | None) -> tuple[str, int] | None:
+    """A headline found without ``<title>``: a heading line (h1-h3, or all bold) within
+    `HEADER_WINDOW` lines above the body, nearest first.
+
+    Used when the headline was not confirmed by an ``<h1>`` matching ``<title>``: a page whose
+    ``<title>`` is only the site's name (``松花江网``) then still gets its headline. A heading
+    that ``<title>`` contains wins over a nearer one.
+    """
+    refs = squash((_title_tag(page) or "") + (first_meta(page.tree, META_TITLE) or ""))
+    window = range(max(0, start - HEADER_WINDOW), start)
+    found: list[tuple[str, int]] = []
+    for i in reversed(window):
+        line = page.lines[i]
+        text = line.text
+        if not (4 <= len(text) <= MAX_TITLE) or line.link_ratio > 0.5 or PROSE_LINE_RE.search(text):
+            continue
+        if line.tag in ("h1", "h2", "h3") or line.heading:
+            found.append((text, i))
+    if not found:
+        return None
+    key = squash(current) if current else ""
+    if key and any(squash(t) in key or key in squash(t) for t, _ in found):
+        # The headline we have is shown there (whole, or split over several heading lines).
+        return None
+    for text, i in found:
+        if squash(text) in refs:
+            return text, i
+    return found[0]
+
+
+def strip_site_name(title: str, names: list[str]) -> str:
+    """``播客热潮迅速蔓延 东区办事处`` -> the headline, when ``东区办事处`` is the site's name
+    (og:site_name, the copyright holder): a suffix or prefix equal to a known name goes, with
+    whatever separator (a space too) stood between."""
+    for name in names:
+        key = name.strip()
+        if len(key) < 2 or key == title:
+            continue
+        for cut in (title.removesuffix(key), title.removeprefix(key)):
+            rest = TITLE_SEPARATORS_RE.sub(" ", cut).strip(" -_|｜»·:：")
+            if cut != title and len(rest) >= 4:
+                return rest
+    return title
 
 
 def line_index(lines: list[Line], text: str) -> int | None:
@@ -179,9 +265,13 @@ def find_site_name(page: Page, title: str | None) -> str | None:
     if doc_title and title and squash(title) in squash(doc_title):
         parts = [p.strip() for p in TITLE_SEPARATORS_RE.split(doc_title) if p.strip()]
         rest = [p for p in parts if squash(p) not in squash(title)]
-        if rest:
+        if rest and len(parts) > 1:
             # The site is the last segment (``headline_channel_site``).
             return _tidy_site_name(rest[-1])
+        tail = clean_space(doc_title).removeprefix(clean_space(title)).strip()
+        if tail and tail != clean_space(doc_title) and len(tail) <= 30:
+            # ``headline 松花江网``: a space is the only separator.
+            return _tidy_site_name(tail)
     for line in reversed(page.lines):
         m = COPYRIGHT_HOLDER_RE.search(line.text)
         if m:
@@ -531,10 +621,48 @@ def find_canonical(page: Page) -> str:
 
 
 def find_images(page: Page, body_images: list[str]) -> tuple[str, ...]:
-    """og:image first (the picture a portal chose to represent the story), then body images."""
-    out: list[str] = []
-    for src in [*meta_values(page.tree, META_IMAGE), *body_images]:
+    """The body's pictures, without icons, QR codes, avatars and emoji (`NOT_PICTURE_TOKENS` in
+    the file name or path). og:image comes first when the body shows it too: it is the picture
+    the portal chose for the story; alone it is often the site's logo or a share card."""
+    body: list[str] = []
+    for src in body_images:
         full = absolute(src, page.url)
-        if full and full not in out:
-            out.append(full)
-    return tuple(out)
+        if full and full not in body and not _not_a_picture(full):
+            body.append(full)
+    declared = [absolute(src, page.url) for src in meta_values(page.tree, META_IMAGE)]
+    first = [d for d in declared if d and d in body][:1]
+    return tuple(dict.fromkeys([*first, *body]))
+
+
+_URL_TOKEN_RE = re.compile(r"[a-z]+|\d+")
+
+
+def _not_a_picture(url: str) -> bool:
+    path = urlsplit(url).path.lower()
+    return bool(set(_URL_TOKEN_RE.findall(path)) & NOT_PICTURE_TOKENS) or path.endswith(".svg")
+
+
+def plausible_lead(
+    lead: str | None, title: str | None, body: str, site_names: Sequence[str] = ()
+) -> str | None:
+    """A lead from the page's description meta, unless it is no standfirst: the headline again,
+    the body's opening cut off (an automatic excerpt), or too short to say anything."""
+    if not lead:
+        return None
+    key = squash(lead).rstrip(".…。")
+    if len(key) < 10:
+        return None
+    if title and (key == squash(title) or key in squash(title)):
+        return None
+    if squash(body).startswith(key[: max(10, int(len(key) * 0.9))]):
+        return None
+    if title and squash(title) in key:
+        # ``电力,利益集团左右电力体制改革 …``: keywords and the headline, not a standfirst.
+        return None
+    parts = [p for p in re.split(r"[,，、|｜;；]", lead) if p.strip()]
+    if len(parts) >= 3 and max(len(p.strip()) for p in parts) <= 8:
+        return None  # a keyword list
+    for name in site_names:
+        if name and len(name) >= 2 and lead.lstrip().startswith(name):
+            return None  # the site describing itself (``松花江网，是经…批准的新闻网站``)
+    return lead

@@ -644,7 +644,40 @@ STRAY_LATIN_RE = re.compile(r"^[A-Za-z]{1,4}$")
 # --- site name ----------------------------------------------------------------------------------
 
 #: Separators between headline and site name in ``<title>``.
-TITLE_SEPARATORS_RE = re.compile(r"\s*(?:_|\||｜|--|—|–| - |-)\s*")
+TITLE_SEPARATORS_RE = re.compile(r"\s*(?:_|\||｜|--|—|–| - |-|»|«|::|·)\s*")
+#: Words in an image URL that mark it as no picture of the story: icons, QR codes, avatars,
+#: emoji, logos, share buttons, spacer pixels (whole tokens of the path, so ``/photo/`` or
+#: ``faceless`` do not match).
+NOT_PICTURE_TOKENS = frozenset(
+    {
+        "qr",
+        "qrcode",
+        "erweima",
+        "ewm",
+        "avatar",
+        "avatars",
+        "logo",
+        "icon",
+        "icons",
+        "emoji",
+        "emoticon",
+        "emotion",
+        "smiley",
+        "share",
+        "weixin",
+        "wechat",
+        "spacer",
+        "blank",
+        "pixel",
+        "loading",
+        "btn",
+        "button",
+    }
+)
+#: How far above the body's first line a headline (or the date line under it) may sit: the
+#: header of the zh pages (headline, date/source line, share widgets, an author card, a lead)
+#: spans up to 15 rendered lines.
+HEADER_WINDOW = 20
 #: Decorations around a site name that are not part of it.
 SITE_NAME_SUFFIX_RE = re.compile(r"(?:官方网站|官网|首页)$")
 COPYRIGHT_HOLDER_RE = re.compile(

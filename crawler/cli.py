@@ -390,15 +390,23 @@ def _short(value: Any) -> str:
 @click.option(
     "--site", "site_name", default=None, help="Site name or config path whose rules to use."
 )
-def extract(page: Path, url: str | None, site_name: str | None) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say how the body was found: the candidates and their scores, the one chosen and why, "
+    "and which rule removed which line.",
+)
+def extract(page: Path, url: str | None, site_name: str | None, explain: bool) -> None:
     """Print the Article extracted from one saved HTML page, as JSON.
 
-    The tool for writing a site config: save a page, try selectors, see the fields.
+    The tool for writing a site config: save a page, try selectors, see the fields. With
+    --explain, a readable account of the extraction instead (also for a page that fails).
 
     Example: zhengwen extract saved/article.html --url https://news.example.com/a/1.html --site example
     """
     from crawler.extract import ExtractionError, ExtractOptions
-    from crawler.extract import extract as extract_page
+    from crawler.extract.core import extract_with_report
+    from crawler.extract.report import Report
 
     options = ExtractOptions()
     if site_name:
@@ -410,11 +418,43 @@ def extract(page: Path, url: str | None, site_name: str | None) -> None:
     # being read into memory whole.
     with page.open("rb") as f:
         html = f.read(options.max_bytes + 1)
+    report = Report()
     try:
-        article = extract_page(html, url or page.resolve().as_uri(), options)
+        article, _ = extract_with_report(
+            html, url or page.resolve().as_uri(), options, report=report
+        )
     except ExtractionError as exc:
+        if explain:
+            click.echo(explain_text(report, None))
         fail(f"{page}: {exc.reason}: {exc}", EXIT_FAILED)
+    if explain:
+        click.echo(explain_text(report, article.to_json_dict()))
+        return
     click.echo(json.dumps(article.to_json_dict(), ensure_ascii=False, indent=2))
+
+
+def explain_text(report: Any, article: dict[str, Any] | None) -> str:
+    """``zhengwen extract --explain``: the extraction's `Report` for a reader."""
+    out = []
+    if article is not None:
+        for key in ("title", "published_at", "source", "author", "editor", "lead", "category"):
+            out.append(f"{key}: {article.get(key)}")
+        out.append(
+            f"body: {len(article['body'])} characters, {article['body'].count(chr(10)) + 1} lines"
+        )
+    out.append(f"decoded as {report.codec or '?'}, {report.replaced} characters replaced")
+    out.append(f"body candidate: {report.candidate or '-'} ({report.reason or 'not chosen'})")
+    if report.dom_note:
+        out.append(f"  dom container: {report.dom_note}")
+    for name, score in report.scores.items():
+        details = ", ".join(f"{k} {v}" for k, v in score.items())
+        out.append(f"  {name}: {details}")
+    for rule in report.kept_by_bound:
+        out.append(f"rule not applied (it would remove too much of the body): {rule}")
+    out.append(f"lines removed: {len(report.removed)}")
+    for rule, line in report.removed:
+        out.append(f"  [{rule}] {line[:100]}")
+    return "\n".join(out)
 
 
 @cli.command("check-site")

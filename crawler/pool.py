@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -66,7 +66,8 @@ class _Worker:
 
 
 def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
-    """Worker loop: receive (id, Task), send (id, "ok", Article) or (id, "error", reason, msg)."""
+    """Worker loop: receive (id, Task), send (id, "ok", Article, counters) or (id, "error",
+    reason, msg). The target returns an Article, or an Article and its extraction Report."""
     fn = _resolve(target)
     conn.send(("ready",))
     pages = 0
@@ -79,8 +80,13 @@ def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
             return
         task_id, task = message
         try:
-            article = fn(task.html, task.url, options, http_encoding=task.http_encoding)
-            conn.send((task_id, "ok", article))
+            result = fn(task.html, task.url, options, http_encoding=task.http_encoding)
+            if isinstance(result, tuple):
+                # extract_with_report: the Article and the counters of its Report.
+                article, report = result
+                conn.send((task_id, "ok", article, report.counters()))
+            else:
+                conn.send((task_id, "ok", result, {}))
         except ExtractionError as exc:
             conn.send((task_id, "error", exc.reason, str(exc)))
         except Exception as exc:  # a bug in extraction must fail the page, not the worker
@@ -105,11 +111,11 @@ def worker_main(fd: int) -> None:
     _work(conn, options, target)
 
 
-def _resolve(target: str) -> Callable[..., Article]:
+def _resolve(target: str) -> Callable[..., Any]:
     """The extraction function by dotted name (tests substitute one that hangs or crashes)."""
     module, _, name = target.partition(":")
     mod = __import__(module, fromlist=[name])
-    fn: Callable[..., Article] = getattr(mod, name)
+    fn: Callable[..., Any] = getattr(mod, name)
     return fn
 
 
@@ -118,6 +124,8 @@ class PoolStats:
     done: int = 0
     failed: dict[str, int] = field(default_factory=dict)
     restarts: int = 0
+    notes: Counter[str] = field(default_factory=Counter)
+    """Sums of the extraction reports' counters (`crawler.extract.report.Report.counters`)."""
 
 
 class ExtractionPool:
@@ -128,7 +136,7 @@ class ExtractionPool:
         options: ExtractOptions,
         workers: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        target: str = "crawler.extract:extract",
+        target: str = "crawler.extract.core:extract_with_report",
     ) -> None:
         self.options = options
         self.size = max(1, workers or os.cpu_count() or 1)
@@ -276,6 +284,7 @@ class ExtractionPool:
             return
         if message[1] == "ok":
             self.stats.done += 1
+            self.stats.notes.update(message[3])
             future.set_result(message[2])
         else:
             self._fail(future, message[2], message[3])

@@ -46,6 +46,13 @@ class ExtractPipeline:
         if self.pool is not None:
             self.pool.close()
             self.stats.set_value("zhengwen/extract/worker_restarts", self.pool.stats.restarts)
+            self._count(self.pool.stats.notes)
+
+    def _count(self, counters: Any) -> None:
+        """Report counters (`crawler.extract.report`): the body candidate chosen, characters
+        replaced while decoding a damaged page, rules held back by their bound."""
+        for key, n in counters.items():
+            self.stats.inc_value(f"zhengwen/extract/{key}", n)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
@@ -72,8 +79,13 @@ class ExtractPipeline:
 
     async def _extract(self, page: RawPage) -> Article:
         if self.pool is None:
-            from crawler.extract.core import extract  # trafilatura and lxml: only when in-process
+            # trafilatura and lxml: only when in-process
+            from crawler.extract.core import extract_with_report
 
-            return extract(page.body, page.url, self.options, http_encoding=page.http_encoding)
+            article, report = extract_with_report(
+                page.body, page.url, self.options, http_encoding=page.http_encoding
+            )
+            self._count(report.counters())
+            return article
         future = self.pool.submit(Task(page.body, page.url, page.http_encoding))
         return await asyncio.wrap_future(future)

@@ -145,3 +145,35 @@ def test_help_works(command: str, tmp_path: Path) -> None:
     result = zhengwen(command, "--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "Example:" in result.stdout
+
+
+def test_extract_explain_says_which_candidate_and_which_rule(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    paras = "".join(
+        f"<p>这是第{i}段正文，讲述了一个完整的新闻事件，内容足够长，可以被识别为文章的一部分。</p>"
+        for i in range(4)
+    )
+    page.write_bytes(
+        "<html><head><meta charset='utf-8'><title>测试新闻标题_示例网</title></head><body>"
+        "<div>当前位置：首页 > 新闻 > 正文</div><h1>测试新闻标题</h1>"
+        f"<div class='content'>{paras}<p>(责任编辑:张三)</p></div></body></html>".encode()
+    )
+    result = zhengwen("extract", str(page), "--explain", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "title: 测试新闻标题" in out
+    assert "decoded as utf-8, 0 characters replaced" in out
+    assert "body candidate: trafilatura (" in out
+    assert "  dom: chars" in out
+    assert "[stop-marker] (责任编辑:张三)" in out
+
+
+def test_extract_explain_on_a_page_without_article(tmp_path: Path) -> None:
+    page = tmp_path / "nav.html"
+    links = "".join(f"<li><a href='/{i}.html'>栏目{i}</a></li>" for i in range(20))
+    page.write_bytes(f"<html><body><ul>{links}</ul></body></html>".encode())
+    result = zhengwen("extract", str(page), "--explain", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "decoded as utf-8" in result.stdout
+    assert result.stderr.startswith("error: ") and "not_article" in result.stderr
+    assert "Traceback" not in result.stderr

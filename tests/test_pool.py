@@ -71,3 +71,28 @@ def test_closed_pool_refuses_work() -> None:
     pool.close()
     with pytest.raises(PoolClosed):
         pool.submit(Task(b"<html></html>", BASE + "/x.html"))
+
+
+def test_reports_are_counted_for_the_crawl_stats() -> None:
+    # One page with two bytes its GB charset cannot decode, and a clean one: the pool sums the
+    # extraction reports' counters (the crawl's zhengwen/extract/* stats).
+    paras = "".join(
+        f"<p>这是第{i}段正文，讲述了一个完整的新闻事件，内容足够长，可以被识别为文章的一部分。</p>"
+        for i in range(6)
+    )
+    clean = (
+        f"<html><head><meta charset='gb2312'><title>标题</title></head><body><h1>标题</h1>"
+        f"<div class='content'>{paras}</div></body></html>"
+    ).encode("gb18030")
+    damaged = clean.replace("第3段".encode("gb18030"), "第3段".encode("gb18030") + b"\x81\x20", 1)
+    damaged = damaged.replace("第4段".encode("gb18030"), "第4段".encode("gb18030") + b"\x81\x20", 1)
+    with ExtractionPool(ExtractOptions(), workers=1) as pool:
+        results = [
+            pool.submit(Task(p, f"http://x.example/{i}.html"))
+            for i, p in enumerate((clean, damaged))
+        ]
+        for f in results:
+            f.result(timeout=60)
+    notes = pool.stats.notes
+    assert notes["replaced_chars"] == 2 and notes["pages_with_replaced_chars"] == 1
+    assert sum(n for k, n in notes.items() if k.startswith("body/")) == 2

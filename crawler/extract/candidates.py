@@ -323,23 +323,37 @@ def prose_chars(lines: list[str]) -> int:
     return sum(len(squash(line)) for line in lines if is_prose(line))
 
 
-def shared(a: list[str], b: list[str]) -> int:
+class _Index:
+    """A candidate's lines prepared for `shared`: squashed keys, their counts, and the whole text
+    (for a line of one candidate inside a longer line of the other)."""
+
+    __slots__ = ("keys", "whole")
+
+    def __init__(self, lines: list[str]) -> None:
+        keys = [squash(line) for line in lines]
+        self.keys = Counter(keys)
+        self.whole = "\n".join(keys)
+
+    def confirms(self, key: str) -> bool:
+        return bool(key) and (key in self.keys or (len(key) >= 8 and key in self.whole))
+
+
+def shared(a: list[str], b: list[str] | _Index) -> int:
     """Characters of `a`'s lines that `b` also has (a line of `a` inside a longer line of `b`,
-    or the reverse, counts: extractors split and join paragraphs differently)."""
-    keys_b = [squash(line) for line in b]
-    whole_b = "\n".join(keys_b)
-    left = Counter(keys_b)
+    or the reverse, counts: extractors split and join paragraphs differently). A repeated line
+    counts as often as `b` has it: an extractor that doubles the text does not agree with one
+    that has it once."""
+    index = b if isinstance(b, _Index) else _Index(b)
+    left = Counter(index.keys)
     n = 0
     for line in a:
         key = squash(line)
         if not key:
             continue
         if left[key] > 0:
-            # A repeated line counts as often as `b` has it (an extractor that doubles the
-            # text does not agree with one that has it once).
             left[key] -= 1
             n += len(key)
-        elif key not in left and len(key) >= 8 and key in whole_b:
+        elif key not in left and len(key) >= 8 and key in index.whole:
             n += len(key)
     return n
 
@@ -368,7 +382,8 @@ class Choice:
 
 def _span(primary: list[str], other: list[str]) -> tuple[int, int] | None:
     """Indexes of the first and last line of `primary` that `other` confirms."""
-    confirmed = [i for i, line in enumerate(primary) if shared([line], other)]
+    index = _Index(other)
+    confirmed = [i for i, line in enumerate(primary) if index.confirms(squash(line))]
     if not confirmed:
         return None
     return confirmed[0], confirmed[-1] + 1
@@ -421,11 +436,11 @@ def choose(
         return pick(primary, p_lines, "dom is weak: trafilatura")
     if not p_prose and not d_prose:
         r = _third(third, clean, scores)
-        best = max(
-            ((primary, p_lines), (dom, d_lines), *([r] if r else [])),
-            key=lambda c: chars(c[1]),
-        )
-        return pick(best[0], best[1], "no candidate has prose: the longest")
+        if r is not None and prose_chars(r[1]):
+            return pick(r[0], r[1], "only readability found prose")
+        # Menus, headline lists and link farms flattened into lines: no sentence anywhere is no
+        # article (the page is dropped as not_article, with this reason in --explain).
+        return pick(primary, [], "no candidate has a sentence of prose: no article")
     if d_in_p >= AGREE:
         if dom.one_of_posts:
             return pick(dom, d_lines, "dom kept one post of several that trafilatura joined")
@@ -452,7 +467,8 @@ def choose(
         )
     if p_in_d >= AGREE:
         r = _third(third, clean, scores)
-        added = [line for line in d_lines if not shared([line], p_lines)]
+        p_index = _Index(p_lines)
+        added = [line for line in d_lines if not p_index.confirms(squash(line))]
         if r is not None and _share(added, r[1]) >= AGREE:
             return pick(dom, d_lines, "trafilatura inside dom, readability confirms the rest")
         return pick(primary, p_lines, "trafilatura inside dom, the rest not confirmed")

@@ -262,7 +262,9 @@ def clean_body(lines: list[str], title: str | None, lead: str | None) -> Cleaned
     stop = _stop_index(stripped)
     kept = stripped[:stop]
     out = Cleaned(lines=[])
-    out.removed.extend(("stop-marker", t) for t in stripped[stop:])
+    out.removed.extend(
+        ("stop-marker" if i == 0 else "after-stop-marker", t) for i, t in enumerate(stripped[stop:])
+    )
     # Portals often print the lead box and then open the article with the very same paragraph.
     # Only a repeated copy is the lead box; a single line equal to the lead is the paragraph.
     lead_copies = sum(1 for t in kept if lead_key and squash(t) == lead_key)

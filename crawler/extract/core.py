@@ -16,11 +16,12 @@ from crawler.extract import body as body_mod
 from crawler.extract import candidates, dates, metadata
 from crawler.extract.candidates import Candidate
 from crawler.extract.cleanup import Cleaned, byline_of, clean_body, normalize_names
-from crawler.extract.decode import decode_html
+from crawler.extract.decode import decode
 from crawler.extract.dom import Page, clean_space, first_meta, parse, select, squash, text_of
 from crawler.extract.errors import NotAnArticle
 from crawler.extract.limits import check_size, checkpoint, time_budget
 from crawler.extract.options import ExtractOptions
+from crawler.extract.report import Report
 from crawler.extract.patterns import (
     AUTHOR_PLACEHOLDERS,
     EDITOR_RE,
@@ -72,15 +73,32 @@ def extract(
     Crawl-time fields (``fetched_at`` …) are left for the caller. A page past the options' size
     limits or time budget raises `PageTooLarge` or `ExtractionTimeout` (`crawler.extract.limits`).
     """
+    return extract_with_report(html, url, options, http_encoding=http_encoding)[0]
+
+
+def extract_with_report(
+    html: bytes,
+    url: str,
+    options: ExtractOptions | None = None,
+    *,
+    http_encoding: str | None = None,
+    report: Report | None = None,
+) -> tuple[Article, Report]:
+    """`extract`, and the `Report` of how: the charset, replaced characters, the body candidate
+    chosen and why, and every line a rule removed (``zhengwen extract --explain``). A `report`
+    passed in is filled as extraction goes, so it tells how far a failing page got."""
     opts = options or ExtractOptions()
     check_size(html, opts.max_bytes, opts.max_tags)
+    report = report if report is not None else Report()
     with time_budget(opts.time_budget):
-        return _extract(html, url, opts, http_encoding)
+        return _extract(html, url, opts, http_encoding, report), report
 
 
-def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | None) -> Article:
+def _extract(
+    html: bytes, url: str, opts: ExtractOptions, http_encoding: str | None, report: Report
+) -> Article:
     sel = opts.selectors
-    text, _codec = decode_html(html, opts.encoding, http_encoding)
+    text, report.codec, report.replaced = decode(html, opts.encoding, http_encoding)
     checkpoint()
     page = parse(text, url)
     checkpoint()
@@ -95,7 +113,7 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
     lead = _strip_label(_selected(page, sel, "lead"), LEAD_RE) or metadata.find_lead(
         page, title_index
     )
-    cleaned, images = _body(page, text, sel, title, lead)
+    cleaned, images = _body(page, text, sel, title, lead, report)
     if not "".join(cleaned.lines).strip():
         raise NotAnArticle("no article text on the page", reason="not_article")
     start = metadata.body_start(page, cleaned.lines)
@@ -156,14 +174,22 @@ def _extract(html: bytes, url: str, opts: ExtractOptions, http_encoding: str | N
 
 
 def _body(
-    page: Page, text: str, sel: Mapping[str, str], title: str | None, lead: str | None
+    page: Page,
+    text: str,
+    sel: Mapping[str, str],
+    title: str | None,
+    lead: str | None,
+    report: Report,
 ) -> tuple[Cleaned, list[str]]:
     """The cleaned body lines and the body's images: the site's selector when it has one (a
     human looked at the page), else the candidate `candidates.choose` picks."""
     if sel.get("body"):
         raw = body_mod.from_selector(page, sel["body"])
         checkpoint()
-        return clean_body(raw.lines, title, lead), raw.images
+        out = clean_body(raw.lines, title, lead)
+        report.candidate, report.reason = "selector", "the site's body selector"
+        report.removed, report.kept_by_bound = out.removed, out.kept_by_bound
+        return out, raw.images
     cleaned: dict[str, Cleaned] = {}
 
     def clean(c: Candidate) -> list[str]:
@@ -182,6 +208,14 @@ def _body(
     )
     checkpoint()
     chosen = cleaned[choice.name]
+    report.candidate, report.reason, report.scores = choice.name, choice.reason, choice.scores
+    report.dom_note = dom.note
+    kept = set(choice.lines)
+    report.removed = [
+        *chosen.removed,
+        *(("candidate-trim", line) for line in chosen.lines if line not in kept),
+    ]
+    report.kept_by_bound = chosen.kept_by_bound
     return Cleaned(choice.lines, chosen.author, chosen.lead), choice.images
 
 

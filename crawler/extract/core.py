@@ -21,7 +21,6 @@ from crawler.extract.dom import Page, clean_space, first_meta, parse, select, sq
 from crawler.extract.errors import NotAnArticle
 from crawler.extract.limits import check_size, checkpoint, time_budget
 from crawler.extract.options import ExtractOptions
-from crawler.extract.report import Report
 from crawler.extract.patterns import (
     AUTHOR_PLACEHOLDERS,
     EDITOR_RE,
@@ -31,6 +30,7 @@ from crawler.extract.patterns import (
     NOT_PERSON_RE,
     SOURCE_RE,
 )
+from crawler.extract.report import Report
 from storage.article import Article
 
 

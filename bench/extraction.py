@@ -490,6 +490,9 @@ class LosoThreshold:
     note: str | None = None
     #: Mean body F1 over all pages for each grid value.
     means: dict[float, float] = field(default_factory=dict)
+    #: Per grid value, how many pages score differently than at the shipped value: tells a flat
+    #: line (the threshold never decides) from gains and losses that cancel out.
+    moved: dict[float, int] = field(default_factory=dict)
     #: The in-sample optimum: the value with the best all-pages mean, and that mean.
     best: float | None = None
     best_f1: float | None = None
@@ -635,6 +638,10 @@ def loso(
                 per_value[value] = run(f"{module.__name__.rsplit('.', 1)[-1]}.{name}={value:g}")
         entry = report[key]
         entry.means = {v: _mean(f1, keys) for v, f1 in per_value.items()}
+        entry.moved = {
+            v: sum(1 for k in keys if abs(f1[k] - per_value[shipped][k]) > 1e-9)
+            for v, f1 in per_value.items()
+        }
         entry.best = in_sample_best(per_value, shipped)
         entry.best_f1 = entry.means[entry.best]
         entry.choices = choose_loso(per_value, site_of_key, shipped)
@@ -658,7 +665,8 @@ def loso_table(report: dict[str, LosoThreshold]) -> str:
     """The LOSO report as markdown: one row per threshold and set, the in-sample optimum on the
     threshold's first row, skipped thresholds listed under the table."""
     rows = [
-        "| threshold | shipped | grid | in-sample best (all-pages F1) | set | pages | sites "
+        "| threshold | shipped | all-pages F1 per value (pages moved) "
+        "| in-sample best (all-pages F1) | set | pages | sites "
         "| F1 shipped | F1 LOSO | LOSO − shipped | sites' choice (value×sites) |",
         "|" + "---|" * 11,
     ]
@@ -667,11 +675,12 @@ def loso_table(report: dict[str, LosoThreshold]) -> str:
         if entry.note is not None:
             notes.append(f"- `{key}`: {entry.note}")
             continue
+        grid = ", ".join(f"{v:g}: {entry.means[v]:.4f} ({entry.moved[v]})" for v in entry.values)
         first = True
         for set_name, s in entry.sets.items():
             if first:
                 head = (
-                    f"| `{key}` | {entry.shipped:g} | {', '.join(f'{v:g}' for v in entry.values)} "
+                    f"| `{key}` | {entry.shipped:g} | {grid} "
                     f"| {entry.best:g} ({entry.best_f1:.4f}) "
                 )
                 first = False
@@ -685,7 +694,8 @@ def loso_table(report: dict[str, LosoThreshold]) -> str:
     text = (
         "Leave-one-site-out check of zhengwen's tuned thresholds (body F1, mean per page): each "
         "threshold varied alone, each site scored with the value that maximises the mean F1 over "
-        "the other sites' pages (ties: shipped value, else smaller).\n\n" + "\n".join(rows)
+        "the other sites' pages (ties: shipped value, else smaller). Pages moved: pages whose F1 "
+        "differs from the shipped value's.\n\n" + "\n".join(rows)
     )
     if notes:
         text += "\n\n" + "\n".join(notes)

@@ -108,6 +108,7 @@ def test_loso_patches_restores_and_reports(monkeypatch: pytest.MonkeyPatch) -> N
     entry = report["zw_loso_fake.thresholds:T"]
     assert entry.values == [0.2, 0.4] and entry.best == 0.2
     assert entry.best_f1 == pytest.approx(0.85)
+    assert entry.moved == {0.2: 4, 0.4: 0}
     assert entry.choices == {"a.example": 0.4, "b.example": 0.2, "c.example": 0.2}
     aeb = entry.sets["aeb"]
     assert (aeb.pages, aeb.sites, aeb.chosen) == (2, 1, {0.4: 1})

@@ -130,7 +130,7 @@ def _positions(keys: list[str], page_lines: list[Line]) -> list[int | None]:
     """Each kept line's page line, matched in order (None when it matches none)."""
     positions: list[int | None] = []
     cursor = 0
-    page_keys = [squash(line.text) for line in page_lines]
+    page_keys = [line.key or squash(line.text) for line in page_lines]
     for key in keys:
         found = None
         for j in range(cursor, len(page_keys)):

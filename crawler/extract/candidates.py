@@ -20,6 +20,7 @@ says why it chose what it chose (shown by ``zhengwen extract --explain``).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def is_prose(text: str) -> bool:
 def line_value(line: Line) -> float:
     """What a line adds to a container holding it: sentence text counts for it, link text and
     the line's fixed cost against it (see the weights above)."""
-    n = len(squash(line.text))
+    n = len(line.key or squash(line.text))
     links = n * line.link_ratio
     text = n - links
     weight = 1.0 if is_prose(line.text) else PLAIN_WEIGHT
@@ -297,13 +298,15 @@ def _doc_title_key(page: Page) -> str:
     return squash(el.text_content()) if el is not None else ""
 
 
-def from_readability(page: Page, text: str) -> Candidate:
+def from_readability(page: Page) -> Candidate:
     """readability-lxml's summary of the page, rendered to lines like everything else."""
     import lxml.html
     from readability import Document
 
     try:
-        summary = Document(text, url=page.url).summary(html_partial=True)
+        # Our parsed tree, copied (readability edits what it is given): a copy costs a tenth of
+        # a parse. No URL: links need not be made absolute for text.
+        summary = Document(copy.deepcopy(page.tree)).summary(html_partial=True)
         tree = lxml.html.fragment_fromstring(summary, create_parent="div")
     except Exception as exc:  # readability raises bare exceptions on pages it cannot parse
         return Candidate("readability", [], note=f"failed: {type(exc).__name__}")

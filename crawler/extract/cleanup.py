@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from crawler.extract.dom import squash
 from crawler.extract.limits import CHECK_EVERY, checkpoint
@@ -94,8 +95,13 @@ def is_nav_line(text: str) -> bool:
     return sum(len(p) for p in parts) / len(parts) <= 8
 
 
+@lru_cache(maxsize=8192)
 def chrome_rule(text: str, cjk: bool) -> str | None:
-    """The name of the rule that finds a whole line to be portal furniture, else None."""
+    """The name of the rule that finds a whole line to be portal furniture, else None.
+
+    Cached: every body candidate of a page goes through the cleanup, and they share most lines
+    (the cache is cleared for each page, `crawler.extract.core`).
+    """
     for name, rx in zip(CHROME_LINE_NAMES, CHROME_LINE_RES, strict=True):
         if rx.search(text):
             return name

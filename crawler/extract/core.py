@@ -15,7 +15,7 @@ from typing import Any
 from crawler.extract import body as body_mod
 from crawler.extract import candidates, dates, metadata
 from crawler.extract.candidates import Candidate
-from crawler.extract.cleanup import Cleaned, byline_of, clean_body, normalize_names
+from crawler.extract.cleanup import Cleaned, byline_of, chrome_rule, clean_body, normalize_names
 from crawler.extract.decode import decode
 from crawler.extract.dom import Page, clean_space, first_meta, parse, select, squash, text_of
 from crawler.extract.errors import NotAnArticle
@@ -98,6 +98,9 @@ def _extract(
     html: bytes, url: str, opts: ExtractOptions, http_encoding: str | None, report: Report
 ) -> Article:
     sel = opts.selectors
+    # The line-rule cache serves the candidates of one page; a page never profits from the last
+    # one's lines (nor would a benchmark that repeats its pages).
+    chrome_rule.cache_clear()
     text, report.codec, report.replaced = decode(html, opts.encoding, http_encoding)
     checkpoint()
     page = parse(text, url)
@@ -203,7 +206,7 @@ def _body(
     choice = candidates.choose(
         Candidate("trafilatura", primary.lines, primary.images),
         dom,
-        lambda: candidates.from_readability(page, text),
+        lambda: candidates.from_readability(page),
         clean,
     )
     checkpoint()

@@ -71,6 +71,8 @@ class Line:
     """An image sits between the previous line and this one (trafilatura loses such tails)."""
     caption: bool = False
     """A short line right under an image that is centered or repeats the image's alt text."""
+    key: str = ""
+    """The text without whitespace (`squash`), computed once: lines are compared by it often."""
 
 
 @dataclass(slots=True)
@@ -194,7 +196,9 @@ def block_lines(root: Any, spans: dict[Any, tuple[int, int]] | None = None) -> l
                 and len(key) <= MAX_CAPTION
                 and (centered or (bool(image[1]) and key == image[1]))
             )
-            out.append(Line(text, heading, tag, min(1.0, counts[0] / total), after_image, caption))
+            out.append(
+                Line(text, heading, tag, min(1.0, counts[0] / total), after_image, caption, key)
+            )
             image[0], image[2] = image[2], False
             if not image[0]:
                 image[1] = ""

@@ -233,10 +233,10 @@ def strip_site_name(title: str, names: list[str]) -> str:
 def line_index(lines: list[Line], text: str) -> int | None:
     key = squash(text)
     for i, line in enumerate(lines):
-        if squash(line.text) == key:
+        if (line.key or squash(line.text)) == key:
             return i
     for i, line in enumerate(lines):
-        if key and key in squash(line.text):
+        if key and key in (line.key or squash(line.text)):
             return i
     return None
 

@@ -826,6 +826,86 @@ def pin_metrics(per_group: dict[str, dict[str, Any]]) -> dict[str, dict[str, flo
     return {g: {k: per_group[g][k] for k in keys if per_group[g][k] is not None} for g in GROUPS}
 
 
+# --- does a vote between extractors beat each one? ------------------------------------------
+
+VOTERS = ("trafilatura", "dom", "readability")
+
+
+def candidate_bodies(html: bytes, url: str) -> dict[str, str]:
+    """Each body candidate of zhengwen alone (cleaned by the same line rules), their line-majority
+    vote, and zhengwen's own choice, for one page."""
+    from crawler.extract import ExtractionError, extract
+    from crawler.extract import body as body_mod
+    from crawler.extract import candidates, metadata
+    from crawler.extract.cleanup import clean_body
+    from crawler.extract.decode import decode
+    from crawler.extract.dom import parse, squash
+
+    out = {name: "" for name in (*VOTERS, "vote", "zhengwen")}
+    try:
+        out["zhengwen"] = extract(html, url).body
+        text = decode(html).text
+        page = parse(text, url)
+    except ExtractionError:
+        return out
+    title, title_index = metadata.find_title(page, metadata.jsonld(page))
+    lead = metadata.find_lead(page, title_index)
+    primary = body_mod.from_trafilatura(page)
+    lines = {
+        "trafilatura": clean_body(primary.lines, title, lead).lines,
+        "dom": clean_body(candidates.from_dom(page).lines, title, lead).lines,
+        "readability": clean_body(candidates.from_readability(page).lines, title, lead).lines,
+    }
+    for name, got in lines.items():
+        out[name] = "\n".join(got)
+    # A line is in the vote when two of the three candidates have it; order: where it first
+    # appears, trafilatura's order first.
+    counts: Counter[str] = Counter()
+    for got in lines.values():
+        counts.update({squash(line) for line in got})
+    seen: set[str] = set()
+    voted: list[str] = []
+    for name in VOTERS:
+        for line in lines[name]:
+            key = squash(line)
+            if counts[key] >= 2 and key not in seen:
+                seen.add(key)
+                voted.append(line)
+    out["vote"] = "\n".join(voted)
+    return out
+
+
+def vote(cases: list[Case]) -> dict[str, dict[str, list[float]]]:
+    """Body F1 per page of each candidate, the vote and zhengwen, per set."""
+    scores: dict[str, dict[str, list[float]]] = {}
+    for n, case in enumerate(cases, 1):
+        if n % 50 == 0:
+            print(f"vote: {n}/{len(cases)} pages", file=sys.stderr, flush=True)
+        bodies = candidate_bodies(case.html(), case.url)
+        for group in _groups_of(case):
+            per = scores.setdefault(group, {})
+            for name, body in bodies.items():
+                per.setdefault(name, []).append(prf(body, case.body)[2])
+    return scores
+
+
+def vote_table(scores: dict[str, dict[str, list[float]]]) -> str:
+    names = (*VOTERS, "vote", "zhengwen")
+    rows = [
+        "| set | pages | " + " | ".join(f"{n} F1 (pages < 0.8)" for n in names) + " |",
+        "|" + "---|" * (len(names) + 2),
+    ]
+    for group in SETS:
+        per = scores.get(group)
+        if not per:
+            continue
+        cells = [
+            f"{statistics.fmean(per[n]):.3f} ({sum(f < BAD_PAGE for f in per[n])})" for n in names
+        ]
+        rows.append(f"| {group} | {len(per[names[0]])} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -852,9 +932,18 @@ def main(argv: list[str] | None = None) -> None:
         help="print a leave-one-site-out report of zhengwen's tuned thresholds and exit "
         "(no baselines, no timing, no doc rewrite)",
     )
+    ap.add_argument(
+        "--vote",
+        action="store_true",
+        help="compare each body candidate alone, a line-majority vote of the three, and "
+        "zhengwen's choice, per set, and exit",
+    )
     args = ap.parse_args(argv)
 
     cases = load_cases()
+    if args.vote:
+        print(vote_table(vote(cases)))
+        return
     if args.loso:
         print(loso_table(loso(cases, default_grids())))
         return

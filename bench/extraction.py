@@ -834,9 +834,8 @@ VOTERS = ("trafilatura", "dom", "readability")
 def candidate_bodies(html: bytes, url: str) -> dict[str, str]:
     """Each body candidate of zhengwen alone (cleaned by the same line rules), their line-majority
     vote, and zhengwen's own choice, for one page."""
-    from crawler.extract import ExtractionError, extract
+    from crawler.extract import ExtractionError, candidates, extract, metadata
     from crawler.extract import body as body_mod
-    from crawler.extract import candidates, metadata
     from crawler.extract.cleanup import clean_body
     from crawler.extract.decode import decode
     from crawler.extract.dom import parse, squash

@@ -251,3 +251,29 @@ def test_script_state_is_the_last_resort() -> None:
     )
     assert b.published_at is not None
     assert b.published_at.isoformat() == "2019-09-08T08:00:00+08:00"
+
+
+def test_a_midnight_meta_a_day_off_yields_to_the_date_the_page_shows() -> None:
+    # ``PubDate 2022-01-28 00:00:00`` carries only a day (shifted by a zone mistake); the
+    # header under the headline shows 2022-01-27.
+    article = extract(
+        _page(
+            "<meta name='PubDate' content='2022-01-28 00:00:00'>",
+            "<div class='info'>发布日期：2022-01-27</div>",
+        ),
+        "https://news.example.cn/a.html",
+    )
+    assert article.published_at is not None
+    assert article.published_at.date().isoformat() == "2022-01-27"
+
+
+def test_a_meta_time_of_day_is_kept_when_the_page_shows_another_day() -> None:
+    article = extract(
+        _page(
+            "<meta name='PubDate' content='2022-01-28 10:15:00'>",
+            "<div class='info'>发布日期：2022-01-27</div>",
+        ),
+        "https://news.example.cn/a.html",
+    )
+    assert article.published_at is not None
+    assert article.published_at.isoformat() == "2022-01-28T10:15:00+08:00"

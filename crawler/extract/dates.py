@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -263,9 +263,12 @@ def _info_line_date(
 def _header_date(
     lines: list[Line], body_start: int, zone: tzinfo, floor: int = 0
 ) -> tuple[datetime, bool] | None:
-    """The date nearest above the body (within `HEADER_WINDOW` lines and below `floor`, or on
-    the body's first line)."""
-    for line in reversed(lines[max(floor, body_start - HEADER_WINDOW) : body_start + 1]):
+    """The date nearest above the body (within `HEADER_WINDOW` lines and below `floor`), else on
+    a short line among the body's first (a post's heading and its date line open the body when
+    the headline was not found)."""
+    above = list(reversed(lines[max(floor, body_start - HEADER_WINDOW) : body_start]))
+    top = [line for line in lines[body_start : body_start + 3] if len(line.text) <= 40]
+    for line in [*above, *top]:
         text = line.text
         if line.link_ratio > 0.5 or len(text) > MAX_INFO_LINE:
             continue
@@ -289,6 +292,10 @@ def _refine(machine: datetime, shown: tuple[datetime, bool] | None) -> datetime:
     if shown is None:
         return machine
     dt, has_time = shown
+    if machine.time() == time(0, 0) and abs((dt.date() - machine.date()).days) == 1:
+        # A midnight meta carries only a day, and often one shifted by a zone mistake
+        # (``PubDate 2022-01-28 00:00:00`` over a page showing 2022-01-27): the shown day wins.
+        return dt
     if (
         has_time
         and dt.date() == machine.date()

@@ -822,7 +822,7 @@ def write_doc(text: str) -> None:
 
 def pin_metrics(per_group: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """The rates the regression gate holds: body F1 and each metadata rate, per group."""
-    keys = ("body_f1", "title", "date_day", "date_minute", "author", "source")
+    keys = ("body_f1", "bad_pages", "title", "date_day", "date_minute", "author", "source")
     return {g: {k: per_group[g][k] for k in keys if per_group[g][k] is not None} for g in GROUPS}
 
 

@@ -22,6 +22,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".zhengwen-installed"
+#: The installer itself, pinned: Python 3.11's bundled pip (23.2) fails to resolve two spellings
+#: of one extra (``lxml[html_clean]`` from readability-lxml beside ``lxml[html-clean]``) with an
+#: internal AssertionError; later releases normalise extra names.
+PIP = "pip==25.3"
 
 
 def ensure_venv() -> None:
@@ -37,6 +41,7 @@ def ensure_venv() -> None:
         print("creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing zhengwen and its pinned dependencies into .venv ...", flush=True)
+    run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", PIP])
     run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[dev]"])
     STAMP.write_text(digest)
 

@@ -19,8 +19,9 @@ from typing import Any
 from storage.simhash import simhash as body_simhash
 
 #: Bumped whenever extraction output can change for the same input page, so that a re-extraction
-#: of the raw archive can tell which articles were made by an older extractor.
-EXTRACTION_VERSION = 1
+#: of the raw archive can tell which articles were made by an older extractor. 2: body
+#: candidates, bounded rules, lenient decoding, body-only images (issue #13).
+EXTRACTION_VERSION = 2
 
 
 def url_hash(url: str) -> str:

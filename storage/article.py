@@ -20,7 +20,8 @@ from storage.simhash import simhash as body_simhash
 
 #: Bumped whenever extraction output can change for the same input page, so that a re-extraction
 #: of the raw archive can tell which articles were made by an older extractor. 2: body
-#: candidates, bounded rules, lenient decoding, body-only images (issue #13).
+#: candidates, bounded rules, lenient decoding, body-only images (issue #13); a canonical URL on
+#: another host is no longer the key (issue #14).
 EXTRACTION_VERSION = 2
 
 
@@ -59,7 +60,8 @@ class Article:
     """One article as archived. Times are timezone-aware datetimes."""
 
     url: str
-    """Canonical URL (from ``<link rel=canonical>`` / ``og:url`` when the page declares one)."""
+    """The article's key: the canonical URL the page declares when it is on the site's own
+    domains (so URL variants of one page merge), else the URL it was crawled from."""
     site: str
     """Site config name (``sites/<site>.toml``)."""
     body: str
@@ -95,6 +97,10 @@ class Article:
     """``url_hash`` of the earliest copy of the same story (any site) when this article is an
     exact or near copy of it; None for an original. SQL holds the current link (a later-found
     earlier copy re-links a group); a Parquet row keeps the link it was written with."""
+    canonical_url: str | None = None
+    """The canonical URL the page declares (``<link rel=canonical>``, ``og:url``), also when it
+    is another publisher's (a syndicated copy names the original): never the key of an article
+    of another host, but a strong sign of a copy for ``duplicate_of``."""
 
     def __post_init__(self) -> None:
         # Derived keys are computed here so no caller can forget them or compute them differently.

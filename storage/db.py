@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -197,6 +198,8 @@ class Database:
     def create_schema(self) -> None:
         """Create missing tables and indexes (idempotent; migrations take over once released)."""
         Base.metadata.create_all(self.engine)
+        # Nullable columns added since (canonical_url …) first: the duplicates upgrade reads them.
+        _add_missing_columns(self._writes)
         duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
         # create_all adds no index to a table that exists: an archive written by an older
         # zhengwen gets the indexes added since here (each one checked first, so this is cheap).
@@ -715,3 +718,17 @@ def _to_run(r: CrawlRunRow) -> RunInfo:
         counters=dict(r.counters),
         settings_digest=r.settings_digest,
     )
+
+
+def _add_missing_columns(sessions: sessionmaker[Session]) -> None:
+    """Add the nullable ``articles`` columns an archive written by an older zhengwen lacks
+    (``ALTER TABLE … ADD COLUMN``: null for the rows already there). Columns that need values
+    computed for old rows have their own upgrade (`storage.duplicates.upgrade`)."""
+    table = Base.metadata.tables["articles"]
+    with sessions.begin() as s:
+        conn = s.connection()
+        present = {c["name"] for c in inspect(conn).get_columns("articles")}
+        for col in table.columns:
+            if col.name not in present and col.nullable and col.name not in duplicates.OWNED:
+                kind = col.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE articles ADD COLUMN {col.name} {kind}")

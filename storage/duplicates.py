@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import Row, Table, insert, inspect, or_, select, text, union, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.article import Article
+from storage.article import Article, url_hash
 from storage.models import Base
 from storage.simhash import THRESHOLD, bands, hamming
 
@@ -43,8 +43,11 @@ _COLS: Final = (
     _A.c.simhash,
     _A.c.content_hash,
     _A.c.duplicate_of,
+    _A.c.canonical_url,
 )
 _CHUNK: Final = 500
+#: The columns `upgrade` adds (and fills) itself.
+OWNED: Final = frozenset({"simhash", "duplicate_of"})
 # pg_advisory_xact_lock key for "linking duplicates"; any constant unused by other locks.
 _PG_LOCK_KEY: Final = 0x7A68_656E_6764_7570
 _NEVER: Final = datetime.max.replace(tzinfo=UTC)
@@ -92,7 +95,15 @@ def copies_of(s: Session, article: Article) -> list[Row[Any]]:
     )
     near = select(*_COLS).join(_B, b.url_hash == _A.c.url_hash).where(band_match)
     exact = select(*_COLS).where(_A.c.content_hash == article.content_hash)
-    rows = s.execute(union(near, exact)).all()
+    queries = [near, exact]
+    # A page that names another publisher's URL as canonical is a syndicated copy of it (and
+    # pages naming this one are copies of it), whatever their texts' differences.
+    named = {url_hash(article.canonical_url)} if article.canonical_url else set()
+    named.discard(article.url_hash)
+    if named:
+        queries.append(select(*_COLS).where(_A.c.url_hash.in_(named)))
+    queries.append(select(*_COLS).where(_A.c.canonical_url == article.url))
+    rows = s.execute(union(*queries)).all()
     return [
         r
         for r in rows
@@ -100,6 +111,8 @@ def copies_of(s: Session, article: Article) -> list[Row[Any]]:
         and (
             r.content_hash == article.content_hash
             or hamming(r.simhash, article.simhash) <= THRESHOLD
+            or r.url_hash in named
+            or r.canonical_url == article.url
         )
     ]
 

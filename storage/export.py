@@ -75,6 +75,7 @@ FIELD_DOCS: Final[dict[str, str]] = {
     "content_hash": "SHA-256 hex of the whitespace-normalised title and body",
     "simhash": "64-bit simhash of body as a signed integer (near-duplicate detection)",
     "duplicate_of": "url_hash of the earliest copy of the same story; null for an original",
+    "canonical_url": "canonical URL the page declares (another publisher's for a syndicated copy); null if none",
 }
 
 Progress = Callable[[int, int], None]

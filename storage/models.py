@@ -130,6 +130,8 @@ class ArticleRow(Base):
     # url_hash of the group's earliest copy, kept by `storage.duplicates` (re-linked when an
     # earlier copy arrives); no foreign key, so a batch can link rows in any order.
     duplicate_of: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The canonical URL the page declares, also another publisher's (`Article.canonical_url`).
+    canonical_url: Mapped[str | None] = mapped_column(Text)
 
 
 class SimhashBandRow(Base):

@@ -156,8 +156,10 @@ def _extract(
     if editor is None:
         editor = metadata.find_editor(page, title_index)
     checkpoint()
+    key, canonical = metadata.article_key(page, opts.domains)
     return Article(
-        url=metadata.find_canonical(page),
+        url=key,
+        canonical_url=canonical,
         site=opts.site,
         body=body,
         title=title,

@@ -603,6 +603,33 @@ def absolute(url: str, base: str) -> str | None:
     return full if urlsplit(full).scheme in ("http", "https") else None
 
 
+def on_domains(url: str, domains: Sequence[str]) -> bool:
+    """Whether `url`'s host is one of `domains` or below one (``news.example.com`` is on
+    ``example.com``)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    for domain in domains:
+        d = domain.lower().strip().lstrip(".").rstrip(".")
+        if d and (host == d or host.endswith("." + d)):
+            return True
+    return False
+
+
+def article_key(page: Page, domains: Sequence[str]) -> tuple[str, str | None]:
+    """The article's key URL and the canonical URL the page declares.
+
+    A canonical on the site's own domains is the key: URL variants of one page (tracking
+    parameters, mobile paths) merge. A canonical off them names another publisher (a syndicated
+    copy on sina or ifeng names the original): the article still belongs to the URL it was
+    crawled from, and the canonical is kept beside it.
+    """
+    declared = find_canonical(page)
+    canonical = declared if declared != page.url else None
+    own = domains or (urlsplit(page.url).hostname or "",)
+    if canonical is None or on_domains(canonical, own):
+        return declared, canonical
+    return page.url, canonical
+
+
 def find_canonical(page: Page) -> str:
     """``<link rel=canonical>``, else og:url, resolved against the fetched URL; else the URL."""
     for link in page.tree.iter("link"):

@@ -25,6 +25,9 @@ class ExtractOptions:
     language: str | None = None
     selectors: Mapping[str, str] = field(default_factory=dict)
     """Per-field CSS/XPath overrides (keys from crawler.config.SELECTOR_FIELDS)."""
+    domains: tuple[str, ...] = ()
+    """The site's domains: a declared canonical URL off them is another publisher's and never
+    the article's key (`crawler.extract.metadata.article_key`). Empty: the fetched URL's host."""
     time_budget: float | None = limits.TIME_BUDGET
     """CPU seconds one page may take (`crawler.extract.limits`); None: no budget."""
     max_bytes: int = limits.MAX_PAGE_BYTES
@@ -41,4 +44,5 @@ class ExtractOptions:
             encoding=cfg.encoding,
             language=cfg.language,
             selectors=dict(cfg.selectors),
+            domains=tuple(cfg.allowed_domains),
         )

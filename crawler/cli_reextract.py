@@ -69,10 +69,20 @@ def reextract_command(
             except ConfigError as exc:
                 if site.endswith(".toml") or "/" in site or "\\" in site:
                     _fail(str(exc), EXIT_USAGE)
-                name = site  # a site known only from the archive: default options, warned
+                name = site  # a site known only from the archive: its recorded options
         paths = ArchivePaths(archive)
         if not paths.raw_dir.is_dir():
             _fail(f"no raw archive at {paths.raw_dir}; crawl first", EXIT_FAILED)
+        if name is not None:
+            from crawler.reextract import recorded_options
+
+            if recorded_options(paths, name) is None:
+                # Defaults would undo the config's selectors: refuse instead.
+                _fail(
+                    f"no site config for {name!r} (sites/{name}.toml) and no options recorded "
+                    f"by its crawls in {paths.configs_dir}; pass --site path/to/{name}.toml",
+                    EXIT_USAGE,
+                )
 
         def progress(done: int, total: int) -> None:
             click.echo(f"reextract: {done}/{total} pages", err=True)
@@ -89,8 +99,9 @@ def reextract_command(
         except (SQLAlchemyError, OSError) as exc:  # the stores: one line, not a traceback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             _fail(f"cannot store re-extracted articles: {first}", EXIT_STORAGE)
-        for warning in summary.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        for message in summary.warnings:
+            prefixed = message.startswith("note: ")
+            click.echo(message if prefixed else f"warning: {message}", err=True)
         for problem in summary.problems:
             click.echo(f"warning: {problem.file}: {problem.message}", err=True)
         click.echo(summary.line())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from scrapy import signals
@@ -16,6 +18,7 @@ from crawler.drops import DROP_PREFIX, ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX, 
 from crawler.memory import release_free_memory
 from pipelines.common import db_url
 from storage.db import Database
+from storage.paths import ArchivePaths
 from storage.quality import drift, quality
 
 
@@ -124,11 +127,14 @@ def run_status(finish_reason: str, counters: RunCounters) -> str:
 class RunRecord:
     """One `crawl_runs` row per run: created when the spider opens, completed when it closes."""
 
-    def __init__(self, stats: Any, url: str, trigger: str, digest: str) -> None:
+    def __init__(
+        self, stats: Any, url: str, trigger: str, digest: str, archive: Path | None = None
+    ) -> None:
         self.stats = stats
         self.url = url
         self.trigger = trigger
         self.digest = digest
+        self.archive = archive
         self.run_id: str | None = None
 
     @classmethod
@@ -139,6 +145,7 @@ class RunRecord:
             db_url(crawler.settings),
             crawler.settings.get("ZHENGWEN_TRIGGER", "manual"),
             settings_digest(site, crawler.settings),
+            Path(crawler.settings.get("ZHENGWEN_ARCHIVE_DIR") or "archive"),
         )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -156,6 +163,8 @@ class RunRecord:
             db.dispose()
         spider.run_id = self.run_id
         self.stats.set_value("zhengwen/run_id", self.run_id)
+        if site is not None and self.archive is not None:
+            record_options(self.archive, site, self.run_id)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
@@ -177,6 +186,20 @@ class RunRecord:
             db.finish_run(self.run_id, status, record)
         finally:
             db.dispose()
+
+
+def record_options(archive: Path, site: Any, run_id: str) -> Path:
+    """Write the extraction options of this run to ``archive/configs/<site>/<run id>.json``
+    (atomically): a later ``zhengwen reextract`` of the site uses them when the config file is
+    gone, instead of re-extracting with defaults that undo the config's selectors."""
+    from crawler.extract.options import ExtractOptions
+
+    path = ArchivePaths(archive).config_snapshot(site.name, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(ExtractOptions.from_site(site).to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def progress_line(site: str, stats: dict[str, Any], elapsed: float) -> str:

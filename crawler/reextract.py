@@ -152,33 +152,69 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
-class _Options:
-    """ExtractOptions per site: the given config, else sites/<name>.toml, else defaults (warned)."""
+class NoSiteConfig(Exception):
+    """A site has no config file and no options recorded by a crawl: re-extracting it with
+    defaults would undo its selectors, time zone and encoding, so it is refused."""
 
-    def __init__(self, config: SiteConfig | None, warnings: list[str]) -> None:
+
+def recorded_options(paths: ArchivePaths, site: str) -> tuple[ExtractOptions, Path] | None:
+    """The extraction options the site's newest recorded crawl ran with, and their file
+    (``archive/configs/<site>/<run id>.json``, written by `crawler.extensions.record_options`)."""
+    folder = paths.configs_dir / site
+    files = (
+        sorted(folder.glob("*.json"), key=lambda f: f.stat().st_mtime) if folder.is_dir() else []
+    )
+    for path in reversed(files):
+        try:
+            return ExtractOptions.from_json(path.read_text(encoding="utf-8")), path
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("Unreadable recorded options %s", path)
+    return None
+
+
+class _Options:
+    """ExtractOptions per site: the given config, else sites/<name>.toml (the site's current
+    config), else the options its newest crawl recorded in the archive; else `NoSiteConfig`."""
+
+    def __init__(self, config: SiteConfig | None, notes: list[str], paths: ArchivePaths) -> None:
         self.config = config
-        self.warnings = warnings
-        self.cache: dict[str, ExtractOptions] = {}
+        self.notes = notes
+        self.paths = paths
+        self.cache: dict[str, ExtractOptions | None] = {}
 
     def __call__(self, site: str) -> ExtractOptions:
-        if site in self.cache:
-            return self.cache[site]
+        if site not in self.cache:
+            self.cache[site] = self._resolve(site)
+        options = self.cache[site]
+        if options is None:
+            raise NoSiteConfig(site)
+        return options
+
+    def _resolve(self, site: str) -> ExtractOptions | None:
         from crawler.config import ConfigError, resolve_site
 
         if self.config is not None and self.config.name == site:
-            options = ExtractOptions.from_site(self.config)
-        else:
-            try:
-                options = ExtractOptions.from_site(resolve_site(site))
-            except ConfigError as exc:
-                message = (
-                    f"no site config for {site!r} ({exc}); extracting with default options, "
-                    "so site-specific selectors, time zone and encoding are not applied"
-                )
-                self.warnings.append(message)
-                logger.warning(message)
-                options = ExtractOptions(site=site)
-        self.cache[site] = options
+            return ExtractOptions.from_site(self.config)
+        try:
+            return ExtractOptions.from_site(resolve_site(site))
+        except ConfigError:
+            pass
+        found = recorded_options(self.paths, site)
+        if found is None:
+            message = (
+                f"no site config for {site!r} (sites/{site}.toml) and no options recorded by "
+                f"a crawl in {self.paths.configs_dir}: its pages are skipped; pass "
+                f"--site path/to/{site}.toml"
+            )
+            self.notes.append(message)
+            logger.warning(message)
+            return None
+        options, path = found
+        message = (
+            f"note: {site}: no sites/{site}.toml; using the options its crawl recorded ({path})"
+        )
+        self.notes.append(message)
+        logger.info(message)
         return options
 
 
@@ -217,7 +253,7 @@ def reextract(
     summary.pages = len(pages)
     if not pages:
         return summary
-    options_for = _Options(config, summary.warnings)
+    options_for = _Options(config, summary.warnings, paths)
     db = Database(db_url or paths.default_db_url)
     try:
         db.create_schema()
@@ -266,7 +302,11 @@ class _Run:
             failed[exc.reason] += 1
             logger.warning("%s: %s", page.url, exc)
             return
-        options = self.options_for(page.site)
+        try:
+            options = self.options_for(page.site)
+        except NoSiteConfig:
+            failed["no_site_config"] += 1
+            return
         try:
             from crawler.extract.core import extract
 

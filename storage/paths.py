@@ -51,6 +51,17 @@ class ArchivePaths:
         """Absolute, so the URL still names the same file if the process changes directory."""
         return f"sqlite:///{self.sqlite_path.absolute()}"
 
+    @property
+    def configs_dir(self) -> Path:
+        """``configs/<site>/<run id>.json``: the extraction options each crawl ran with, so a
+        re-extraction uses what the articles were crawled with (`crawler.reextract`)."""
+        return self.root / "configs"
+
+    def config_snapshot(self, site: str, run_id: str) -> Path:
+        from storage.validation import validate_site
+
+        return self.configs_dir / validate_site(site) / f"{run_id}.json"
+
     def ensure(self) -> ArchivePaths:
         """Create the folders (idempotent); returns self so it can be chained."""
         for folder in (self.root, self.parquet_dir, self.raw_dir):

@@ -191,3 +191,46 @@ def test_raw_archive_can_be_switched_off(tmp_path: Path, server: PortalServer) -
     assert warc_files(archive) == []
     with Database(ArchivePaths(archive).default_db_url) as db:
         assert db.count_articles("testportal") == N_ARTICLES
+
+
+def test_reextract_of_a_site_without_its_config_uses_the_options_its_crawl_recorded(
+    tmp_path: Path, server: PortalServer
+) -> None:
+    """Issue #14, item 2: `reextract --site NAME` with no sites/NAME.toml re-extracted with
+    default options, undoing the config's selectors (here the title from <title>, suffix and
+    all), and SQL and Parquet disagreed afterwards."""
+    config = site_config(tmp_path, server, extra='[selectors]\ntitle = "title"\n')
+    archive = tmp_path / "archive"
+    crawl(tmp_path, config, archive, "--quiet")
+    before = stored(archive)
+    assert all("_" in str(row["title"]) for row in before.values())  # the selector's title
+    paths = ArchivePaths(archive)
+    assert list((paths.configs_dir / "testportal").glob("*.json"))
+
+    # No sites/testportal.toml in the working directory: the recorded options are used.
+    again = reextract(tmp_path, archive, "--site", "testportal")
+    assert again.returncode == 0, again.stderr
+    assert "note: testportal: no sites/testportal.toml; using the options its crawl recorded" in (
+        again.stderr
+    )
+    assert f"articles {N_ARTICLES} unchanged, 0 changed, 0 new" in again.stdout
+    assert stored(archive) == before
+    # SQL's current version is Parquet's newest row for every article.
+    table = ParquetDataset(paths.parquet_dir).read_table(
+        "testportal", ["url_hash", "content_hash", "fetched_at"]
+    )
+    newest: dict[str, tuple[object, str]] = {}
+    for key, content, when in zip(*table.to_pydict().values(), strict=True):
+        if key not in newest or when >= newest[key][0]:
+            newest[key] = (when, content)
+    assert {row["url_hash"]: row["content_hash"] for row in before.values()} == {
+        k: v[1] for k, v in newest.items()
+    }
+
+    # Nothing recorded and no config: refused, nothing re-extracted.
+    shutil.rmtree(paths.configs_dir)
+    refused = reextract(tmp_path, archive, "--site", "testportal")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: no site config for 'testportal'")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert stored(archive) == before

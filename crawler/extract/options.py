@@ -35,6 +35,36 @@ class ExtractOptions:
     max_tags: int = limits.MAX_TAGS
     """Pages with more ``<`` than this are refused before parsing (``too_many_tags``)."""
 
+    def to_json(self) -> str:
+        """The options as JSON (what a crawl records in the archive, `from_json` reads back)."""
+        import json
+
+        data = {
+            "site": self.site,
+            "site_name": self.site_name,
+            "timezone": self.timezone,
+            "encoding": self.encoding,
+            "language": self.language,
+            "selectors": dict(self.selectors),
+            "domains": list(self.domains),
+        }
+        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ExtractOptions:
+        import json
+
+        data = json.loads(text)
+        return cls(
+            site=str(data["site"]),
+            site_name=data.get("site_name"),
+            timezone=str(data.get("timezone") or "Asia/Shanghai"),
+            encoding=data.get("encoding"),
+            language=data.get("language"),
+            selectors={str(k): str(v) for k, v in (data.get("selectors") or {}).items()},
+            domains=tuple(str(d) for d in data.get("domains") or ()),
+        )
+
     @classmethod
     def from_site(cls, cfg: SiteConfig) -> ExtractOptions:
         return cls(

@@ -462,10 +462,14 @@ def explain_text(report: Any, article: dict[str, Any] | None) -> str:
 def check_site(site_or_config: str) -> None:
     """Validate a site config without fetching anything.
 
+    Every problem of the file is reported at once, also start URLs the crawl would refuse (a
+    private address without allow_private, a host outside allowed_domains); host names are
+    not resolved.
+
     Example: zhengwen check-site sites/example.toml
     """
     try:
-        site = resolve_site(site_or_config)
+        site = resolve_site(site_or_config, check_start_urls=True)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     click.echo(

@@ -144,6 +144,13 @@ def test_crawl_archives_exactly_the_portal_and_rerun_adds_nothing(
         assert article.first_seen == stored[url].first_seen
         assert article.last_seen is not None and stored[url].last_seen is not None
         assert article.last_seen > stored[url].last_seen
+    # zhengwen check-archive: SQL, Parquet and the raw archive agree after both runs.
+    check = run(
+        [sys.executable, "-m", "crawler.cli", "check-archive", "--archive", str(archive)],
+        tmp_path,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert " 0 differences " in check.stdout
 
 
 def test_changed_article_updates_sql_and_adds_a_parquet_version(

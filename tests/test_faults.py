@@ -25,6 +25,7 @@ import pytest
 
 from crawler import settings as defaults
 from crawler.demo.content import ArticleTruth, Portal
+from storage.check import check_archive
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
@@ -67,6 +68,8 @@ class Crawl:
     stored: dict[str, Any]
     """Articles in SQL by URL."""
     parquet_urls: set[str]
+    differences: list[str]
+    """What `zhengwen check-archive` finds between SQL, Parquet and the raw archive."""
 
     def url(self, path: str) -> str:
         return self.faults.url + path
@@ -138,6 +141,8 @@ def _crawl(tmp: Path, faults: RunningFaults, portal: Portal, config_text: str) -
         stored = {a.url: a for a in db.iter_articles("faults")}
     dataset = ParquetDataset(paths.parquet_dir)
     urls = set(dataset.read_table("faults").column("url").to_pylist()) if stored else set()
+    with Database(paths.default_db_url) as db:
+        checked = check_archive(db, dataset, paths.raw_dir)
     return Crawl(
         faults=faults,
         portal=portal,
@@ -149,6 +154,7 @@ def _crawl(tmp: Path, faults: RunningFaults, portal: Portal, config_text: str) -
         log=log,
         stored=stored,
         parquet_urls=urls,
+        differences=[d.line() for d in checked.differences],
     )
 
 
@@ -174,6 +180,8 @@ def assert_rest_archived(crawl: Crawl) -> None:
     portal_urls = {a.url(crawl.faults.url) for a in crawl.portal.articles()}
     assert set(crawl.stored) <= portal_urls
     assert crawl.counters["articles_new"] == len(crawl.stored)
+    # The stores agree (zhengwen check-archive): 0 differences.
+    assert crawl.differences == []
 
 
 def _truth(crawl: Crawl, kind: str) -> ArticleTruth:

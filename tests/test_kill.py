@@ -96,6 +96,10 @@ def test_crawler_killed_at_each_moment_restarts_and_archives_every_article_once(
     assert final["run_statuses"].get("running", 0) == 0
     assert final["run_statuses"]["interrupted"] >= 1
     assert final["raw_problems"] == []
+    # zhengwen check-archive on what the last run left: SQL, Parquet and raw agree.
+    from tests.test_check_archive import assert_consistent
+
+    assert_consistent(tmp_path / "archive")
 
 
 # --- the stores, killed at each point -----------------------------------------------------------

@@ -1,0 +1,129 @@
+"""`zhengwen check-site` and `zhengwen extract --site`: what a user writing a site config is told
+(issue 14, items 14 and 15), through the real `zhengwen` process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import zhengwen
+
+def config(tmp_path: Path, body: str, name: str = "site") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+# --- item 14: start URLs the crawl will refuse --------------------------------------------------
+
+MINIMAL = '[urls]\narticle = ["/a/"]\n'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/",
+        "http://localhost/news/",
+        "http://10.0.0.5/",
+        "http://169.254.169.254/latest/",
+        "http://[::1]:8000/",
+    ],
+)
+def test_check_site_refuses_a_private_start_url_and_names_allow_private(
+    tmp_path: Path, url: str
+) -> None:
+    path = config(tmp_path, f'name = "site"\nstart_urls = ["{url}"]\n{MINIMAL}')
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: start_urls[0]: ")
+    assert "allow_private" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "allow", ["true", '["127.0.0.1:8080"]', '["127.0.0.1"]', '["10.0.0.1", "127.0.0.1:8080"]']
+)
+def test_check_site_accepts_a_private_start_url_that_is_allowed(tmp_path: Path, allow: str) -> None:
+    path = config(
+        tmp_path,
+        f'name = "site"\nstart_urls = ["http://127.0.0.1:8080/"]\nallow_private = {allow}\n{MINIMAL}',
+    )
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ok (site site" in result.stdout
+
+
+def test_check_site_refuses_a_private_start_url_outside_the_allowed_list(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        'name = "site"\nstart_urls = ["http://127.0.0.1:8080/", "http://127.0.0.1:9090/"]\n'
+        f'allow_private = ["127.0.0.1:8080"]\n{MINIMAL}',
+    )
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {path}: start_urls[1]: ")
+    assert "allow_private" in result.stderr and "start_urls[0]" not in result.stderr
+
+
+def test_check_site_does_not_resolve_host_names(tmp_path: Path) -> None:
+    # localhost.example.invalid would not resolve; check-site must not try.
+    path = config(
+        tmp_path, f'name = "site"\nstart_urls = ["http://intranet.example.invalid/"]\n{MINIMAL}'
+    )
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_site_refuses_a_start_url_outside_allowed_domains(tmp_path: Path) -> None:
+    # The same class: a crawl that can fetch nothing (Scrapy filters the start URL as offsite).
+    path = config(
+        tmp_path,
+        'name = "site"\nstart_urls = ["https://www.example.com/", "https://news.other.cn/"]\n'
+        f'allowed_domains = ["example.com"]\n{MINIMAL}',
+    )
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {path}: start_urls[1]: ")
+    assert "allowed_domains" in result.stderr
+
+
+def test_a_refused_private_start_url_names_allow_private_in_the_crawl_log(tmp_path: Path) -> None:
+    path = config(tmp_path, f'name = "site"\nstart_urls = ["http://127.0.0.1:9/"]\n{MINIMAL}')
+    archive = tmp_path / "archive"
+    result = zhengwen("crawl", str(path), "--archive", str(archive), "--quiet", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "private_address" in result.stderr
+    (log,) = (archive / "logs").glob("*.log")
+    refused = [line for line in log.read_text().splitlines() if "Refused request" in line]
+    assert refused and "allow_private" in refused[0]
+
+
+# --- item 15: every error of a file at once -----------------------------------------------------
+
+
+def test_check_site_reports_every_error_of_the_file_on_one_line(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        'name = "Bad Name"\nstart_urls = ["https://x.example/"]\nmax_depth = 0\ncolour = 1\n'
+        '[urls]\narticle = ["(unclosed"]\n[selectors]\ntitle = "//h1["\n'
+        "[politeness]\nconcurrency = 0\n",
+    )
+    for command in (["check-site", str(path)], ["crawl", str(path), "--archive", "a"]):
+        result = zhengwen(*command, cwd=tmp_path)
+        assert result.returncode == 2
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"error: {path}: ")
+        for key in (
+            "name",
+            "max_depth",
+            "colour",
+            "urls.article[0]",
+            "selectors.title",
+            "politeness.concurrency",
+        ):
+            assert f"; {key}: " in lines[0] or f"{path}: {key}: " in lines[0], key
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "a").exists()

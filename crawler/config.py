@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,18 @@ SELECTOR_FIELDS = (
 
 
 class ConfigError(ValueError):
-    """A site config that cannot be used; the message is one line meant for the user."""
+    """A site config that cannot be used; the message is one line meant for the user.
 
-    def __init__(self, file: str, key: str, expected: str) -> None:
+    It holds every problem found in the file (``problems``, as (key, expected) pairs, in the
+    order they were found), so a user fixes them in one pass; ``key`` and ``expected`` are the
+    first. The message joins them with ``; `` (no problem text contains one)."""
+
+    def __init__(
+        self, file: str, key: str, expected: str, more: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.file, self.key, self.expected = file, key, expected
-        super().__init__(f"{file}: {key}: {expected}")
+        self.problems: list[tuple[str, str]] = [(key, expected), *more]
+        super().__init__(f"{file}: " + "; ".join(f"{k}: {e}" for k, e in self.problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +121,24 @@ class CompiledPatterns:
 
 
 class _Reader:
-    """Pulls typed values out of the parsed TOML, raising ConfigError on the first bad key."""
+    """Pulls typed values out of the parsed TOML. A bad value is recorded (file-wide, in
+    ``problems``) and read as absent, so the rest of the file is still checked."""
 
-    def __init__(self, file: str, data: Mapping[str, Any], prefix: str = "") -> None:
+    def __init__(
+        self,
+        file: str,
+        data: Mapping[str, Any],
+        prefix: str = "",
+        problems: list[tuple[str, str]] | None = None,
+    ) -> None:
         self.file, self.data, self.prefix = file, data, prefix
         self.seen: set[str] = set()
+        self.problems: list[tuple[str, str]] = [] if problems is None else problems
+        #: The table itself was of the wrong type: its keys are not reported missing as well.
+        self.broken = False
 
-    def err(self, key: str, expected: str) -> ConfigError:
-        return ConfigError(self.file, self.prefix + key, expected)
+    def err(self, key: str, expected: str) -> None:
+        self.problems.append((self.prefix + key, expected))
 
     def get(
         self,
@@ -133,15 +150,17 @@ class _Reader:
     ) -> Any:
         self.seen.add(key)
         if key not in self.data:
-            if required:
-                raise self.err(key, f"missing; expected {expected}")
+            if required and not self.broken:
+                self.err(key, f"missing (expected {expected})")
             return default
         value = self.data[key]
         # bool is an int subclass: `concurrency = true` must not pass as 1.
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.err(key, f"expected {expected}, got {value!r}")
+            self.err(key, f"expected {expected}, got {value!r}")
+            return default
         if not isinstance(value, kind):
-            raise self.err(key, f"expected {expected}, got {type(value).__name__} {value!r}")
+            self.err(key, f"expected {expected}, got {type(value).__name__} {value!r}")
+            return default
         return value
 
     def str_list(
@@ -151,28 +170,39 @@ class _Reader:
         required: bool = False,
         check: Callable[[str], str | None] | None = None,
     ) -> tuple[str, ...]:
+        """The valid items (each bad one is recorded)."""
         value = self.get(key, (list, str), expected, default=[], required=required)
         items = [value] if isinstance(value, str) else value
+        good: list[str] = []
         for i, item in enumerate(items):
             if not isinstance(item, str) or not item:
-                raise self.err(f"{key}[{i}]", f"expected {expected}, got {item!r}")
-            if check is not None:
-                problem = check(item)
-                if problem:
-                    raise self.err(f"{key}[{i}]", f"{problem}, got {item!r}")
-        if required and not items:
-            raise self.err(key, f"expected {expected}, got an empty list")
-        return tuple(items)
+                self.err(f"{key}[{i}]", f"expected {expected}, got {item!r}")
+                continue
+            problem = check(item) if check is not None else None
+            if problem:
+                self.err(f"{key}[{i}]", f"{problem}, got {item!r}")
+                continue
+            good.append(item)
+        if required and self.data.get(key) == []:
+            self.err(key, f"expected {expected}, got an empty list")
+        return tuple(good)
 
     def table(self, key: str) -> _Reader:
+        present = key in self.data
         value = self.get(key, dict, "a table", default={})
-        return _Reader(self.file, value, f"{self.prefix}{key}.")
+        reader = _Reader(self.file, value, f"{self.prefix}{key}.", self.problems)
+        reader.broken = present and not isinstance(self.data[key], dict)
+        return reader
 
     def reject_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            known = ", ".join(sorted(self.seen))
-            raise self.err(unknown[0], f"unknown key; expected one of: {known}")
+        known = ", ".join(sorted(self.seen))
+        for key in sorted(set(self.data) - self.seen):
+            self.err(key, f"unknown key (expected one of: {known})")
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            (key, expected), *more = self.problems
+            raise ConfigError(self.file, key, expected, more)
 
 
 def _selector_problem(value: str) -> str | None:
@@ -244,19 +274,23 @@ def _allow_private(r: _Reader) -> tuple[bool, tuple[str, ...]]:
     if isinstance(value, bool):
         return value, ()
     hosts = r.str_list("allow_private", "a 'host' or 'host:port'", check=_host_port_problem)
-    if not hosts:
-        raise r.err("allow_private", f"expected {expected}, got an empty list")
+    if value == []:
+        r.err("allow_private", f"expected {expected}, got an empty list")
     return False, tuple(h.lower() for h in hosts)
 
 
-def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
-    """Validate parsed TOML and build a SiteConfig. Raises ConfigError."""
+def parse_site(
+    data: Mapping[str, Any], file: str = "<config>", *, check_start_urls: bool = False
+) -> SiteConfig:
+    """Validate parsed TOML and build a SiteConfig. Raises one ConfigError naming every problem
+    of the file: each check reads a bad value as absent and the checks go on.
+
+    ``check_start_urls`` (`zhengwen check-site`): also refuse start URLs the crawl would refuse
+    at its first request (`start_url_problems`)."""
     r = _Reader(file, data)
     name = r.get("name", str, "a site name of lowercase letters, digits, '-' or '_'", required=True)
-    if not NAME_RE.match(name):
-        raise r.err(
-            "name", f"expected lowercase letters, digits, '-' or '_' (at most 64), got {name!r}"
-        )
+    if name is not None and not NAME_RE.match(name):
+        r.err("name", f"expected lowercase letters, digits, '-' or '_' (at most 64), got {name!r}")
     start_urls = r.str_list(
         "start_urls", "an absolute http(s) URL", required=True, check=_url_problem
     )
@@ -270,25 +304,23 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise r.err(
-            "timezone", f"expected an IANA time zone such as 'Asia/Shanghai', got {tz!r}"
-        ) from None
+        r.err("timezone", f"expected an IANA time zone such as 'Asia/Shanghai', got {tz!r}")
     encoding = r.get("encoding", str, "an encoding name such as 'gb18030'")
     if encoding is not None:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise r.err(
+            r.err(
                 "encoding",
                 f"expected an encoding Python knows (e.g. 'gb18030', 'utf-8'), got {encoding!r}",
-            ) from None
+            )
     language = r.get("language", str, "a language code such as 'zh'")
     max_pages = r.get("max_pages", int, "a positive integer")
     if max_pages is not None and max_pages < 1:
-        raise r.err("max_pages", f"expected a positive integer, got {max_pages!r}")
+        r.err("max_pages", f"expected a positive integer, got {max_pages!r}")
     max_depth = r.get("max_depth", int, "a positive integer", default=8)
     if max_depth < 1:
-        raise r.err("max_depth", f"expected a positive integer, got {max_depth!r}")
+        r.err("max_depth", f"expected a positive integer, got {max_depth!r}")
     allow_private, private_hosts = _allow_private(r)
 
     urls = r.table("urls")
@@ -302,37 +334,43 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
     selectors: dict[str, str] = {}
     for key in SELECTOR_FIELDS:
         value = sel.get(key, str, "a CSS selector or an XPath starting with '/'")
-        if value is not None:
-            if not value.strip():
-                raise sel.err(key, "expected a CSS selector or XPath, got an empty string")
-            problem = _selector_problem(value)
-            if problem is not None:
-                raise sel.err(key, problem)
-            selectors[key] = value
+        if value is None:
+            continue
+        if not value.strip():
+            sel.err(key, "expected a CSS selector or XPath, got an empty string")
+            continue
+        problem = _selector_problem(value)
+        if problem is not None:
+            sel.err(key, problem)
+            continue
+        selectors[key] = value
     sel.reject_unknown()
 
     pol = r.table("politeness")
     delay = pol.get("download_delay", (int, float), "a number of seconds >= 0", default=0.5)
     if delay < 0:
-        raise pol.err("download_delay", f"expected a number of seconds >= 0, got {delay!r}")
+        pol.err("download_delay", f"expected a number of seconds >= 0, got {delay!r}")
     conc = pol.get("concurrency", int, "an integer from 1 to 64", default=4)
     if not 1 <= conc <= 64:
-        raise pol.err("concurrency", f"expected an integer from 1 to 64, got {conc!r}")
+        pol.err("concurrency", f"expected an integer from 1 to 64, got {conc!r}")
     robots = pol.get("obey_robots", bool, "true or false", default=True)
     pol.reject_unknown()
     schedule = r.get("schedule", str, "a cron expression such as '0 */2 * * *'")
     if schedule is not None:
         problem = _cron_problem(schedule)
         if problem:
-            raise r.err(
-                "schedule", f"expected a 5-field cron expression ({problem}), got {schedule!r}"
-            )
+            r.err("schedule", f"expected a 5-field cron expression ({problem}), got {schedule!r}")
     inc = r.table("incremental")
     recheck = inc.get("recheck_days", (int, float), "a number of days >= 0", default=2.0)
     if recheck < 0:
-        raise inc.err("recheck_days", f"expected a number of days >= 0, got {recheck!r}")
+        inc.err("recheck_days", f"expected a number of days >= 0, got {recheck!r}")
     inc.reject_unknown()
     r.reject_unknown()
+    if check_start_urls:
+        positions = _positions(data.get("start_urls"))
+        policy = (allow_private, private_hosts)
+        r.problems.extend(start_url_problems(start_urls, domains, policy, positions))
+    r.raise_problems()
 
     return SiteConfig(
         name=name,
@@ -358,7 +396,52 @@ def parse_site(data: Mapping[str, Any], file: str = "<config>") -> SiteConfig:
     )
 
 
-def load_site_file(path: str | Path) -> SiteConfig:
+def _positions(value: Any) -> dict[str, int]:
+    """Each item's first position in a list of the file, for messages (bad items are left out
+    of the config, so positions in it need not be the file's)."""
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return {item: i for i, item in reversed(list(enumerate(items))) if isinstance(item, str)}
+
+
+def start_url_problems(
+    start_urls: Sequence[str],
+    domains: Sequence[str],
+    allow_private: tuple[bool, tuple[str, ...]],
+    index: Mapping[str, int] | None = None,
+) -> list[tuple[str, str]]:
+    """Start URLs a crawl would refuse before fetching them, found without a request and without
+    resolving a name: a host outside ``allowed_domains`` (Scrapy filters it as offsite) and an
+    IP literal or ``localhost`` on a private, loopback or link-local address that
+    ``allow_private`` does not allow (a host name that resolves to one is only found by the
+    crawl, whose log then names ``allow_private``)."""
+    from crawler.addresses import AddressPolicy, host_port
+
+    policy = AddressPolicy(*allow_private)
+    out: list[tuple[str, str]] = []
+    for i, url in enumerate(start_urls):
+        key = f"start_urls[{(index or {}).get(url, i)}]"
+        host, port = host_port(url)
+        if not host_in_domains(host, tuple(domains)):
+            out.append(
+                (
+                    key,
+                    f"{url} is outside allowed_domains ({', '.join(domains)}): the crawl would "
+                    f"skip it as offsite; add {host} to allowed_domains",
+                )
+            )
+        if policy.refuses(url):
+            out.append(
+                (
+                    key,
+                    f"{url} is a private, loopback or link-local address, which the crawl "
+                    f"refuses: allow it with allow_private = true, or only it with "
+                    f'allow_private = ["{host}:{port}"] (demo, test and intranet portals)',
+                )
+            )
+    return out
+
+
+def load_site_file(path: str | Path, *, check_start_urls: bool = False) -> SiteConfig:
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -370,7 +453,7 @@ def load_site_file(path: str | Path) -> SiteConfig:
         raise ConfigError(str(p), "(file)", "expected UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "(syntax)", f"expected valid TOML ({exc})") from None
-    return parse_site(data, str(p))
+    return parse_site(data, str(p), check_start_urls=check_start_urls)
 
 
 def default_sites_dirs() -> list[Path]:
@@ -384,16 +467,18 @@ def default_sites_dirs() -> list[Path]:
     return seen
 
 
-def resolve_site(site_or_path: str, sites_dirs: list[Path] | None = None) -> SiteConfig:
+def resolve_site(
+    site_or_path: str, sites_dirs: list[Path] | None = None, *, check_start_urls: bool = False
+) -> SiteConfig:
     """A site by name (``fazhi``) or by path (``sites/fazhi.toml``)."""
     if site_or_path.endswith(".toml") or "/" in site_or_path or "\\" in site_or_path:
-        return load_site_file(site_or_path)
+        return load_site_file(site_or_path, check_start_urls=check_start_urls)
     if not NAME_RE.match(site_or_path):
         raise ConfigError(site_or_path, "(site)", "expected a site name or a path to a .toml file")
     for d in sites_dirs if sites_dirs is not None else default_sites_dirs():
         candidate = d / f"{site_or_path}.toml"
         if candidate.is_file():
-            return load_site_file(candidate)
+            return load_site_file(candidate, check_start_urls=check_start_urls)
     where = ", ".join(str(d) for d in (sites_dirs or default_sites_dirs()))
     raise ConfigError(
         site_or_path, "(site)", f"no such site config; looked for {site_or_path}.toml in {where}"

@@ -7,7 +7,6 @@ already counted.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Coroutine
 from email.utils import parsedate_to_datetime
@@ -18,6 +17,9 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import canonicalize_url, safe_url_string
 
+from crawler.addresses import AddressPolicy, is_private_host
+from crawler.addresses import host_port as _host_port
+from crawler.addresses import is_ip as _is_ip
 from crawler.config import host_in_domains
 from crawler.drops import ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX
 
@@ -36,64 +38,6 @@ class Refused(IgnoreRequest):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
-
-
-def is_private_host(host: str) -> bool:
-    """True for loopback, private, link-local and other non-public IP literals and 'localhost'.
-
-    A host name is judged by its literal form here; `PrivateAddressGuard` also resolves names,
-    so that a public-looking name pointing at 10.x is refused as well.
-    """
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not ip.is_global
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-class AddressPolicy:
-    """Which private addresses a site may reach: none (default), all (``allow_private = true``)
-    or only the listed ``host``/``host:port`` (``allow_private = ["127.0.0.1:8765"]``)."""
-
-    def __init__(self, allow_all: bool, hosts: tuple[str, ...] = ()) -> None:
-        self.allow_all = allow_all
-        self.hosts = frozenset(h.lower() for h in hosts)
-
-    @classmethod
-    def of_site(cls, site: Any) -> AddressPolicy:
-        return cls(
-            bool(getattr(site, "allow_private", False)),
-            tuple(getattr(site, "private_hosts", ())),
-        )
-
-    def allows(self, host: str, port: int | None) -> bool:
-        """The URL's own host (and port) is allowed to be private."""
-        return self.allow_all or host in self.hosts or f"{host}:{port}" in self.hosts
-
-    def refuses(self, url: str) -> bool:
-        """Refused on its literal form alone (an IP literal or localhost), before any lookup."""
-        host, port = _host_port(url)
-        return not self.allows(host, port) and is_private_host(host)
-
-
-def _host_port(url: str) -> tuple[str, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        port = None
-    return (parts.hostname or "").lower(), port
 
 
 class PrivateAddressGuard:
@@ -148,7 +92,14 @@ class PrivateAddressGuard:
 
     def _refuse(self, url: str, what: str) -> None:
         self.stats.inc_value(f"{ERROR_PREFIX}private_address")
-        logger.warning("Refused request to a private address %s: %s", what, url)
+        # The start URL of a portal on a private network lands here too: name the key that
+        # allows it (`zhengwen check-site` says so before a crawl, for IP literals).
+        logger.warning(
+            "Refused request to a private address %s: %s (a site on a private network needs "
+            "allow_private in its config)",
+            what,
+            url,
+        )
         raise Refused("private_address", f"private address refused: {url}")
 
 

@@ -140,3 +140,60 @@ def test_bundled_site_configs_are_valid() -> None:
     assert configs, "the repository ships at least one site config"
     for path in configs:
         assert load_site_file(path).name
+
+
+def test_every_error_of_a_file_is_reported_at_once() -> None:
+    """A user fixes a config in one pass, not one run per mistake (issue 14, item 15)."""
+    data = {
+        "name": "Bad Name",
+        "start_urls": ["ftp://x/", "https://ok.example/"],
+        "timezone": "Mars/Olympus",
+        "max_depth": 0,
+        "startUrls": ["https://x/"],
+        "urls": {"article": ["(unclosed"], "lists": ["y"]},
+        "selectors": {"title": "//h1[", "titel": "h1"},
+        "politeness": {"concurrency": 0, "obey_robots": "yes"},
+        "schedule": "every day",
+        "incremental": {"recheck_days": -1},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_site(data, "sites/bad.toml")
+    err = info.value
+    keys = [key for key, _ in err.problems]
+    assert sorted(keys) == sorted(
+        [
+            "name",
+            "start_urls[0]",
+            "timezone",
+            "max_depth",
+            "startUrls",
+            "urls.article[0]",
+            "urls.lists",
+            "selectors.title",
+            "selectors.titel",
+            "politeness.concurrency",
+            "politeness.obey_robots",
+            "schedule",
+            "incremental.recheck_days",
+        ]
+    )
+    message = str(err)
+    assert "\n" not in message
+    assert message.startswith(f"sites/bad.toml: {keys[0]}: ")
+    # One problem per `; `-separated part, each naming its key once.
+    parts = message.removeprefix("sites/bad.toml: ").split("; ")
+    assert [part.split(": ", 1)[0] for part in parts] == keys
+    assert (err.key, err.expected) == err.problems[0]
+
+
+def test_missing_required_keys_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_site({"site_name": "x"}, "sites/empty.toml")
+    assert [key for key, _ in info.value.problems] == ["name", "start_urls", "urls.article"]
+    assert all("missing" in expected for _, expected in info.value.problems)
+
+
+def test_a_table_of_the_wrong_type_is_one_problem() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_site({**MINIMAL, "urls": "x", "politeness": 3}, "sites/bad.toml")
+    assert [key for key, _ in info.value.problems] == ["urls", "politeness"]

@@ -197,11 +197,13 @@ def _crawl_and_report(
     help="How many articles the demo portal publishes.",
 )
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
-def demo(archive: Path, articles: int, quiet: bool) -> None:
+@db_option
+def demo(archive: Path, articles: int, quiet: bool, db_url: str | None) -> None:
     """Serve the bundled demo portal on 127.0.0.1 and crawl it into the archive.
 
     No internet needed: the portal (a GBK-encoded Chinese news site) is generated and served by
-    this process for the length of the crawl.
+    this process for the length of the crawl. With --db (or $ZHENGWEN_DB_URL) the articles go
+    to that database, Parquet and raw files to the archive folder.
 
     Example: zhengwen demo --archive archive
     """
@@ -212,16 +214,46 @@ def demo(archive: Path, articles: int, quiet: bool) -> None:
     portal = Portal.generate(n_articles=articles)
     with serve(portal) as server:
         click.echo(f"demo portal: {server.url}/ ({articles} articles)")
-        _crawl_and_report(demo_site(server.url), archive, None, max_pages=None, progress=not quiet)
-    _print_stats(archive, None)
+        _crawl_and_report(
+            demo_site(server.url), archive, db_url, max_pages=None, progress=not quiet
+        )
+    _print_stats(archive, db_url)
+    zhengwen, python = _commands()
+    db = " --db $ZHENGWEN_DB_URL" if db_url else ""
     click.echo(
         "\nNext:\n"
-        f"  zhengwen stats --archive {archive}\n"
-        f'  python -c "import pyarrow.dataset as ds; '
+        f"  {zhengwen} stats --archive {archive}{db}\n"
+        f"  {zhengwen} query --archive {archive}{db} --q 扶贫 --limit 5\n"
+        f'  {python} -c "import pyarrow.dataset as ds; '
         f"print(ds.dataset('{archive}/parquet', partitioning='hive').to_table(columns=['title']))\"\n"
-        f"  SQLite: {archive}/zhengwen.sqlite (tables articles, article_versions, crawl_runs; docs/schema.md); "
-        f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
+        + "  "
+        + (
+            ""
+            if db_url
+            else f"SQLite: {archive}/zhengwen.sqlite (tables articles, article_versions, "
+            "crawl_runs; docs/schema.md); "
+        )
+        + f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
     )
+
+
+def _commands() -> tuple[str, str]:
+    """How to run ``zhengwen`` and this Python as printed hints: the venv's own scripts (after
+    ``python3 tasks.py demo`` neither ``zhengwen`` nor the system ``python`` with pyarrow is on
+    the PATH), relative to the working directory when they are below it."""
+    import os
+
+    python = Path(sys.executable)
+    script = python.parent / "zhengwen"
+
+    def shown(path: Path) -> str:
+        try:
+            rel = path.relative_to(Path.cwd())
+        except ValueError:
+            return str(path)
+        return str(rel) if rel.parts and rel.parts[0] == ".." else os.path.join(".", rel)
+
+    return (shown(script) if script.exists() else "zhengwen"), shown(python)
 
 
 @cli.command()
@@ -426,11 +458,36 @@ def extract(page: Path, url: str | None, site_name: str | None, explain: bool) -
     except ExtractionError as exc:
         if explain:
             click.echo(explain_text(report, None))
+        for warning in selector_warnings(report):
+            click.echo(f"warning: {warning}", err=True)
         fail(f"{page}: {exc.reason}: {exc}", EXIT_FAILED)
+    # A selector that matched nothing is not an error (the heuristics fill the field), but the
+    # user writing the config must know it did nothing.
+    for warning in selector_warnings(report):
+        click.echo(f"warning: {warning}", err=True)
     if explain:
         click.echo(explain_text(report, article.to_json_dict()))
         return
     click.echo(json.dumps(article.to_json_dict(), ensure_ascii=False, indent=2))
+
+
+#: Why a selector's text was of no use, per field (`Report.unusable_selectors`).
+UNUSABLE_WHY = {"published_at": "not a date"}
+
+
+def selector_warnings(report: Any) -> list[str]:
+    """The site's selectors that did nothing on this page (`Report.unmatched_selectors`,
+    `Report.unusable_selectors`), one line each kind."""
+    out = []
+    if report.unmatched_selectors:
+        names = ", ".join(report.unmatched_selectors)
+        out.append(f"selectors that matched nothing on this page: {names}")
+    if report.unusable_selectors:
+        names = ", ".join(
+            f"{n} ({UNUSABLE_WHY.get(n, 'unusable')})" for n in report.unusable_selectors
+        )
+        out.append(f"selectors whose text could not be used on this page: {names}")
+    return out
 
 
 def explain_text(report: Any, article: dict[str, Any] | None) -> str:
@@ -449,6 +506,11 @@ def explain_text(report: Any, article: dict[str, Any] | None) -> str:
     for name, score in report.scores.items():
         details = ", ".join(f"{k} {v}" for k, v in score.items())
         out.append(f"  {name}: {details}")
+    if report.unmatched_selectors:
+        out.append(f"selectors that matched nothing: {', '.join(report.unmatched_selectors)}")
+    if report.unusable_selectors:
+        names = ", ".join(report.unusable_selectors)
+        out.append(f"selectors whose text could not be used: {names}")
     for rule in report.kept_by_bound:
         out.append(f"rule not applied (it would remove too much of the body): {rule}")
     out.append(f"lines removed: {len(report.removed)}")
@@ -489,12 +551,14 @@ cli.add_command(schedule_command(archive_option, db_option))
 
 # Commands kept in their own modules. They receive the shared options instead of importing this
 # module, which under `python -m crawler.cli` would be loaded a second time as `crawler.cli`.
+from crawler.cli_check import check_archive_command  # noqa: E402
 from crawler.cli_reextract import reextract_command  # noqa: E402
 
 cli.add_command(reextract_command(archive_option, db_option))
 from crawler.cli_history import history_command  # noqa: E402
 
 cli.add_command(history_command(archive_option, db_option, _open_existing))
+cli.add_command(check_archive_command(archive_option, db_option, _open_existing))
 from crawler.cli_query import query_commands  # noqa: E402
 
 for _command in query_commands(archive_option, db_option):

@@ -1,18 +1,89 @@
 """`zhengwen check-site` and `zhengwen extract --site`: what a user writing a site config is told
-(issue 14, items 14 and 15), through the real `zhengwen` process."""
+(issue 14, items 13 to 15), through the real `zhengwen` process."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.test_cli import zhengwen
 
+PARAS = "".join(
+    f"<p>这是第{i}段正文，讲述了一个完整的新闻事件，内容足够长，可以被识别为文章的一部分。</p>"
+    for i in range(4)
+)
+PAGE = (
+    "<html><head><meta charset='utf-8'><title>测试新闻标题_示例网</title></head><body>"
+    "<h1 class='headline'>测试新闻标题</h1><p class='info'>来源：新华网 2021-05-06 07:08</p>"
+    f"<div class='content'>{PARAS}</div></body></html>"
+).encode()
+
+
 def config(tmp_path: Path, body: str, name: str = "site") -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def site_with(tmp_path: Path, selectors: str) -> Path:
+    return config(
+        tmp_path,
+        'name = "site"\nstart_urls = ["https://news.example.com/"]\n'
+        f'[urls]\narticle = ["/a/"]\n[selectors]\n{selectors}',
+    )
+
+
+# --- item 13: selectors that matched nothing --------------------------------------------------
+
+
+def test_extract_site_warns_of_selectors_that_matched_nothing(tmp_path: Path) -> None:
+    site = site_with(tmp_path, 'title = "h1.title"\nbody = "div.content"\nauthor = "span.byline"\n')
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    result = zhengwen("extract", str(page), "--site", str(site), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: selectors that matched nothing on this page: title, author"
+    ]
+    assert json.loads(result.stdout)["title"] == "测试新闻标题"
+
+    result = zhengwen("extract", str(page), "--site", str(site), "--explain", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "selectors that matched nothing: title, author" in result.stdout
+
+
+def test_extract_site_is_quiet_when_every_selector_matched(tmp_path: Path) -> None:
+    site = site_with(tmp_path, 'title = "h1.headline"\nbody = "div.content"\n')
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    result = zhengwen("extract", str(page), "--site", str(site), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_extract_site_names_a_body_selector_that_matched_nothing(tmp_path: Path) -> None:
+    site = site_with(tmp_path, 'body = "div.article-body"\npublished_at = "h1.headline"\n')
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    result = zhengwen("extract", str(page), "--site", str(site), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "warning: selectors that matched nothing on this page: body"
+    assert lines[-1].startswith("error: ") and "body selector" in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_extract_site_warns_of_a_date_selector_that_picks_no_date(tmp_path: Path) -> None:
+    site = site_with(tmp_path, 'published_at = "h1.headline"\n')
+    page = tmp_path / "page.html"
+    page.write_bytes(PAGE)
+    result = zhengwen("extract", str(page), "--site", str(site), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "warning: selectors whose text could not be used on this page: published_at (not a date)"
+    ]
 
 
 # --- item 14: start URLs the crawl will refuse --------------------------------------------------

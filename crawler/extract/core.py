@@ -106,6 +106,13 @@ def _extract(
     page = parse(text, url)
     checkpoint()
     ld = metadata.jsonld(page)
+    # Said, not silently replaced by the heuristics below (`zhengwen extract --site` warns, the
+    # crawl counts them); the body selector is judged where it is used.
+    report.unmatched_selectors = [
+        name
+        for name, css in sel.items()
+        if css and name != "body" and not _selected(page, sel, name)
+    ]
 
     title, title_index = metadata.find_title(page, ld)
     selected_title = _selected(page, sel, "title")
@@ -118,7 +125,12 @@ def _extract(
     )
     cleaned, images = _body(page, text, sel, title, lead, report)
     if not "".join(cleaned.lines).strip():
-        raise NotAnArticle("no article text on the page", reason="not_article")
+        why = (
+            ": the site's body selector matched nothing"
+            if "body" in report.unmatched_selectors
+            else ""
+        )
+        raise NotAnArticle(f"no article text on the page{why}", reason="not_article")
     start = metadata.body_start(page, cleaned.lines)
     if start is not None and not selected_title and not metadata.confirmed_headline(page, title):
         # The headline from the header above the body, when <title> alone named it (or named
@@ -145,7 +157,10 @@ def _extract(
     published = _selected(page, sel, "published_at")
     published_at: datetime | None = (
         dates.parse_date(published, opts.timezone) if published else None
-    ) or dates.find_published(
+    )
+    if published and published_at is None:
+        report.unusable_selectors.append("published_at")
+    published_at = published_at or dates.find_published(
         page.tree, page.lines, title_index, ld, opts.timezone, url, body_start=start
     )
     updated_at = dates.find_updated(page.tree, page.lines, title_index, ld, opts.timezone)
@@ -190,6 +205,8 @@ def _body(
     human looked at the page), else the candidate `candidates.choose` picks."""
     if sel.get("body"):
         raw = body_mod.from_selector(page, sel["body"])
+        if not raw.lines:
+            report.unmatched_selectors.append("body")
         checkpoint()
         out = clean_body(raw.lines, title, lead)
         report.candidate, report.reason = "selector", "the site's body selector"

@@ -29,6 +29,13 @@ class Report:
     """(rule, line) for every line taken out of the chosen candidate's text."""
     kept_by_bound: list[str] = field(default_factory=list)
     """Rules not applied because they would have removed too much of the body."""
+    unmatched_selectors: list[str] = field(default_factory=list)
+    """Fields whose site selector matched no element with text on this page: the field fell
+    back to the heuristics (the body: to nothing). A site whose selectors stop matching has
+    usually been redesigned; counted so that a crawl shows it."""
+    unusable_selectors: list[str] = field(default_factory=list)
+    """Fields whose site selector matched text the field cannot use (a ``published_at`` that is
+    not a date): the heuristics decided instead."""
 
     def counters(self) -> dict[str, int]:
         """What the crawl's stats count per page (``zhengwen/extract/<key>``)."""
@@ -38,6 +45,10 @@ class Report:
             out["pages_with_replaced_chars"] = 1
         for rule in self.kept_by_bound:
             out[f"rule_bounded/{rule}"] = 1
+        for name in self.unmatched_selectors:
+            out[f"selector_unmatched/{name}"] = 1
+        for name in self.unusable_selectors:
+            out[f"selector_unusable/{name}"] = 1
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,5 +60,7 @@ class Report:
             "candidates": self.scores,
             "dom_container": self.dom_note,
             "rules_not_applied": self.kept_by_bound,
+            "unmatched_selectors": self.unmatched_selectors,
+            "unusable_selectors": self.unusable_selectors,
             "removed": [{"rule": rule, "line": line} for rule, line in self.removed],
         }

@@ -472,11 +472,36 @@ def extract(page: Path, url: str | None, site_name: str | None, explain: bool) -
     except ExtractionError as exc:
         if explain:
             click.echo(explain_text(report, None))
+        for warning in selector_warnings(report):
+            click.echo(f"warning: {warning}", err=True)
         fail(f"{page}: {exc.reason}: {exc}", EXIT_FAILED)
+    # A selector that matched nothing is not an error (the heuristics fill the field), but the
+    # user writing the config must know it did nothing.
+    for warning in selector_warnings(report):
+        click.echo(f"warning: {warning}", err=True)
     if explain:
         click.echo(explain_text(report, article.to_json_dict()))
         return
     click.echo(json.dumps(article.to_json_dict(), ensure_ascii=False, indent=2))
+
+
+#: Why a selector's text was of no use, per field (`Report.unusable_selectors`).
+UNUSABLE_WHY = {"published_at": "not a date"}
+
+
+def selector_warnings(report: Any) -> list[str]:
+    """The site's selectors that did nothing on this page (`Report.unmatched_selectors`,
+    `Report.unusable_selectors`), one line each kind."""
+    out = []
+    if report.unmatched_selectors:
+        names = ", ".join(report.unmatched_selectors)
+        out.append(f"selectors that matched nothing on this page: {names}")
+    if report.unusable_selectors:
+        names = ", ".join(
+            f"{n} ({UNUSABLE_WHY.get(n, 'unusable')})" for n in report.unusable_selectors
+        )
+        out.append(f"selectors whose text could not be used on this page: {names}")
+    return out
 
 
 def explain_text(report: Any, article: dict[str, Any] | None) -> str:
@@ -495,6 +520,11 @@ def explain_text(report: Any, article: dict[str, Any] | None) -> str:
     for name, score in report.scores.items():
         details = ", ".join(f"{k} {v}" for k, v in score.items())
         out.append(f"  {name}: {details}")
+    if report.unmatched_selectors:
+        out.append(f"selectors that matched nothing: {', '.join(report.unmatched_selectors)}")
+    if report.unusable_selectors:
+        names = ", ".join(report.unusable_selectors)
+        out.append(f"selectors whose text could not be used: {names}")
     for rule in report.kept_by_bound:
         out.append(f"rule not applied (it would remove too much of the body): {rule}")
     out.append(f"lines removed: {len(report.removed)}")
@@ -535,12 +565,14 @@ cli.add_command(schedule_command(archive_option, db_option))
 
 # Commands kept in their own modules. They receive the shared options instead of importing this
 # module, which under `python -m crawler.cli` would be loaded a second time as `crawler.cli`.
+from crawler.cli_check import check_archive_command  # noqa: E402
 from crawler.cli_reextract import reextract_command  # noqa: E402
 
 cli.add_command(reextract_command(archive_option, db_option))
 from crawler.cli_history import history_command  # noqa: E402
 
 cli.add_command(history_command(archive_option, db_option, _open_existing))
+cli.add_command(check_archive_command(archive_option, db_option, _open_existing))
 from crawler.cli_query import query_commands  # noqa: E402
 
 for _command in query_commands(archive_option, db_option):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Final, Protocol
 from zoneinfo import ZoneInfo
 
-from crawler.config import SiteConfig, load_site_file, resolve_site
+from crawler.config import ConfigError, SiteConfig, load_site_file, resolve_site
 
 MAX_IDLE_WAIT: Final = 60.0
 """Longest sleep between checks, so a wall-clock jump (suspend, NTP step) is noticed soon."""
@@ -56,27 +56,40 @@ def next_time(expression: str, timezone: str, after: datetime) -> datetime:
 
 def scheduled_sites(names: Sequence[str], sites_dirs: Iterable[Path]) -> list[SiteConfig]:
     """The named sites (each must have a schedule) or, with no names, every site config in the
-    sites folders that has one. Raises ConfigError or ScheduleError."""
+    sites folders that has one. Raises ScheduleError naming every config that cannot be used
+    (``; ``-separated, one line), not only the first: the user fixes them in one pass."""
     dirs = list(sites_dirs)
     found: dict[str, SiteConfig] = {}
+    problems: list[str] = []
     if names:
         for name in names:
-            site = resolve_site(name, dirs)
+            try:
+                site = resolve_site(name, dirs)
+            except ConfigError as exc:
+                problems.append(str(exc))
+                continue
             if site.schedule is None:
-                raise ScheduleError(
-                    f"{site.path}: schedule: site {site.name} has no cron expression; add e.g. "
-                    'schedule = "0 */2 * * *" or crawl it with `zhengwen crawl`'
+                problems.append(
+                    f"{site.path}: schedule: site {site.name} has no cron expression (add e.g. "
+                    'schedule = "0 */2 * * *" or crawl it with `zhengwen crawl`)'
                 )
+                continue
             found.setdefault(site.name, site)
     else:
         for folder in dirs:
             for path in sorted(folder.glob("*.toml")) if folder.is_dir() else ():
-                site = load_site_file(path)
+                try:
+                    site = load_site_file(path)
+                except ConfigError as exc:
+                    problems.append(str(exc))
+                    continue
                 if site.schedule is not None:
                     found.setdefault(site.name, site)  # first folder wins, as in resolve_site
-        if not found:
-            where = ", ".join(str(d) for d in dirs)
-            raise ScheduleError(f"no site config with a schedule in {where}")
+    if problems:
+        raise ScheduleError("; ".join(problems))
+    if not found:
+        where = ", ".join(str(d) for d in dirs)
+        raise ScheduleError(f"no site config with a schedule in {where}")
     return list(found.values())
 
 

@@ -241,8 +241,8 @@ def test_schedule_command_refuses_a_site_without_schedule(tmp_path: Path) -> Non
     result = zhengwen("schedule", str(config), "--archive", str(tmp_path / "a"), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {config}: schedule: site plain has no cron expression; add e.g. "
-        'schedule = "0 */2 * * *" or crawl it with `zhengwen crawl`'
+        f"error: {config}: schedule: site plain has no cron expression (add e.g. "
+        'schedule = "0 */2 * * *" or crawl it with `zhengwen crawl`)'
     ]
 
 
@@ -331,3 +331,36 @@ def test_the_database_url_reaches_the_crawl_by_environment_not_argv(tmp_path: Pa
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "secret-db.sqlite").exists()
     assert not (tmp_path / "a" / "zhengwen.sqlite").exists()
+
+
+def test_schedule_command_reports_every_bad_site_config_at_once(tmp_path: Path) -> None:
+    """Like one file's mistakes (issue 14, item 15): every bad config of the sites folder, or
+    every named site that cannot be scheduled, in one line, not one per run."""
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / "a.toml").write_text('name = "a"\nstart_urls = []\n', encoding="utf-8")
+    (sites / "b.toml").write_text(
+        'name = "b"\nstart_urls = ["https://b.example/"]\nschedule = "x"\n[urls]\narticle = ["/a/"]\n',
+        encoding="utf-8",
+    )
+    (sites / "plain.toml").write_text(
+        'name = "plain"\nstart_urls = ["https://p.example/"]\n[urls]\narticle = ["/a/"]\n',
+        encoding="utf-8",
+    )
+    result = zhengwen("schedule", "--archive", str(tmp_path / "a"), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    for part in (
+        "a.toml: start_urls: expected",
+        "; urls.article: missing",
+        "b.toml: schedule:",
+    ):
+        assert part in line, part
+
+    result = zhengwen("schedule", "a", "plain", "--archive", str(tmp_path / "a"), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "a.toml: start_urls: expected" in line
+    assert "schedule: site plain has no cron expression" in line
+    assert not (tmp_path / "a").exists()

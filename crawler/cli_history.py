@@ -49,10 +49,12 @@ def history_command(
     def history(url: str, archive: Path, db_url: str | None, no_diff: bool, as_json: bool) -> None:
         """Show every stored version of an article and a diff between consecutive versions.
 
-        URL is the article's canonical URL (as in `zhengwen stats`/exports). A page that was
-        removed from the site (404/410 on a re-check) is shown as removed; it stays archived.
+        URL is the article's `url`: the URL it was crawled from, or its canonical URL on the
+        same site. `zhengwen query --format jsonl` and exports show it; `zhengwen sql "SELECT
+        url FROM articles LIMIT 5"` lists some. A page that was removed from the site (404/410
+        on a re-check) is shown as removed; it stays archived.
 
-        Example: zhengwen history http://127.0.0.1:8765/jzfp/2020-10/03/content_1001.html
+        Example: zhengwen history https://news.example.com/2024/0601/123.html --archive archive
         """
         with open_existing(archive, db_url) as db:
             versions = db.versions(url)

@@ -189,7 +189,8 @@ def query_commands(
         "--out",
         required=True,
         metavar="PATH",
-        help="Output file; or a folder (existing, or ending in /) for articles.FORMAT + README.md.",
+        help="Output file; or a folder for articles.FORMAT + README.md: an existing one, or a "
+        "path ending in / (created when its parent exists).",
     )
     @click.option(
         "--fields",

@@ -128,8 +128,13 @@ def export(
     chosen = check_fields(fields)
     filters = Filters.build(**filter_args)
     data_path, card_path = targets(out, format)
-    if not data_path.parent.is_dir():
-        raise ExportError(f"no folder {data_path.parent} to write {data_path.name} into")
+    folder = data_path.parent
+    if not folder.is_dir() and os.fspath(out).endswith(("/", os.sep)) and folder.parent.is_dir():
+        # ``--out dataset/`` names a folder to write into: made here (its parent must exist,
+        # so that a mistyped path is an error, not a tree of new folders).
+        folder.mkdir()
+    if not folder.is_dir():
+        raise ExportError(f"no folder {folder} to write {data_path.name} into")
     if data_path.is_dir():
         raise ExportError(f"{data_path} is a folder")
     # The card's statistics need the site and date of every row, whatever ``fields`` keeps.

@@ -2,20 +2,24 @@
 
 Exit codes (documented in the README):
   0  success
-  1  the crawl ran but failed (no page of the site could be fetched) or an input file is bad
+  1  the crawl ran but failed (no page of the site could be fetched), an input file is bad, or
+     a command ran but could not finish (a `sql` query over its budget, an export write)
   2  usage or site-config error (nothing was fetched)
   3  the archive/database cannot be opened (nothing was fetched)
   4  another run of this site is in progress (nothing was fetched; see crawler.lock)
+  141  the reader of the output closed it (``zhengwen query | head``): quiet, as cat or grep
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,17 +31,31 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_BUSY = 0, 1, 2, 3, 4
+#: What a shell reports for a program killed by SIGPIPE (``cat big | head``): 128 + 13.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def archive_option(f: F) -> F:
     return click.option(
         "--archive",
         "archive",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         default=Path("archive"),
         show_default=True,
         help="Archive folder (SQLite file, Parquet dataset, logs).",
+        callback=_checked_archive,
     )(f)
+
+
+def _checked_archive(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """An --archive that exists but is no folder is an archive that cannot be opened (exit 3,
+    as for every other archive that cannot be opened), whichever command meets it."""
+    if value.exists() and not value.is_dir():
+        fail(
+            f"no archive at {value}: it is not a folder (--archive names the archive folder)",
+            EXIT_STORAGE,
+        )
+    return value
 
 
 def db_option(f: F) -> F:
@@ -64,12 +82,62 @@ def _checked_db_url(ctx: click.Context, param: click.Parameter, value: str | Non
     return value
 
 
-def fail(message: str, code: int) -> None:
+def _json_value(value: Any) -> Any:
+    """JSON for what `json` cannot write: times as ISO 8601 with a ``T`` (as query and export
+    write them), anything else as its string."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Zhengwen(click.Group):
+    """The command group, with the README's error conventions for what click itself reports:
+    a usage error is one ``error:`` line (exit 2), and a closed output pipe ends the command
+    quietly (exit 141) instead of an error message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Later writes (the interpreter's final flush included) go nowhere instead of
+            # failing again with "Exception ignored ... BrokenPipeError".
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            fail(exc.format_message() + where, EXIT_USAGE)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(EXIT_FAILED)
+        # Non-standalone, click returns the command's value, or the code of an early exit
+        # (--help, --version): our commands return nothing but a CrawlResult.
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(cls=_Zhengwen, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zhengwen")
 def cli() -> None:
     """zhengwen (正文): crawl news portals into a clean archive of articles (Parquet + SQL)."""
@@ -297,7 +365,7 @@ def _print_stats(archive: Path, db_url: str | None, as_json: bool = False) -> No
         click.echo(
             json.dumps(
                 {"sites": rows, "parquet_rows": parquet_rows},
-                default=str,
+                default=_json_value,
                 ensure_ascii=False,
                 indent=2,
             )
@@ -351,12 +419,12 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
 
     db = _open_existing(archive, db_url)
     try:
-        rows = db.runs(site, limit=limit)
+        rows = db.runs(site, limit=min(limit, 2**62))  # beyond any count: all of them
     finally:
         db.dispose()
     if as_json:
         payload = [dataclasses.asdict(r) for r in rows]
-        click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(payload, default=_json_value, ensure_ascii=False, indent=2))
         return
     if not rows:
         click.echo("no runs recorded")
@@ -401,21 +469,30 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
     _echo_table(table)
 
 
-def _open_existing(archive: Path, db_url: str | None) -> Database:
-    """The archive's database, or a one-line error when there is none to read."""
+def _open_existing(archive: Path, db_url: str | None, *, write: bool = False) -> Database:
+    """The archive's database, or a one-line error (exit 3) when there is none to open.
+
+    Read-only unless ``write`` (``check-archive --repair``): a reader creates, migrates and
+    writes nothing, so it works on an archive it may not write (read-only media, another
+    user's) and leaves every byte of it as it was (`storage.query.open_database`).
+    """
+    from storage.paths import ArchivePaths
+    from storage.query import ArchiveError, open_database
+
+    try:
+        db, _ = open_database(db_url or archive)
+    except ArchiveError as exc:
+        fail(str(exc), EXIT_STORAGE)
+    if not write:
+        return db
+    db.dispose()
     from crawler.runner import StorageUnavailable, check_storage
     from storage.db import Database
-    from storage.paths import ArchivePaths
 
     paths = ArchivePaths(archive)
-    if db_url is None and not paths.sqlite_path.exists():
-        fail(
-            f"no archive at {archive} (no {paths.sqlite_path.name}); run `zhengwen crawl` or `zhengwen demo` first",
-            EXIT_FAILED,
-        )
     url = db_url or paths.default_db_url
     try:
-        check_storage(paths, url)
+        check_storage(paths, url)  # brings an older archive's schema up to date
     except StorageUnavailable as exc:
         fail(str(exc), EXIT_STORAGE)
     return Database(url)

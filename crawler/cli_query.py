@@ -81,8 +81,9 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--tz",
             default="UTC",
             show_default=True,
-            help="Time zone of dates without an offset (IANA name, e.g. Asia/Shanghai); "
-            "also the zone of the table's dates.",
+            help="Time zone of --since/--until dates without an offset (IANA name, e.g. "
+            "Asia/Shanghai); `query --format table` also shows its dates in it. JSON, JSONL, CSV "
+            "and exports always write UTC.",
         ),
         click.option("--source", default=None, help="Exact original publisher (来源)."),
         click.option("--author", default=None, help="Exact author."),

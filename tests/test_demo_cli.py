@@ -4,9 +4,11 @@ run instead of failing on the placeholder address. Real processes, real database
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,31 @@ def test_crawl_demo_says_to_run_zhengwen_demo(tmp_path: Path) -> None:
     assert result.stderr.startswith("error: the bundled demo portal is only served while")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+
+
+def test_stats_and_runs_json_write_iso_times_like_query(tmp_path: Path) -> None:
+    # Issue #14, item 11: stats/runs --json wrote `2019-09-07 08:28:35+00:00` (str of a
+    # datetime) while query and export write ISO 8601 with a T.
+    demo(tmp_path)
+    times = []
+    for command in ("stats", "runs"):
+        result = run(
+            [sys.executable, "-m", "crawler.cli", command, "--archive", "arch", "--json"], tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        times += [
+            value
+            for value in _values(json.loads(result.stdout))
+            if isinstance(value, str) and value[:4].isdigit() and value[4:5] == "-" and ":" in value
+        ]
+    assert times
+    for value in times:
+        assert "T" in value and datetime.fromisoformat(value).tzinfo is not None, value
+
+
+def _values(data: object) -> list[object]:
+    if isinstance(data, dict):
+        return [v for item in data.values() for v in _values(item)]
+    if isinstance(data, list):
+        return [v for item in data for v in _values(item)]
+    return [data]

@@ -71,7 +71,13 @@ class RunCounters:
         }
         not_modified = int(stats.get("zhengwen/incremental/not_modified", 0))
         return cls(
-            pages_fetched=int(stats.get("downloader/response_count", 0)),
+            # Pages of the site: robots.txt is fetched too but is no page (a --max-pages 5 run
+            # reported "fetched 6").
+            pages_fetched=max(
+                0,
+                int(stats.get("downloader/response_count", 0))
+                - int(stats.get("robotstxt/response_count", 0)),
+            ),
             list_pages=int(stats.get("zhengwen/spider/list_pages", 0)),
             article_pages=int(stats.get("zhengwen/spider/article_pages", 0)),
             articles_new=int(stats.get("zhengwen/articles/new", 0)),

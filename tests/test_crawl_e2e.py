@@ -205,7 +205,7 @@ def test_max_pages_bounds_the_crawl(tmp_path: Path, server: PortalServer) -> Non
         runs = db.runs("testportal")
         stored = db.count_articles("testportal")
     # Five pages plus robots.txt, and the skipped links are recorded.
-    assert runs[0].counters["pages_fetched"] == 5 + 1
+    assert runs[0].counters["pages_fetched"] == 5  # robots.txt is no page of the site
     assert runs[0].counters["skipped"]["max_pages"] > 0
     assert 0 < stored < 5
 

@@ -384,7 +384,7 @@ def test_traps_are_bounded_by_the_page_budget_too(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr[-3000:]
         assert faults.state.count("/trap/") == budget
     assert result.status == "ok"
-    assert result.counters["pages_fetched"] == budget + 1  # and robots.txt
+    assert result.counters["pages_fetched"] == budget  # robots.txt is fetched, not counted
     assert result.counters["skipped"]["max_pages"] >= 1
     assert result.stats["zhengwen/spider/skipped/max_pages"] >= 1
     assert "depth" not in result.counters["skipped"]

@@ -423,8 +423,9 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
     finally:
         db.dispose()
     if as_json:
-        payload = [dataclasses.asdict(r) for r in rows]
-        click.echo(json.dumps(payload, default=_json_value, ensure_ascii=False, indent=2))
+        from crawler.cli_query import print_json_array
+
+        print_json_array((dataclasses.asdict(r) for r in rows), default=_json_value)
         return
     if not rows:
         click.echo("no runs recorded")

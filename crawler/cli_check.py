@@ -21,7 +21,7 @@ EXIT_FAILED = 1  # as in crawler.cli: differences found (and not repaired)
 def check_archive_command(
     archive_option: Callable[[Any], Any],
     db_option: Callable[[Any], Any],
-    open_existing: Callable[[Path, str | None], Any],
+    open_existing: Callable[..., Any],
 ) -> click.Command:
     @click.command("check-archive")
     @archive_option
@@ -58,7 +58,7 @@ def check_archive_command(
         from storage.paths import ArchivePaths
 
         paths = ArchivePaths(archive)
-        db = open_existing(archive, db_url)
+        db = open_existing(archive, db_url, write=repair)  # read-only unless repairing
         try:
 
             def progress(message: str) -> None:

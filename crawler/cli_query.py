@@ -8,6 +8,7 @@ modules (SQLAlchemy, pyarrow, DuckDB) are imported inside the commands so that `
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -42,20 +43,24 @@ def _errors() -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from storage.export import ExportError
-    from storage.query import ArchiveError, QueryError, SqlError
+    from storage.query import ArchiveError, QueryError, SqlBudgetError, SqlError
 
     try:
         yield
+    except BrokenPipeError:
+        raise  # the reader closed our output (`| head`): crawler.cli ends quietly
     except ArchiveError as exc:
         _fail(str(exc), EXIT_STORAGE)
+    except SqlBudgetError as exc:  # the query ran, and was stopped
+        _fail(str(exc), EXIT_FAILED)
     except (QueryError, SqlError) as exc:  # SearchQueryError is a ValueError too
         _fail(str(exc), EXIT_USAGE)
-    except ExportError as exc:
-        _fail(str(exc), EXIT_FAILED)
+    except ExportError as exc:  # --out names no folder, or a folder: a usage error
+        _fail(str(exc), EXIT_USAGE)
     except SQLAlchemyError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"database error: {first}", EXIT_STORAGE)
-    except OSError as exc:
+    except OSError as exc:  # writing an export failed midway (disk full …)
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_FAILED)
     except ValueError as exc:  # storage.search.SearchQueryError: an unsearchable --q
         _fail(str(exc), EXIT_USAGE)
@@ -156,23 +161,49 @@ def query_commands(
     @click.option(
         "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True
     )
-    def sql(statement: str, archive: Path, fmt: str) -> None:
+    @click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Stop the query after this long, its output included (0: no limit).",
+    )
+    @click.option(
+        "--memory-limit",
+        default="1GB",
+        show_default=True,
+        metavar="SIZE",
+        help="DuckDB's memory for the query (500MB, 4GB, …); nothing spills to disk.",
+    )
+    def sql(statement: str, archive: Path, fmt: str, timeout: float, memory_limit: str) -> None:
         """Run one read-only SQL query (DuckDB) over the archive's Parquet dataset.
 
         The view ``articles`` holds every stored version of every article (usually one per URL)
         with the ``site`` and ``date`` partition columns. Only a single SELECT (WITH, FROM,
-        DESCRIBE, SUMMARIZE) runs; writes and file access are refused.
+        DESCRIBE, SUMMARIZE) runs; writes and file access are refused. A query that runs out of
+        its time or memory budget (--timeout, --memory-limit) is stopped with an error (exit 1).
 
         Example: zhengwen sql "SELECT site, count(*) AS n FROM articles GROUP BY site"
         """
         from storage.paths import ArchivePaths
-        from storage.query import read_only_sql
+        from storage.query import SqlError, read_only_sql
 
         paths = ArchivePaths(archive)
         if not paths.root.is_dir():
             _fail(f"no archive at {archive} (no such folder)", EXIT_STORAGE)
         with _errors():
-            result = read_only_sql(paths.parquet_dir, statement)
+            try:
+                result = read_only_sql(
+                    paths.parquet_dir,
+                    statement,
+                    timeout=timeout or None,
+                    memory_limit=memory_limit,
+                )
+            except SqlError as exc:
+                if str(exc).startswith("bad memory limit"):
+                    _fail(f"--memory-limit: {exc}", EXIT_USAGE)
+                raise
             _print_rows(result.columns, result.rows, fmt)
 
     @click.command("export")
@@ -218,7 +249,12 @@ def query_commands(
         Example: zhengwen export --format parquet --out news.parquet --site demo --exclude-duplicates
         """
         from storage.export import export as run_export
+        from storage.export import targets
 
+        folder = targets(out, fmt)[0].parent
+        writable = folder if folder.is_dir() else folder.parent
+        if writable.is_dir() and not os.access(writable, os.W_OK):
+            _fail(f"cannot write to {writable}: permission denied (--out {out})", EXIT_USAGE)
         chosen = None if fields is None else fields.split(",")
         with _errors():
             with _open(archive, db_url) as arch, _progress(quiet) as progress:
@@ -297,8 +333,7 @@ def _print_articles(found: Iterable[Any], fmt: str, tz: str, *, searched: bool) 
     if fmt == "table":
         _article_table(found, tz, searched=searched)
     elif fmt == "json":
-        payload = [{k: json_value(v) for k, v in record(i).items()} for i in found]
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        print_json_array({k: json_value(v) for k, v in record(i).items()} for i in found)
     elif fmt == "jsonl":
         for item in found:
             row = {k: json_value(v) for k, v in record(item).items()}
@@ -355,14 +390,26 @@ def _print_rows(columns: list[str], rows: Iterator[tuple[Any, ...]], fmt: str) -
         if more:
             click.echo(f"… {more} more rows (add LIMIT, or use --format jsonl/csv)", err=True)
     elif fmt == "json":
-        payload = [dict(zip(columns, [json_value(v) for v in r], strict=True)) for r in rows]
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        print_json_array(dict(zip(columns, [json_value(v) for v in r], strict=True)) for r in rows)
     elif fmt == "jsonl":
         for r in rows:
             obj = dict(zip(columns, [json_value(v) for v in r], strict=True))
             click.echo(json.dumps(obj, ensure_ascii=False, default=str))
     else:
         _print_csv(columns, ([csv_value(v) for v in r] for r in rows))
+
+
+def print_json_array(
+    objects: Iterable[dict[str, Any]], default: Callable[[Any], Any] = str
+) -> None:
+    """What ``json.dumps(list(objects), indent=2)`` prints, one object at a time: memory stays
+    flat however many rows a query returns (and a closed pipe is noticed at the next row)."""
+    first = True
+    for obj in objects:
+        text = json.dumps(obj, ensure_ascii=False, indent=2, default=default)
+        click.echo(("[\n  " if first else ",\n  ") + text.replace("\n", "\n  "), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 def _print_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -71,6 +71,8 @@ def reextract_command(
                     _fail(str(exc), EXIT_USAGE)
                 name = site  # a site known only from the archive: its recorded options
         paths = ArchivePaths(archive)
+        if not paths.root.is_dir():
+            _fail(f"no archive at {archive} (no such folder)", EXIT_STORAGE)
         if not paths.raw_dir.is_dir():
             _fail(f"no raw archive at {paths.raw_dir}; crawl first", EXIT_FAILED)
         if name is not None:

@@ -18,7 +18,7 @@ from crawler.extensions import RunCounters, run_status
 from crawler.lock import SiteLock
 from crawler.memory import limit_malloc_arenas
 from storage.db import Database
-from storage.paths import ArchivePaths, redact_url
+from storage.paths import ArchivePaths, db_url_problem, redact_url
 
 
 class StorageUnavailable(RuntimeError):
@@ -39,14 +39,18 @@ class CrawlResult:
 
 def check_storage(paths: ArchivePaths, db_url: str) -> None:
     """Open the archive before any request so a bad URL fails fast with one line."""
+    problem = db_url_problem(db_url)  # also for callers that did not go through the CLI
+    if problem is not None:
+        raise StorageUnavailable(problem)
     try:
         paths.ensure()
     except OSError as exc:
         raise StorageUnavailable(
             f"cannot create the archive folder {paths.root}: {exc.strerror or exc}"
         ) from None
-    db = Database(db_url)
+    db = None
     try:
+        db = Database(db_url)
         db.create_schema()
     except Exception as exc:  # any driver error: the user needs the cause, not a traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -54,7 +58,8 @@ def check_storage(paths: ArchivePaths, db_url: str) -> None:
             f"cannot open the database {redact_url(db_url)}: {first}"
         ) from None
     finally:
-        db.dispose()
+        if db is not None:
+            db.dispose()
 
 
 def take_site_lock(paths: ArchivePaths, site: str, db_url: str, trigger: str) -> SiteLock:

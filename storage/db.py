@@ -8,16 +8,24 @@ of the process; after a power loss or OS crash the last commits can roll back. T
 rule is that an acknowledged write is durable, and we commit once per batch, so one fsync per
 batch is a cheap price. Writes open with ``BEGIN IMMEDIATE`` so that a second writer waits on
 the busy timeout instead of failing when it upgrades a read lock mid-transaction.
+
+Readers (``Database(url, read_only=True)``: `storage.query.Archive`, ``zhengwen stats`` …) can
+never write: SQLite is opened with ``mode=ro`` and ``PRAGMA query_only``, PostgreSQL sessions
+with ``default_transaction_read_only``, so an archive on read-only media or owned by another
+user can be read, and reading never changes a byte of it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
+from urllib.parse import quote
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -149,15 +158,18 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # Python 3.11's sqlite3 opens transactions late and always DEFERRED; we emit BEGIN.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            if read_only:
+                cur.execute("PRAGMA query_only=ON")
+            else:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         finally:
@@ -169,15 +181,72 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _read_only_engine_args(url: str) -> dict[str, Any]:
+    """`create_engine` arguments that make every connection of ``url`` read-only."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise ValueError(f"a read-only database needs a SQLite file path, not {url!r}")
+
+        def connect() -> sqlite3.Connection:
+            return _open_sqlite_read_only(path)
+
+        return {"creator": connect}
+    # libpq's options: every transaction of the session is READ ONLY, whatever a caller runs.
+    return {"connect_args": {"options": "-c default_transaction_read_only=on"}}
+
+
+def _open_sqlite_read_only(path: str) -> sqlite3.Connection:
+    """``path`` opened with ``mode=ro``: SQLite never writes the file, whoever runs this.
+
+    A WAL database needs its ``-shm`` index to be read; a reader that cannot create it (the
+    folder is on read-only media or another user's) is refused with SQLITE_READONLY_* or
+    SQLITE_CANTOPEN. Then, when no write-ahead log holds commits (so no writer is active and
+    nothing is missing from the file), the file is opened ``immutable``: read as it is, without
+    locks or the index. A log with content is an error: read without it, the archive would
+    silently lack its latest commits.
+    """
+    uri = "file:" + quote(path)
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL index
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        name = getattr(exc, "sqlite_errorname", "")
+        if not name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+            raise
+        try:
+            pending = os.path.getsize(f"{path}-wal") > 0
+        except FileNotFoundError:
+            pending = False
+        if pending:
+            raise sqlite3.OperationalError(
+                f"{exc}: cannot read {path} without write access to its folder while its "
+                "write-ahead log (-wal) holds commits; open it once where it can be written "
+                "(any zhengwen crawl, or sqlite3) to fold them into the file"
+            ) from None
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
 class Database:
     """Engine + sessionmaker for one archive database; call `dispose` (or use ``with``)."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, read_only: bool = False) -> None:
+        """``read_only``: the database refuses every write (see the module docstring); for
+        readers, which must work on an archive they cannot write and must not change."""
         self.url = url
-        self.engine: Engine = create_engine(url, echo=echo, json_serializer=_json_dumps)
+        self.read_only = read_only
+        self.engine: Engine = create_engine(
+            url,
+            echo=echo,
+            json_serializer=_json_dumps,
+            **(_read_only_engine_args(url) if read_only else {}),
+        )
         self.dialect: str = self.engine.dialect.name
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, read_only=read_only)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self._writes: sessionmaker[Session] = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False

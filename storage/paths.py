@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 SQLITE_NAME = "zhengwen.sqlite"
 PARQUET_DIR = "parquet"
@@ -87,16 +87,42 @@ def redact_url(url: str) -> str:
     return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", _MASK)
 
 
-def db_url_problem(url: str) -> str | None:
-    """Why ``url`` is not a database URL SQLAlchemy can parse (its password masked), or None.
+#: The databases the archive runs on, as a message names them.
+SUPPORTED_DATABASES = "SQLite (sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+_BACKENDS = frozenset({"sqlite", "postgresql"})
 
-    Checked before anything opens the database: SQLAlchemy's own error for a malformed URL is an
-    exception from deep inside ``create_engine``, which a command would show as a traceback.
+
+def db_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a database URL zhengwen can use (its password masked), or None.
+
+    Checked before anything opens the database: SQLAlchemy's own errors for a malformed URL, a
+    database kind it does not know (``foo://``), one zhengwen does not support (``mysql://``) or
+    a driver that is not installed come from deep inside ``create_engine`` or the first connect,
+    which a command would show as a traceback.
     """
     try:
-        make_url(url)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
         return f"not a database URL: {redact_url(url)}"
+    shown = redact_url(url)
+    if parsed.get_backend_name() not in _BACKENDS:
+        return (
+            f"unsupported database URL scheme {parsed.drivername!r} in {shown}: "
+            f"zhengwen stores its archive in {SUPPORTED_DATABASES}"
+        )
+    try:
+        dialect = parsed.get_dialect()
+        dialect.import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        return (
+            f"the database driver {parsed.get_driver_name()!r} of {shown} is not installed: "
+            f"zhengwen stores its archive in {SUPPORTED_DATABASES}"
+        )
+    if dialect.is_async:
+        return (
+            f"the database driver {parsed.get_driver_name()!r} of {shown} is asynchronous: "
+            f"zhengwen stores its archive in {SUPPORTED_DATABASES}"
+        )
     return None
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from storage.article import Article, field_names
 from storage.db import Database, RunInfo, _to_article
 from storage.models import Base, UTCDateTime
-from storage.paths import ArchivePaths, redact_url
+from storage.paths import ArchivePaths, db_url_problem, redact_url
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -209,12 +210,15 @@ def time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
         raise QueryError(f"bad date {value!r}: {exc}") from None
     if not end:
         return start
-    if m[3]:
-        nxt = start.date() + timedelta(days=1)
-    elif m[2]:
-        nxt = date(year + month // 12, month % 12 + 1, 1)
-    else:
-        nxt = date(year + 1, 1, 1)
+    try:
+        if m[3]:
+            nxt = start.date() + timedelta(days=1)
+        elif m[2]:
+            nxt = date(year + month // 12, month % 12 + 1, 1)
+        else:
+            nxt = date(year + 1, 1, 1)
+    except (ValueError, OverflowError):  # the end of 9999: no later bound
+        return datetime.max.replace(tzinfo=UTC)
     return datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
 
 
@@ -256,17 +260,8 @@ class Archive(AbstractContextManager["Archive"]):
     """
 
     def __init__(self, path_or_url: str | os.PathLike[str]) -> None:
-        self.url, self.name = _resolve(path_or_url)
-        try:
-            self._db = Database(self.url)
-            tables = inspect(self._db.engine).get_table_names()
-        except (SQLAlchemyError, ImportError, ArgumentError) as exc:
-            raise ArchiveError(
-                f"cannot open the database {self.name}: {_first_line(exc)}"
-            ) from None
-        if _ARTICLES.name not in tables:
-            self._db.dispose()
-            raise ArchiveError(f"{self.name} holds no zhengwen archive (no articles table)")
+        self._db, self.name = open_database(path_or_url)
+        self.url = self._db.url
         self.dialect: str = self._db.dialect
         self._indexed = False
         self._streams: WeakSet[Generator[Any]] = WeakSet()
@@ -377,6 +372,7 @@ class Archive(AbstractContextManager["Archive"]):
             )
 
         order = self._check(filters, order, limit)
+        limit = _no_larger_than_sql(limit)
         if text and not (order == "rank" and limit is not None):
             # Straight from the DBAPI cursor: the stored-text columns need no conversion, so
             # SQLAlchemy's row objects would only cost time (a fifth of an export's CPU).
@@ -415,6 +411,7 @@ class Archive(AbstractContextManager["Archive"]):
         ``stored_text``: datetime and JSON columns as the database stores them, unconverted
         (`batches` converts them a column at a time)."""
         order = self._check(filters, order, limit)
+        limit = _no_larger_than_sql(limit)
         # Building the statement raises on a bad q.
         stmt = self._ordered(self._select(filters, fields, stored_text=stored_text), order, limit)
         if order == "rank" and limit is not None and self.dialect == "sqlite":
@@ -496,11 +493,20 @@ class Archive(AbstractContextManager["Archive"]):
             finally:
                 result.close()
 
-    def _ensure_search_index(self) -> None:
-        if not self._indexed:  # an archive older than the index: build it once
+    def _check_search_index(self) -> None:
+        """A reader cannot build the index (`Database.create_schema` does, on every crawl):
+        an archive whose index is not complete is an error that says how to complete it."""
+        if not self._indexed:
             from storage import search
 
-            search.ensure_index(self._db.engine)
+            with self._db.engine.connect() as conn:
+                problem = search.index_problem(conn)
+            if problem is not None:
+                raise ArchiveError(
+                    f"the full-text index of {self.name} is {problem}, and reading never "
+                    "writes: the next `zhengwen crawl` or `zhengwen reextract` into the archive "
+                    "brings it up to date (from Python: storage.db.Database(URL).create_schema())"
+                )
             self._indexed = True
 
     def _select(
@@ -523,7 +529,7 @@ class Archive(AbstractContextManager["Archive"]):
         else:
             from storage import search
 
-            self._ensure_search_index()
+            self._check_search_index()
             matches = search.matching(filters.q, self.dialect, since_id=since_id, top=top).subquery(
                 "matches"
             )
@@ -554,7 +560,17 @@ class Archive(AbstractContextManager["Archive"]):
 
     def runs(self, site: str | None = None, limit: int | None = None) -> list[RunInfo]:
         """Crawl runs, most recent first (all of them unless ``limit``)."""
-        return self._db.runs(site, limit=limit if limit is not None else 2**62)
+        return self._db.runs(site, limit=_no_larger_than_sql(limit) or MAX_SQL_LIMIT)
+
+
+#: The largest LIMIT both databases take (a signed 64-bit integer); no archive holds more rows.
+MAX_SQL_LIMIT: Final = 2**63 - 1
+
+
+def _no_larger_than_sql(limit: int | None) -> int | None:
+    """``limit``, or None (no limit) for one beyond any count that SQL cannot even take
+    (``--limit 99999999999999999999`` means "all of them")."""
+    return None if limit is None or limit > MAX_SQL_LIMIT else limit
 
 
 def _json_list(stored: str) -> list[str]:
@@ -569,14 +585,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def open_database(path_or_url: str | os.PathLike[str]) -> tuple[Database, str]:
+    """The archive's SQL database opened read-only (`Database` ``read_only``), and its name for
+    messages; `ArchiveError` when there is none to read. Creates, migrates and writes nothing:
+    the way in for every reader (`Archive`, ``zhengwen stats``, ``runs``, ``history``)."""
+    url, name = _resolve(path_or_url)
+    db = None
+    try:
+        db = Database(url, read_only=True)
+        tables = inspect(db.engine).get_table_names()
+    except (SQLAlchemyError, ImportError, ArgumentError, ValueError) as exc:
+        if db is not None:
+            db.dispose()
+        raise ArchiveError(f"cannot open the database {name}: {_first_line(exc)}") from None
+    if _ARTICLES.name not in tables:
+        db.dispose()
+        raise ArchiveError(f"{name} holds no zhengwen archive (no articles table)")
+    return db, name
+
+
 def _resolve(path_or_url: str | os.PathLike[str]) -> tuple[str, str]:
     """(database URL, name for messages) without creating anything."""
     raw = os.fspath(path_or_url)
     if "://" in raw:
-        try:
-            parsed = make_url(raw)
-        except (ArgumentError, ValueError):
-            raise ArchiveError(f"not a database URL: {redact_url(raw)}") from None
+        problem = db_url_problem(raw)
+        if problem is not None:
+            raise ArchiveError(problem)
+        parsed = make_url(raw)
         if parsed.get_backend_name() == "sqlite":
             # SQLite creates a missing file on connect: refuse before that can happen.
             db_file = parsed.database
@@ -604,13 +639,30 @@ class SqlError(ValueError):
     """A query `read_only_sql` refuses (not one SELECT) or that DuckDB rejects."""
 
 
+class SqlBudgetError(SqlError):
+    """A query stopped because it ran out of its time or memory budget."""
+
+
+#: Seconds a `read_only_sql` query may run (results included) unless told otherwise.
+DEFAULT_SQL_TIMEOUT: Final = 60.0
+#: DuckDB's memory_limit for a `read_only_sql` query unless told otherwise.
+DEFAULT_SQL_MEMORY: Final = "1GB"
+_MEMORY_SIZE: Final = re.compile(r"^\d+(\.\d+)?\s*(B|[KMGT]i?B)$", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class SqlResult:
     columns: list[str]
     rows: Iterator[tuple[Any, ...]]
 
 
-def read_only_sql(parquet_dir: Path, query: str) -> SqlResult:
+def read_only_sql(
+    parquet_dir: Path,
+    query: str,
+    *,
+    timeout: float | None = DEFAULT_SQL_TIMEOUT,
+    memory_limit: str = DEFAULT_SQL_MEMORY,
+) -> SqlResult:
     """Run one SELECT in DuckDB over the Parquet dataset, as the ``articles`` view.
 
     Two locks, so that a query cannot write or read anything else: the statement must parse as
@@ -619,19 +671,37 @@ def read_only_sql(parquet_dir: Path, query: str) -> SqlResult:
     off, configuration locked, no extension autoloading) because the dataset is handed to DuckDB
     as a pyarrow dataset rather than as paths. ``articles`` has one row per stored version
     (usually one per URL) plus the ``site`` and ``date`` partition columns.
+
+    And a budget, because a read-only query can still run forever (``WITH RECURSIVE`` without
+    an end) or take all memory: after ``timeout`` seconds (None: no limit), counted until the
+    last row is read, a timer interrupts the query (DuckDB's ``interrupt``); DuckDB's
+    ``memory_limit`` bounds its memory, with spilling to disk switched off (it would write
+    temporary files). Either raises `SqlBudgetError`.
     """
     import duckdb
 
     from storage.parquet import ParquetDataset
 
+    if not _MEMORY_SIZE.match(memory_limit.strip()):
+        raise SqlError(f"bad memory limit {memory_limit!r}: a size such as 500MB, 1GB or 2GiB")
+    if timeout is not None and not timeout > 0:
+        raise SqlError(f"bad timeout {timeout!r}: a number of seconds above 0")
+    if timeout is not None and timeout > threading.TIMEOUT_MAX:
+        timeout = None  # longer than a timer can wait: no limit, as asked
     con = duckdb.connect(
         ":memory:",
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
     )
+    budget = _Budget(con, timeout, memory_limit.strip())
     try:
         dataset = ParquetDataset(parquet_dir)
         source = dataset._dataset() if dataset.root.is_dir() else dataset.read_table()
         con.register("articles", source)
+        try:
+            con.execute(f"SET memory_limit = '{budget.memory}'")
+        except duckdb.Error as exc:
+            raise SqlError(f"bad memory limit {memory_limit!r}: {_first_line(exc)}") from None
+        con.execute("SET temp_directory = ''")  # no spilling: nothing written, a hard limit
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         try:
@@ -646,18 +716,64 @@ def read_only_sql(parquet_dir: Path, query: str) -> SqlResult:
                 f"only a read-only SELECT query is allowed, not {kind.name} "
                 "(zhengwen sql never writes; use `zhengwen export` to write files)"
             )
+        budget.start()
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
-            raise SqlError(_first_line(exc)) from None
+            raise budget.error(exc) from None
         columns = [d[0] for d in cursor.description or []]
     except BaseException:
+        budget.stop()
         con.close()
         raise
-    return SqlResult(columns, _fetch(con, cursor))
+    return SqlResult(columns, _fetch(con, cursor, budget))
 
 
-def _fetch(con: Any, cursor: Any) -> Iterator[tuple[Any, ...]]:
+class _Budget:
+    """The time and memory budget of one `read_only_sql` query: the timer that interrupts it,
+    and the error that says which budget it ran out of."""
+
+    def __init__(self, con: Any, timeout: float | None, memory: str) -> None:
+        self.con, self.timeout, self.memory = con, timeout, memory
+        self.timer: threading.Timer | None = None
+        self.expired = False
+
+    def start(self) -> None:
+        if self.timeout is None:
+            return
+        self.timer = threading.Timer(self.timeout, self._interrupt)
+        self.timer.daemon = True  # never keeps the process alive after the query is gone
+        self.timer.start()
+
+    def _interrupt(self) -> None:
+        self.expired = True
+        try:
+            self.con.interrupt()
+        except Exception:  # the connection closed meanwhile: nothing left to stop
+            pass
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def error(self, exc: Exception) -> SqlError:
+        import duckdb
+
+        if isinstance(exc, duckdb.InterruptException) and self.expired:
+            return SqlBudgetError(
+                f"the query ran out of its time budget of {self.timeout:g} s and was stopped; "
+                "add a LIMIT or a WHERE, or give it more time with --timeout SECONDS"
+            )
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return SqlBudgetError(
+                f"the query ran out of its memory budget of {self.memory} and was stopped "
+                f"({_first_line(exc)}); add a LIMIT or a WHERE, or give it more memory with "
+                "--memory-limit SIZE"
+            )
+        return SqlError(_first_line(exc))
+
+
+def _fetch(con: Any, cursor: Any, budget: _Budget) -> Iterator[tuple[Any, ...]]:
     import duckdb
 
     try:
@@ -665,9 +781,10 @@ def _fetch(con: Any, cursor: Any) -> Iterator[tuple[Any, ...]]:
             try:
                 chunk = cursor.fetchmany(BATCH_SIZE)
             except duckdb.Error as exc:
-                raise SqlError(_first_line(exc)) from None
+                raise budget.error(exc) from None
             if not chunk:
                 return
             yield from chunk
     finally:
+        budget.stop()
         con.close()

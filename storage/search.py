@@ -373,6 +373,25 @@ def _present(conn: Connection, dialect: str) -> bool:
     return bool(conn.execute(stmt, {"names": list(names)}).scalar_one() == len(names))
 
 
+def index_problem(conn: Connection) -> str | None:
+    """Why the index cannot answer a search as it is (missing, built by another tokenizer,
+    incomplete), or None. Only reads: for readers, which may not build it (`ensure_index`)."""
+    dialect = _dialect(conn)
+    if not _present(conn, dialect):
+        return "missing"
+    version = conn.execute(
+        text("SELECT value FROM article_search_meta WHERE key = 'tokens_version'")
+    ).scalar()
+    if version != TOKENS_VERSION:
+        return "built by another version of zhengwen"
+    keys = "article_search_keys" if dialect == "sqlite" else "article_search"
+    indexed = conn.execute(text(f"SELECT count(*) FROM {keys}")).scalar_one()
+    articles = conn.execute(text("SELECT count(*) FROM articles")).scalar_one()
+    if indexed != articles:
+        return f"incomplete ({indexed} of {articles} articles indexed)"
+    return None
+
+
 def ensure_index(engine: Engine, *, batch_size: int = _BATCH) -> int:
     """Create the index if missing and index every article not in it yet; returns how many.
 

@@ -230,7 +230,7 @@ def test_export_errors_are_one_line(archive_dir: Path, tmp_path: Path) -> None:
     result = run(*base, "--out", str(tmp_path / "x.csv"), "--fields", "url,bogus")
     assert_one_line_error(result, 2, "unknown field bogus", "valid fields: url, site, body")
     result = run(*base, "--out", str(tmp_path / "no" / "x.csv"))
-    assert_one_line_error(result, 1, "no folder")
+    assert_one_line_error(result, 2, "no folder")  # a usage error of --out (issue 14, item 8)
     result = run(*base, "--out", str(tmp_path / "x.csv"), "--since", "2020-1-1x")
     assert_one_line_error(result, 2, "bad date")
     assert list(tmp_path.iterdir()) == []

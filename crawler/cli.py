@@ -17,6 +17,12 @@ import json
 import os
 import signal
 import sys
+
+if len(sys.argv) > 1 and sys.argv[1] == "crawl":
+    # Before the heavy imports: a signal while the crawl starts is remembered, not fatal.
+    from crawler import early_signals
+
+    early_signals.install()
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar

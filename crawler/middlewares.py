@@ -236,6 +236,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
             request.meta.pop(RETRY_AFTER_META, None)
 
     def _retry(self, request: Any, reason: Any) -> Any:
+        if self.crawler.stats.get_value("zhengwen/abandoning"):
+            return None  # a second interrupt abandoned the requests in flight: no retry either
         retry = super()._retry(request, reason)
         if retry is None:
             return None

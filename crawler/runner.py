@@ -15,6 +15,7 @@ from typing import Any
 
 from crawler.config import SiteConfig
 from crawler.extensions import RunCounters, run_status
+from crawler.interrupt import Interrupts
 from crawler.lock import SiteLock
 from crawler.memory import limit_malloc_arenas
 from storage.db import Database
@@ -122,12 +123,44 @@ def run_crawl(
     extra_settings: dict[str, Any] | None = None,
 ) -> CrawlResult:
     """Crawl ``site`` into the archive. Raises StorageUnavailable or SiteLockHeld (another run
-    of the site is in progress) before fetching anything."""
+    of the site is in progress) before fetching anything. SIGINT/SIGTERM are handled from
+    here on (`crawler.interrupt`)."""
+    limit_malloc_arenas()
+    # Our handlers from the first moment: a signal before the reactor runs is handled too.
+    interrupts = Interrupts()
+    interrupts.install()
+    try:
+        return _run_crawl(
+            site,
+            archive,
+            db_url,
+            interrupts,
+            max_pages=max_pages,
+            trigger=trigger,
+            progress=progress,
+            log_level=log_level,
+            extra_settings=extra_settings,
+        )
+    finally:
+        interrupts.restore()
+
+
+def _run_crawl(
+    site: SiteConfig,
+    archive: Path,
+    db_url: str | None,
+    interrupts: Interrupts,
+    *,
+    max_pages: int | None,
+    trigger: str,
+    progress: bool,
+    log_level: str,
+    extra_settings: dict[str, Any] | None,
+) -> CrawlResult:
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spiders.portal import PortalSpider
 
-    limit_malloc_arenas()
     paths = ArchivePaths(archive)
     url = db_url or paths.default_db_url
     check_storage(paths, url)
@@ -149,9 +182,10 @@ def run_crawl(
         )
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(PortalSpider)
+        interrupts.attach(crawler)
         started = time.monotonic()
         process.crawl(crawler, site=site)
-        process.start()
+        process.start(install_signal_handlers=False)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         counters = RunCounters.from_stats(stats)
         reason = str(stats.get("finish_reason", "unknown"))

@@ -21,6 +21,7 @@ from w3lib.url import canonicalize_url
 from crawler.config import SiteConfig, host_in_domains, resolve_site
 from crawler.drops import ERROR_PREFIX
 from crawler.incremental import Incremental
+from crawler.interrupt import count_abandoned
 from crawler.items import RawPage
 from crawler.middlewares import Refused, fetch_error_kind
 from pipelines.common import db_url
@@ -240,6 +241,9 @@ class PortalSpider(scrapy.Spider):
                 self.logger.warning("Fetch failed (decompressed_too_large): %s", url)
             elif not isinstance(exc, Refused):
                 self.logger.info("Skipped %s: %s", url, exc)
+            return
+        if count_abandoned(self.crawler.stats):
+            self.logger.info("Abandoned on a second interrupt: %s", url)
             return
         kind = fetch_error_kind(exc)
         self.crawler.stats.inc_value(f"{ERROR_PREFIX}{kind}")

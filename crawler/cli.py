@@ -300,7 +300,13 @@ def demo(archive: Path, articles: int, quiet: bool, db_url: str | None) -> None:
     from crawler.demo.server import serve
 
     portal = Portal.generate(n_articles=articles)
-    with serve(portal) as server:
+    try:
+        # The port of the bundled config when it is free: the articles' URLs, and so their
+        # keys, are then the same from run to run (a second demo finds them unchanged).
+        server = serve(portal, port=DEMO_PORT)
+    except OSError:
+        server = serve(portal)
+    with server:
         click.echo(f"demo portal: {server.url}/ ({articles} articles)")
         _crawl_and_report(
             demo_site(server.url), archive, db_url, max_pages=None, progress=not quiet
@@ -323,6 +329,10 @@ def demo(archive: Path, articles: int, quiet: bool, db_url: str | None) -> None:
         )
         + f"Parquet: {archive}/parquet/site=*/date=*/*.parquet"
     )
+
+
+#: The port in the bundled demo config (crawler/demo/demo.toml).
+DEMO_PORT = 8765
 
 
 def _commands() -> tuple[str, str]:

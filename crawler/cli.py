@@ -270,7 +270,13 @@ def _crawl_and_report(
     if result.status == "failed":
         start = ", ".join(site.start_urls)
         if c.pages_fetched == 0:
-            fail(f"could not fetch any page of {site.name} ({start}): {errors}", EXIT_FAILED)
+            hint = (
+                "; the site is on a private or loopback address: allow it with "
+                "`allow_private = true` (or a list of host:port) in its config"
+                if c.errors.get("private_address")
+                else ""
+            )
+            fail(f"could not fetch any page of {site.name} ({start}): {errors}{hint}", EXIT_FAILED)
         fail(f"crawl of {site.name} failed ({result.finish_reason})", EXIT_FAILED)
     return result
 
@@ -465,7 +471,8 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
     ]
     for r in rows:
         c = r.counters or {}
-        secs = f"{(r.finished_at - r.started_at).total_seconds():.0f}" if r.finished_at else "-"
+        # One decimal, as the crawl's summary line shows the same duration.
+        secs = f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "-"
         table.append(
             (
                 r.id[:8],

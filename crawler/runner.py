@@ -111,6 +111,23 @@ def build_settings(
     return settings
 
 
+def _run_seconds(db_url: str, site: str, run_id: str | None) -> float | None:
+    """The run's duration as its record has it (what `zhengwen runs` shows), so the summary
+    and the runs table agree; None when the record cannot be read."""
+    if run_id is None:
+        return None
+    db = Database(db_url)
+    try:
+        record = next((r for r in db.runs(site, limit=5) if r.id == run_id), None)
+    except Exception:  # the summary falls back to the process's own clock
+        return None
+    finally:
+        db.dispose()
+    if record is None or record.finished_at is None:
+        return None
+    return (record.finished_at - record.started_at).total_seconds()
+
+
 def run_crawl(
     site: SiteConfig,
     archive: Path,
@@ -189,13 +206,14 @@ def _run_crawl(
         stats = crawler.stats.get_stats() if crawler.stats else {}
         counters = RunCounters.from_stats(stats)
         reason = str(stats.get("finish_reason", "unknown"))
+        run_id = stats.get("zhengwen/run_id")
         return CrawlResult(
             site=site.name,
-            run_id=stats.get("zhengwen/run_id"),
+            run_id=run_id,
             status=str(stats.get("zhengwen/run_status") or run_status(reason, counters)),
             finish_reason=reason,
             counters=counters,
-            elapsed=time.monotonic() - started,
+            elapsed=_run_seconds(url, site.name, run_id) or time.monotonic() - started,
             log_file=log_file,
             drift=tuple(stats.get("zhengwen/drift") or ()),
         )

@@ -428,7 +428,13 @@ def _echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 @archive_option
 @db_option
 @click.option("--site", default=None, help="Only runs of this site.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to show, newest first.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with all counters).")
 def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_json: bool) -> None:
     """List crawl runs, newest first, with their counters and drift alerts.

@@ -132,7 +132,12 @@ def query_commands(
         help="Newest first (default), by site, or best match first (default with --q).",
     )
     @click.option(
-        "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="A table for reading; json, jsonl or csv (whole records, UTC times) for programs.",
     )
     def query(
         archive: Path,
@@ -159,7 +164,12 @@ def query_commands(
     @click.argument("statement", metavar="SELECT")
     @archive_option
     @click.option(
-        "--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True
+        "--format",
+        "fmt",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="A table for reading; json, jsonl or csv for programs.",
     )
     @click.option(
         "--timeout",

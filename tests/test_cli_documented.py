@@ -36,3 +36,14 @@ def test_every_option_of_a_command_is_in_its_readme_row(name: str) -> None:
         if opt.startswith("--") and opt not in synopsis and opt != "--help"
     ]
     assert not missing, f"zhengwen {name}: {missing} not in its README row"
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_option_of_a_command_says_what_it_does(name: str) -> None:
+    # `runs --limit` had no help text (issue #14, item 11).
+    silent = [
+        param.opts[0]
+        for param in cli.commands[name].params
+        if isinstance(param, click.Option) and not param.hidden and not (param.help or "").strip()
+    ]
+    assert not silent, f"zhengwen {name}: {silent} have no help text"

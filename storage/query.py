@@ -181,12 +181,28 @@ def _show(value: str | date) -> str:
     return value.isoformat() if isinstance(value, date) else value
 
 
+_FIRST_INSTANT: Final = datetime.min.replace(tzinfo=UTC)
+_LAST_INSTANT: Final = datetime.max.replace(tzinfo=UTC)
+
+
 def time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
     """The instant a ``since`` (inclusive) or ``until`` (exclusive, ``end=True``) value names.
 
     A year, month or date covers its whole period in ``tz``; a time is one instant, which
-    ``until`` includes (hence the microsecond: stored times have microsecond precision).
+    ``until`` includes (hence the microsecond: stored times have microsecond precision). An
+    instant beyond what a UTC datetime holds (the end of 9999 plus a microsecond, year 1 at
+    +14:00) is the first or last instant: a bound, not an overflow deep in the database driver.
     """
+    try:
+        bound = _time_bound(value, tz, end=end)
+        bound.astimezone(UTC)  # how the database compares it
+        return bound
+    except OverflowError:
+        year = value.year if isinstance(value, date) else int(value.strip()[:4] or 0)
+        return _FIRST_INSTANT if year <= 1 else _LAST_INSTANT
+
+
+def _time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
     if isinstance(value, datetime):
         instant = value if value.tzinfo is not None else value.replace(tzinfo=tz)
         return instant + timedelta(microseconds=1) if end else instant
@@ -202,7 +218,7 @@ def time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
                 f"bad date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 time "
                 "like 2020-10-03T21:26+08:00"
             ) from None
-        return time_bound(parsed, tz, end=end)
+        return _time_bound(parsed, tz, end=end)
     year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
     try:
         start = datetime(year, month, day, tzinfo=tz)
@@ -218,7 +234,7 @@ def time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
         else:
             nxt = date(year + 1, 1, 1)
     except (ValueError, OverflowError):  # the end of 9999: no later bound
-        return datetime.max.replace(tzinfo=UTC)
+        return _LAST_INSTANT
     return datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
 
 

@@ -290,3 +290,25 @@ def test_usage_errors_are_one_line_too(archive_dir: Path) -> None:
     assert "--limit" in line and "zhengwen query --help" in line
     result = zhengwen("no-such-command", cwd=archive_dir)
     assert "no-such-command" in one_error_line(result, 2)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--until", "9999-12-31T23:59:59.999999+00:00", len(ALL) - 1),  # all dated articles
+        ("--until", "9999-12-31", len(ALL) - 1),
+        ("--since", "0001-01-01T00:00+14:00", len(ALL) - 1),  # before year 1 in UTC
+        ("--until", "0001-01-01T00:00+14:00", 0),
+        ("--since", "9999-12-31T23:59:59.999999-14:00", 0),  # after year 9999 in UTC
+    ],
+)
+def test_dates_at_the_ends_of_time_are_bounds_not_errors(
+    archive_dir: Path, option: str, value: str, expected: int
+) -> None:
+    """The same class as --limit: an extreme value is a bound, not a traceback or exit 3."""
+    result = zhengwen(
+        "query", "--archive", str(archive_dir), option, value, "--format", "jsonl",
+        cwd=archive_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == expected

@@ -504,13 +504,13 @@ def _open_existing(archive: Path, db_url: str | None, *, write: bool = False) ->
 
     Read-only unless ``write`` (``check-archive --repair``): a reader creates, migrates and
     writes nothing, so it works on an archive it may not write (read-only media, another
-    user's) and leaves every byte of it as it was (`storage.query.open_database`).
+    user's) and leaves every byte of it as it was (`storage.query.open_read_only`).
     """
     from storage.paths import ArchivePaths
-    from storage.query import ArchiveError, open_database
+    from storage.query import ArchiveError, open_read_only
 
     try:
-        db, _ = open_database(db_url or archive)
+        db, _ = open_read_only(db_url or archive)
     except ArchiveError as exc:
         fail(str(exc), EXIT_STORAGE)
     if not write:

@@ -276,7 +276,7 @@ class Archive(AbstractContextManager["Archive"]):
     """
 
     def __init__(self, path_or_url: str | os.PathLike[str]) -> None:
-        self._db, self.name = open_database(path_or_url)
+        self._db, self.name = open_read_only(path_or_url)
         self.url = self._db.url
         self.dialect: str = self._db.dialect
         self._indexed = False
@@ -601,10 +601,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def open_database(path_or_url: str | os.PathLike[str]) -> tuple[Database, str]:
+def open_read_only(path_or_url: str | os.PathLike[str]) -> tuple[Database, str]:
     """The archive's SQL database opened read-only (`Database` ``read_only``), and its name for
     messages; `ArchiveError` when there is none to read. Creates, migrates and writes nothing:
-    the way in for every reader (`Archive`, ``zhengwen stats``, ``runs``, ``history``)."""
+    the way in for every reader (`Archive`, ``zhengwen stats``, ``runs``, ``history``), unlike
+    `storage.db.open_database`, the writers' one-liner that creates the schema."""
     url, name = _resolve(path_or_url)
     db = None
     try:

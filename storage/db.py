@@ -34,11 +34,13 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    cast,
     create_engine,
     event,
     func,
     insert,
     inspect,
+    null,
     or_,
     select,
     update,
@@ -238,6 +240,7 @@ class Database:
         readers, which must work on an archive they cannot write and must not change."""
         self.url = url
         self.read_only = read_only
+        self._present_columns: set[str] | None = None
         self.engine: Engine = create_engine(
             url,
             echo=echo,
@@ -455,9 +458,24 @@ class Database:
         with self.sessions() as s:
             return int(s.execute(stmt).scalar_one())
 
+    def article_columns(self) -> list[Any]:
+        """The ``articles`` columns to select a whole row: every column of the model, a typed
+        NULL for one an archive written by an older zhengwen lacks (a reader never migrates it,
+        and a null is what the field means for those rows)."""
+        if self._present_columns is None:
+            with self.engine.connect() as conn:
+                self._present_columns = {
+                    c["name"] for c in inspect(conn).get_columns(_ARTICLES.name)
+                }
+        present = self._present_columns
+        return [
+            c if c.name in present or not present else cast(null(), c.type).label(c.name)
+            for c in _ARTICLES.columns
+        ]
+
     def get_article(self, url: str) -> Article | None:
         """The stored article for a canonical URL (times in UTC), or None."""
-        stmt = select(_ARTICLES).where(_ARTICLES.c.url_hash == hash_url(url))
+        stmt = select(*self.article_columns()).where(_ARTICLES.c.url_hash == hash_url(url))
         with self.sessions() as s:
             row = s.execute(stmt).mappings().first()
         return None if row is None else _to_article(row)
@@ -615,7 +633,7 @@ class Database:
         ``exclude_duplicates`` leaves out exact and near copies (``duplicate_of`` set), keeping
         the earliest copy of each story, whichever site it is on.
         """
-        stmt = select(_ARTICLES).order_by(_ARTICLES.c.url_hash)
+        stmt = select(*self.article_columns()).order_by(_ARTICLES.c.url_hash)
         if site is not None:
             stmt = stmt.where(_ARTICLES.c.site == site)
         if exclude_duplicates:

@@ -35,7 +35,19 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, Unpack
 from weakref import WeakSet
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import JSON, Row, Select, Text, func, inspect, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Column,
+    Row,
+    Select,
+    Text,
+    cast,
+    func,
+    inspect,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -535,7 +547,11 @@ class Archive(AbstractContextManager["Archive"]):
         stored_text: bool = False,
     ) -> Select[Any]:
         a = _ARTICLES.c
-        columns: list[Any] = [a[f] for f in fields]
+        # A column an older archive lacks reads as a typed NULL (readers never migrate).
+        present = {c.name for c in self._db.article_columns() if isinstance(c, Column)}
+        columns: list[Any] = [
+            a[f] if f in present else cast(null(), a[f].type).label(f) for f in fields
+        ]
         if stored_text:
             columns = [
                 type_coerce(c, Text).label(c.name) if c.name in _CONVERTED else c for c in columns

@@ -319,7 +319,12 @@ def test_the_database_url_reaches_the_crawl_by_environment_not_argv(tmp_path: Pa
     assert launcher.env() == {"ZHENGWEN_DB_URL": url}
     secret = SubprocessLauncher(tmp_path, db_url="postgresql://u:hunter2@127.0.0.1/test")
     assert "hunter2" not in repr(secret)  # a repr may end up in a log or a traceback
-    # And the crawl command takes it from there: `stats` (same option) opens that database.
+    # And the crawl command takes it from there: `stats` (same option) opens that database
+    # (a reader never creates one: it is made here as a crawl would).
+    from storage.db import Database
+
+    with Database(url) as db:
+        db.create_schema()
     env = {**os.environ, "ZHENGWEN_DB_URL": url, "PYTHONPATH": str(Path.cwd())}
     out = subprocess.run(
         [sys.executable, "-m", "crawler.cli", "stats", "--archive", str(tmp_path / "a")],

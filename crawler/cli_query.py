@@ -32,6 +32,18 @@ MAX_CELL = 60
 OUTPUT_FORMATS = ("table", "json", "jsonl", "csv")
 
 
+def output_format(help_text: str) -> Callable[[Any], Any]:
+    """The ``--format table|json|jsonl|csv`` option that query and sql share."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
@@ -131,13 +143,8 @@ def query_commands(
         default=None,
         help="Newest first (default), by site, or best match first (default with --q).",
     )
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(OUTPUT_FORMATS),
-        default="table",
-        show_default=True,
-        help="A table for reading; json, jsonl or csv (whole records, UTC times) for programs.",
+    @output_format(
+        "A table for reading; json, jsonl or csv (whole records, UTC times) for programs."
     )
     def query(
         archive: Path,
@@ -163,14 +170,7 @@ def query_commands(
     @click.command("sql")
     @click.argument("statement", metavar="SELECT")
     @archive_option
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(OUTPUT_FORMATS),
-        default="table",
-        show_default=True,
-        help="A table for reading; json, jsonl or csv for programs.",
-    )
+    @output_format("A table for reading; json, jsonl or csv for programs.")
     @click.option(
         "--timeout",
         type=click.FloatRange(min=0),

@@ -69,17 +69,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     portal = Portal.generate(n_articles=3, seed=7)
     page = route(portal, portal.articles()[0].path)
     (work / "saved-page.html").write_bytes(page.body)
-    result = subprocess.run(
-        [str(shim), "demo", "--archive", "archive", "--articles", "24", "--quiet"],
-        cwd=work,
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = _run_in(
+        work, [str(shim), "demo", "--archive", "archive", "--articles", "24", "--quiet"]
     )
     assert result.returncode == 0, result.stderr
     yield work
+
+
+def _run_in(work: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`args` run in the work folder, with its ``zhengwen`` first on the PATH."""
+    return subprocess.run(
+        args, cwd=work, env=_env(work), capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -94,15 +95,7 @@ def test_every_documented_command_runs_as_printed(workdir: Path, doc: str, comma
     why = _skipped(command)
     if why is not None:
         pytest.skip(f"not run here: {why}")
-    result = subprocess.run(
-        ["bash", "-c", command],
-        cwd=workdir,
-        env=_env(workdir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_in(workdir, ["bash", "-c", command])
     assert result.returncode == 0, f"{doc}: `{command}` exited {result.returncode}: {result.stderr}"
     assert "Traceback" not in result.stderr
 
@@ -128,15 +121,7 @@ def python_examples() -> list[tuple[str, int, str]]:
 def test_every_documented_python_example_runs(workdir: Path, doc: str, n: int, code: str) -> None:
     if doc in PY_SKETCHES:
         pytest.skip(f"not run here: {PY_SKETCHES[doc]}")
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=workdir,
-        env=_env(workdir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_in(workdir, [sys.executable, "-c", code])
     assert result.returncode == 0, f"{doc} block {n}: {result.stderr}"
 
 

@@ -24,7 +24,9 @@ def test_the_summary_and_the_runs_table_show_the_same_duration(
     assert f" {seconds.group(1)} " in f" {row} ", (seconds.group(1), row)
 
 
-def test_a_private_address_failure_names_allow_private(tmp_path: Path, server: PortalServer) -> None:
+def test_a_private_address_failure_names_allow_private(
+    tmp_path: Path, server: PortalServer
+) -> None:
     config = site_config(tmp_path, server)
     config.write_text(config.read_text(encoding="utf-8").replace("allow_private = true", ""))
     result = run(

@@ -272,7 +272,8 @@ def test_stats_command(tmp_path: Path, server: PortalServer) -> None:
         [sys.executable, "-m", "crawler.cli", "stats", "--archive", str(tmp_path / "none")],
         tmp_path,
     )
-    assert missing.returncode == 1 and missing.stderr.startswith("error: no archive at")
+    # A missing archive cannot be opened: exit 3, as for every command (issue 14, item 8).
+    assert missing.returncode == 3 and missing.stderr.startswith("error: no archive at")
 
 
 def test_demo_command(tmp_path: Path) -> None:

@@ -299,6 +299,11 @@ def test_reextract_skips_a_page_past_the_limits(tmp_path: Path) -> None:
             )
         )
     writer.close()
+    # The options a crawl of the site would have recorded (a site is never re-extracted with
+    # options nobody chose, crawler.reextract).
+    snapshot = paths.config_snapshot("fuzzsite", "run-1")
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_text(ExtractOptions(site="fuzzsite").to_json(), encoding="utf-8")
     summary = reextract(paths.root)
     assert summary.pages == 2
     assert summary.new == 1 and summary.failed["too_many_tags"] == 1, summary

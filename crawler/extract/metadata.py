@@ -614,6 +614,22 @@ def on_domains(url: str, domains: Sequence[str]) -> bool:
     return False
 
 
+#: Second-level labels under a country code that are registries, not sites: the site of
+#: ``news.sina.com.cn`` is ``sina.com.cn``, not ``com.cn``.
+_REGISTRY_LABELS = frozenset({"com", "net", "org", "gov", "edu", "ac", "co", "or", "ne", "go"})
+
+
+def site_domain(host: str) -> str:
+    """The domain a host's site is registered under (``www.bjd.example.cn`` ->
+    ``example.cn``, ``news.sina.com.cn`` -> ``sina.com.cn``): with no configured domains, a
+    canonical URL under it is the same site's (``m.`` and ``www.`` variants of a page)."""
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) <= 2 or all(part.isdigit() for part in labels):
+        return host
+    keep = 3 if len(labels[-1]) == 2 and labels[-2] in _REGISTRY_LABELS else 2
+    return ".".join(labels[-keep:])
+
+
 def article_key(page: Page, domains: Sequence[str]) -> tuple[str, str | None]:
     """The article's key URL and the canonical URL the page declares.
 
@@ -624,7 +640,7 @@ def article_key(page: Page, domains: Sequence[str]) -> tuple[str, str | None]:
     """
     declared = find_canonical(page)
     canonical = declared if declared != page.url else None
-    own = domains or (urlsplit(page.url).hostname or "",)
+    own = domains or (site_domain(urlsplit(page.url).hostname or ""),)
     if canonical is None or on_domains(canonical, own):
         return declared, canonical
     return page.url, canonical

@@ -28,6 +28,8 @@ from crawler.drops import SKIP_PREFIX
 
 logger = logging.getLogger(__name__)
 
+#: The stats flag the second signal sets (read by the retry middleware and the spider).
+ABANDONING = "zhengwen/abandoning"
 #: What the second signal's aborted requests are counted as (``skipped.abandoned``).
 ABANDONED = "abandoned"
 
@@ -155,7 +157,7 @@ class Interrupts:
         reactor = _reactor()
 
         if self.crawler is not None and self.crawler.stats is not None:
-            self.crawler.stats.set_value("zhengwen/abandoning", True)
+            self.crawler.stats.set_value(ABANDONING, True)
         if not self.crawler or not getattr(self.crawler, "crawling", False):
             self._stop()
         # Requests waiting in the downloader's slots would start as soon as the aborted ones
@@ -184,10 +186,15 @@ class Interrupts:
             pass
 
 
+def abandoning(stats: Any) -> bool:
+    """Whether a second signal abandoned the requests in flight (no retries from then on)."""
+    return bool(stats is not None and stats.get_value(ABANDONING))
+
+
 def count_abandoned(stats: Any) -> bool:
     """True (and counted as ``skipped.abandoned``) when a failed fetch is one the second signal
     abandoned: it is no error of the site."""
-    if stats is None or not stats.get_value("zhengwen/abandoning"):
+    if not abandoning(stats):
         return False
     stats.inc_value(f"{SKIP_PREFIX}{ABANDONED}")
     return True

@@ -22,6 +22,7 @@ from crawler.addresses import host_port as _host_port
 from crawler.addresses import is_ip as _is_ip
 from crawler.config import host_in_domains
 from crawler.drops import ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX
+from crawler.interrupt import abandoning
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             request.meta.pop(RETRY_AFTER_META, None)
 
     def _retry(self, request: Any, reason: Any) -> Any:
-        if self.crawler.stats.get_value("zhengwen/abandoning"):
+        if abandoning(self.crawler.stats):
             return None  # a second interrupt abandoned the requests in flight: no retry either
         retry = super()._retry(request, reason)
         if retry is None:

@@ -27,10 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.extract.cleanup import has_date
 from crawler.extract.dom import Line, Page, block_lines, squash
-from crawler.extract.patterns import CJK_DATE_RE, EN_DMY_RE, EN_MDY_RE, NUMERIC_DATE_RE
-
-_POST_DATE_RES = (NUMERIC_DATE_RE, CJK_DATE_RE, EN_MDY_RE, EN_DMY_RE)
+from crawler.extract.metadata import title_tag
 
 #: Sentence punctuation: a line holding one is prose (or part of it); headlines, menus, labels
 #: and widget text rarely carry any.
@@ -267,7 +266,7 @@ def _one_post(page: Page, container: Any) -> Any:
             continue
         # The group is a list of posts; a post whose date sits outside its box still counts.
         posts = [m for m in members if _post_like(page.lines[slice(*spans[m])], False)]
-        title = _doc_title_key(page)
+        title = squash(title_tag(page) or "")
         for post in posts:
             first = squash(page.lines[spans[post][0]].text)
             if title and first and first in title:
@@ -286,16 +285,11 @@ def _post_like(lines: list[Line], dated: bool) -> bool:
     head = lines[0].text
     if len(head) > MAX_POST_HEADING or (is_prose(head) and not lines[0].heading):
         return False
-    return not dated or any(rx.search(line.text) for line in lines for rx in _POST_DATE_RES)
+    return not dated or any(has_date(line.text) for line in lines)
 
 
 def _prose_chars(lines: list[Line]) -> int:
     return sum(len(line.text) for line in lines if is_prose(line.text) and line.link_ratio < 0.5)
-
-
-def _doc_title_key(page: Page) -> str:
-    el = page.tree.find(".//title")
-    return squash(el.text_content()) if el is not None else ""
 
 
 def from_readability(page: Page) -> Candidate:

@@ -68,7 +68,8 @@ def is_cjk_text(text: str) -> bool:
 _DATE_RES = (NUMERIC_DATE_RE, CJK_DATE_RE, EN_MDY_RE, EN_DMY_RE)
 
 
-def _has_date(text: str) -> bool:
+def has_date(text: str) -> bool:
+    """Whether a line shows a full date (numeric, Chinese, or English month names)."""
     return any(rx.search(text) for rx in _DATE_RES)
 
 
@@ -77,14 +78,14 @@ def is_info_line(text: str) -> bool:
     if len(text) > MAX_INFO_LINE:
         return False
     labels = len(INFO_LABEL_RE.findall(text))
-    if labels >= 2 or (labels == 1 and _has_date(text)):
+    if labels >= 2 or (labels == 1 and has_date(text)):
         return True
     # A line that is only a date and time (``2020-10-03 21:26``) says nothing a reader needs.
     stripped = EN_DATE_WORDS_RE.sub("", text)
     for rx in _DATE_RES:
         stripped = rx.sub("", stripped)
     stripped = stripped.strip(" |/-:：,")
-    return _has_date(text) and len(stripped) <= 4
+    return has_date(text) and len(stripped) <= 4
 
 
 def is_nav_line(text: str) -> bool:

@@ -250,10 +250,7 @@ def _info_line_date(
     """
     window = lines[title_index + 1 : title_index + 1 + DATE_LINES_AFTER_TITLE]
     for line in window:
-        text = line.text
-        if m := UPDATED_LABEL_RE.search(text):
-            text = text[: m.start()]
-        if text and (found := _parse(text, zone)):
+        if found := _shown_date(line.text, zone):
             return found
     joined = " ".join(line.text for line in window)
     dt = parse_yearless(joined, years, zone)
@@ -269,14 +266,19 @@ def _header_date(
     above = list(reversed(lines[max(floor, body_start - HEADER_WINDOW) : body_start]))
     top = [line for line in lines[body_start : body_start + 3] if len(line.text) <= 40]
     for line in [*above, *top]:
-        text = line.text
-        if line.link_ratio > 0.5 or len(text) > MAX_INFO_LINE:
+        if line.link_ratio > 0.5 or len(line.text) > MAX_INFO_LINE:
             continue
-        if m := UPDATED_LABEL_RE.search(text):
-            text = text[: m.start()]
-        if text and (found := _parse(text, zone)):
+        if found := _shown_date(line.text, zone):
             return found
     return None
+
+
+def _shown_date(text: str, zone: tzinfo) -> tuple[datetime, bool] | None:
+    """The publication date a header line shows; an ``更新时间`` on it is the update, not the
+    publication, so only the text before it counts."""
+    if m := UPDATED_LABEL_RE.search(text):
+        text = text[: m.start()]
+    return _parse(text, zone) if text else None
 
 
 def _refine(machine: datetime, shown: tuple[datetime, bool] | None) -> datetime:

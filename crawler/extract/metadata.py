@@ -115,7 +115,8 @@ def _ld_name(value: Any) -> str | None:
 # --- title and site name ------------------------------------------------------------------------
 
 
-def _title_tag(page: Page) -> str | None:
+def title_tag(page: Page) -> str | None:
+    """The page's ``<title>`` text, whitespace collapsed, or None."""
     el = page.tree.find(".//title")
     if el is None:
         return None
@@ -140,7 +141,7 @@ def find_title(page: Page, ld: dict[str, Any]) -> tuple[str | None, int | None]:
     in an h1 too, which the cross-check rejects); else og:title or JSON-LD headline; else the
     ``<title>`` minus its site suffix.
     """
-    doc_title = _title_tag(page) or ""
+    doc_title = title_tag(page) or ""
     meta_title = first_meta(page.tree, META_TITLE) or _ld_name(ld.get("headline")) or ""
     refs = squash(doc_title + "\n" + meta_title)
     h1s = [clean_space(h.text_content()) for h in page.tree.iter("h1")]
@@ -166,13 +167,18 @@ def find_title(page: Page, ld: dict[str, Any]) -> tuple[str | None, int | None]:
     return title, line_index(page.lines, title)
 
 
+def _title_refs(page: Page) -> str:
+    """``<title>`` and og:title squashed together: what a headline is checked against."""
+    return squash((title_tag(page) or "") + (first_meta(page.tree, META_TITLE) or ""))
+
+
 def confirmed_headline(page: Page, title: str | None) -> bool:
     """Whether `title` is an ``<h1>`` that ``<title>``/og:title also carries (`find_title`'s
     first and surest rule)."""
     if not title:
         return False
     key = squash(title)
-    refs = squash((_title_tag(page) or "") + (first_meta(page.tree, META_TITLE) or ""))
+    refs = _title_refs(page)
     return key in refs and any(squash(h.text_content()) == key for h in page.tree.iter("h1"))
 
 
@@ -193,7 +199,7 @@ def headline_above(page: Page, start: int, current: str | None) -> tuple[str, in
     ``<title>`` is only the site's name (``松花江网``) then still gets its headline. A heading
     that ``<title>`` contains wins over a nearer one.
     """
-    refs = squash((_title_tag(page) or "") + (first_meta(page.tree, META_TITLE) or ""))
+    refs = _title_refs(page)
     window = range(max(0, start - HEADER_WINDOW), start)
     found: list[tuple[str, int]] = []
     for i in reversed(window):
@@ -261,7 +267,7 @@ def find_site_name(page: Page, title: str | None) -> str | None:
     name = first_meta(page.tree, META_SITE_NAME)
     if name:
         return _tidy_site_name(name)
-    doc_title = _title_tag(page)
+    doc_title = title_tag(page)
     if doc_title and title and squash(title) in squash(doc_title):
         parts = [p.strip() for p in TITLE_SEPARATORS_RE.split(doc_title) if p.strip()]
         rest = [p for p in parts if squash(p) not in squash(title)]

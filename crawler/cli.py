@@ -277,6 +277,8 @@ def _crawl_and_report(
                 else ""
             )
             fail(f"could not fetch any page of {site.name} ({start}): {errors}{hint}", EXIT_FAILED)
+        if result.halt:
+            fail(f"crawl of {site.name} stopped: {result.halt}", EXIT_FAILED)
         fail(f"crawl of {site.name} failed ({result.finish_reason})", EXIT_FAILED)
     return result
 

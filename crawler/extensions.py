@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import time
@@ -15,11 +16,15 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.drops import DROP_PREFIX, ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX, collect
+from crawler.halt import HALT, HALT_DETAIL, halted
 from crawler.memory import release_free_memory
 from pipelines.common import db_url
 from storage.db import Database
+from storage.diskfull import first_line
 from storage.paths import ArchivePaths
 from storage.quality import drift, quality
+
+logger = logging.getLogger(__name__)
 
 
 def settings_digest(site: Any, settings: Any) -> str:
@@ -70,6 +75,12 @@ class RunCounters:
             **collect(stats, SKIP_PREFIX),
         }
         not_modified = int(stats.get("zhengwen/incremental/not_modified", 0))
+        new = int(stats.get("zhengwen/articles/new", 0))
+        changed = int(stats.get("zhengwen/articles/changed", 0))
+        if stats.get(HALT):
+            # Counted when they passed the dedupe step; a halted run reports what SQL took.
+            new = min(new, int(stats.get("zhengwen/sql/new", 0)))
+            changed = min(changed, int(stats.get("zhengwen/sql/updated", 0)))
         return cls(
             # Pages of the site: robots.txt is fetched too but is no page (a --max-pages 5 run
             # reported "fetched 6").
@@ -80,8 +91,8 @@ class RunCounters:
             ),
             list_pages=int(stats.get("zhengwen/spider/list_pages", 0)),
             article_pages=int(stats.get("zhengwen/spider/article_pages", 0)),
-            articles_new=int(stats.get("zhengwen/articles/new", 0)),
-            articles_changed=int(stats.get("zhengwen/articles/changed", 0)),
+            articles_new=new,
+            articles_changed=changed,
             articles_unchanged=int(stats.get("zhengwen/articles/unchanged", 0)) + not_modified,
             articles_not_modified=not_modified,
             articles_removed=int(stats.get("zhengwen/incremental/removed", 0)),
@@ -173,23 +184,39 @@ class RunRecord:
             record_options(self.archive, site, self.run_id)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        if self.run_id is None:
+        run_id = self.run_id
+        if run_id is None:
             return
+        # A halt (crawler.halt) is the reason, also when it came while the spider was closing.
+        reason = halted(self.stats) or reason
         counters = RunCounters.from_stats(self.stats.get_stats())
         status = run_status(reason, counters)
         self.stats.set_value("zhengwen/run_status", status)
+        try:
+            self._finish(spider, run_id, reason, status, counters)
+        except Exception as exc:
+            # The run stays ``running`` in the database; the next run of the site, holding its
+            # lock, marks it ``interrupted``. Said in one line: on a full disk the cause is
+            # already said, and a traceback would only bury it.
+            logger.error("Could not record the end of run %s: %s", self.run_id, first_line(exc))
+
+    def _finish(
+        self, spider: Any, run_id: str, reason: str, status: str, counters: RunCounters
+    ) -> None:
         db = Database(self.url)
         try:
             site = getattr(spider, "site", None)
             earlier = [
                 r.counters.get("quality")
                 for r in db.runs(site.name if site else spider.name, limit=20)
-                if r.id != self.run_id and r.status == "ok"
+                if r.id != run_id and r.status == "ok"
             ]
             flags = drift(counters.quality, earlier)
             self.stats.set_value("zhengwen/drift", flags)
             record = {**counters.as_dict(), "finish_reason": reason, "drift": flags}
-            db.finish_run(self.run_id, status, record)
+            if self.stats.get_value(HALT_DETAIL):
+                record["halt"] = self.stats.get_value(HALT_DETAIL)
+            db.finish_run(run_id, status, record)
         finally:
             db.dispose()
 

@@ -24,6 +24,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.drops import ERROR_PREFIX
+from crawler.halt import storage_failed
 from pipelines.common import archive_paths
 from storage.batch import BatchWriter, StorageError
 from storage.raw import DEFAULT_MAX_BYTES, Exchange, RawArchiveWriter
@@ -64,7 +65,9 @@ class RawArchiveMiddleware:
         self.batch: BatchWriter[Exchange] = BatchWriter(
             self._write, BATCH_ITEMS, BATCH_SECONDS, name="zhengwen-raw", max_pending_batches=8
         )
+        self.raw_dir = raw_dir
         self.failed = False
+        self.crawler: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RawArchiveMiddleware:
@@ -79,6 +82,7 @@ class RawArchiveMiddleware:
             name,
             settings.getint("ZHENGWEN_RAW_MAX_BYTES", DEFAULT_MAX_BYTES),
         )
+        mw.crawler = crawler
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
@@ -118,11 +122,16 @@ class RawArchiveMiddleware:
         self.writer.flush()
 
     def _fail(self, exc: BaseException) -> None:
-        """The archive cannot be written: say so once, count it, keep crawling the articles."""
+        """The archive cannot be written: say so once and count it. The crawl goes on storing
+        the articles, unless the disk is full (`crawler.halt`: the article stores are next)."""
         if not self.failed:
             self.failed = True
             self.stats.inc_value(f"{ERROR_PREFIX}raw_storage")
-            logger.error("Raw archive writes stopped: %s", exc)
+            halted = None
+            if self.crawler is not None:
+                halted = storage_failed(self.crawler, "raw", exc, self.raw_dir, fatal=False)
+            if halted is None:
+                logger.error("Raw archive writes stopped: %s", exc)
 
     def spider_closed(self) -> None:
         try:

@@ -15,10 +15,12 @@ from typing import Any
 
 from crawler.config import SiteConfig
 from crawler.extensions import RunCounters, run_status
+from crawler.halt import HALT, HALT_DETAIL
 from crawler.interrupt import Interrupts
 from crawler.lock import SiteLock
 from crawler.memory import limit_malloc_arenas
 from storage.db import Database
+from storage.diskfull import first_line
 from storage.paths import ArchivePaths, db_url_problem, redact_url
 
 
@@ -36,6 +38,8 @@ class CrawlResult:
     elapsed: float
     log_file: Path | None
     drift: tuple[str, ...] = ()
+    #: Why the crawl was stopped before its end (crawler.halt), in one line; None if it was not.
+    halt: str | None = None
 
 
 def check_storage(paths: ArchivePaths, db_url: str) -> None:
@@ -54,9 +58,8 @@ def check_storage(paths: ArchivePaths, db_url: str) -> None:
         db = Database(db_url)
         db.create_schema()
     except Exception as exc:  # any driver error: the user needs the cause, not a traceback
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageUnavailable(
-            f"cannot open the database {redact_url(db_url)}: {first}"
+            f"cannot open the database {redact_url(db_url)}: {first_line(exc)}"
         ) from None
     finally:
         if db is not None:
@@ -205,7 +208,7 @@ def _run_crawl(
         process.start(install_signal_handlers=False)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         counters = RunCounters.from_stats(stats)
-        reason = str(stats.get("finish_reason", "unknown"))
+        reason = str(stats.get(HALT) or stats.get("finish_reason", "unknown"))
         run_id = stats.get("zhengwen/run_id")
         return CrawlResult(
             site=site.name,
@@ -216,6 +219,7 @@ def _run_crawl(
             elapsed=_run_seconds(url, site.name, run_id) or time.monotonic() - started,
             log_file=log_file,
             drift=tuple(stats.get("zhengwen/drift") or ()),
+            halt=str(stats.get(HALT_DETAIL) or "") or None,
         )
     finally:
         lock.release()

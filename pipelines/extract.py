@@ -14,6 +14,7 @@ from typing import Any
 from crawler.drops import drop
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
+from crawler.halt import Unstored, count_unstored
 from crawler.items import RawPage
 from crawler.pool import DEFAULT_TIMEOUT, ExtractionPool, Task
 from storage.article import Article
@@ -57,6 +58,8 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, RawPage):
             return item
+        if count_unstored(self.stats):  # the crawl was halted (crawler.halt): not extracted
+            raise Unstored
         self.stats.inc_value("zhengwen/quality/pages")
         try:
             article = await self._extract(item)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crawler.drops import ERROR_PREFIX, drop
-from pipelines.common import archive_paths, db_url
+from pipelines.common import StoreFailure, archive_paths, db_url
 from storage import testhooks
 from storage.article import Article, key64
 from storage.batch import BatchWriter, StorageError
@@ -15,7 +15,7 @@ from storage.keyset import KeySet
 from storage.parquet import ParquetDataset
 
 
-class ParquetWriterPipeline:
+class ParquetWriterPipeline(StoreFailure):
     """One Parquet row per article version, written in atomic batches.
 
     Keys ((url_hash, content_hash)) the dataset already holds are skipped, so re-runs and runs
@@ -23,6 +23,8 @@ class ParquetWriterPipeline:
     run opens, SQL rows that a crash kept out of Parquet are written from SQL, so Parquet always
     holds every article SQL has acknowledged.
     """
+
+    store = "Parquet"
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class ParquetWriterPipeline:
         # Partition dates in the site's zone: rows re-exported from SQL come back in UTC, and
         # must land in the same date= folder as when they were first written.
         tz = ZoneInfo(site.timezone) if site else None
-        return cls(
+        pipe = cls(
             crawler.stats,
             ParquetDataset(paths.parquet_dir, partition_tz=tz),
             crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
@@ -58,6 +60,8 @@ class ParquetWriterPipeline:
             db_url(crawler.settings),
             site.name if site else None,
         )
+        pipe.crawler = crawler
+        return pipe
 
     def open_spider(self) -> None:
         self.dataset.cleanup_temp()
@@ -92,20 +96,26 @@ class ParquetWriterPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article) or self.writer is None:
             return item
+        stopped = self.unstored()
+        if stopped is not None:
+            raise stopped
         key = key64(item.url_hash, item.content_hash)
         if key not in self.stored:
-            self.stored.add(key)
             try:
                 self.writer.put(item)
             except StorageError as exc:
-                self.stats.inc_value(f"{ERROR_PREFIX}storage")
-                raise drop(self.stats, "parquet", "storage_error", str(exc), item.url) from exc
+                raise (self.unstored(exc) or exc) from exc
+            self.stored.add(key)
         return item
+
+    def store_path(self) -> str | Path | None:
+        return self.dataset.root
 
     def close_spider(self) -> None:
         if self.writer is not None:
             try:
                 self.writer.close()
-            except StorageError:
-                self.stats.inc_value(f"{ERROR_PREFIX}storage")
-                raise
+            except StorageError as exc:
+                # The last batches: said once like any other failure (no traceback); the
+                # run is recorded failed.
+                self.failed(exc)

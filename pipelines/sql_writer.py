@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from crawler.drops import ERROR_PREFIX, drop
-from pipelines.common import db_url
+from pipelines.common import StoreFailure, db_url
 from storage import testhooks
 from storage.article import Article
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
+from storage.paths import sqlite_path
 
 
-class SqlWriterPipeline:
+class SqlWriterPipeline(StoreFailure):
+    store = "SQL"
+
     def __init__(self, stats: Any, url: str, batch_size: int, batch_seconds: float) -> None:
         self.stats = stats
         self.url = url
@@ -23,12 +26,14 @@ class SqlWriterPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SqlWriterPipeline:
-        return cls(
+        pipe = cls(
             crawler.stats,
             db_url(crawler.settings),
             crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
             crawler.settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
         )
+        pipe.crawler = crawler
+        return pipe
 
     def open_spider(self) -> None:
         self.db = Database(self.url)
@@ -49,20 +54,26 @@ class SqlWriterPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article) or self.writer is None:
             return item
+        stopped = self.unstored()
+        if stopped is not None:
+            raise stopped
         try:
             self.writer.put(item)
         except StorageError as exc:
-            self.stats.inc_value(f"{ERROR_PREFIX}storage")
-            raise drop(self.stats, "sql", "storage_error", str(exc), item.url) from exc
+            raise (self.unstored(exc) or exc) from exc
         return item
+
+    def store_path(self) -> str | Path | None:
+        return sqlite_path(self.url)
 
     def close_spider(self) -> None:
         try:
             if self.writer is not None:
                 self.writer.close()
-        except StorageError:
-            self.stats.inc_value(f"{ERROR_PREFIX}storage")
-            raise
+        except StorageError as exc:
+            # The last batches: said once like any other failure (no traceback); the run is
+            # recorded failed.
+            self.failed(exc)
         finally:
             if self.db is not None:
                 self.db.dispose()

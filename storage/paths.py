@@ -126,6 +126,18 @@ def db_url_problem(url: str) -> str | None:
     return None
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///PATH`` URL; None for another database, memory or a bad URL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return path
+
+
 def _redact_text(url: str) -> str:
     masked = _USERINFO.sub(lambda m: f"{m.group('head')}:{_MASK}@", url)
     if "?" not in masked:

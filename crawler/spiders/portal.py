@@ -20,6 +20,7 @@ from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, host_in_domains, resolve_site
 from crawler.drops import ERROR_PREFIX
+from crawler.halt import count_unstored, storage_failed
 from crawler.incremental import Incremental
 from crawler.interrupt import count_abandoned
 from crawler.items import RawPage
@@ -28,6 +29,7 @@ from pipelines.common import db_url
 from storage.article import key64
 from storage.batch import StorageError
 from storage.keyset import KeySet
+from storage.paths import sqlite_path
 
 #: Answers to a conditional re-check that the spider handles itself instead of as errors.
 RECHECK_STATUSES = [304, 404, 410]
@@ -65,6 +67,7 @@ class PortalSpider(scrapy.Spider):
         self.skipped_known = KeySet()
         #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
         self.incremental: Incremental | None = None
+        self.fetch_state_error = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
@@ -92,9 +95,28 @@ class PortalSpider(scrapy.Spider):
         try:
             self.incremental.close()
         except StorageError as exc:
-            # The articles are stored; only the validators and removal marks of this run are
-            # not. The run must still say so.
-            self.crawler.stats.inc_value(f"{ERROR_PREFIX}storage")
+            self._fetch_state_failed(exc)
+
+    def _record(
+        self, url: str, status: int, headers: Any, article_url: str | None, at: datetime
+    ) -> None:
+        """Queue a fetch answer for the fetch state (`Incremental.record`)."""
+        if self.incremental is None or self.fetch_state_error:
+            return
+        try:
+            self.incremental.record(url, status, headers, article_url, at)
+        except StorageError as exc:
+            self._fetch_state_failed(exc)
+
+    def _fetch_state_failed(self, exc: BaseException) -> None:
+        """Said once. The articles may still be stored; only the validators and removal marks
+        of this run are not, and the run must say so. A full disk halts the crawl."""
+        if self.fetch_state_error:
+            return
+        self.fetch_state_error = True
+        self.crawler.stats.inc_value(f"{ERROR_PREFIX}storage")
+        where = sqlite_path(db_url(self.crawler.settings))
+        if storage_failed(self.crawler, "fetch state", exc, where, fatal=False) is None:
             self.logger.error("Could not store the fetch state of this run: %s", exc)
 
     # --- discovery ----------------------------------------------------------------------------
@@ -174,6 +196,8 @@ class PortalSpider(scrapy.Spider):
         )
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
+        if count_unstored(self.crawler.stats):
+            return  # the crawl was halted (crawler.halt): no new requests
         self.crawler.stats.inc_value("zhengwen/spider/list_pages")
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value(f"{ERROR_PREFIX}list_not_html")
@@ -189,21 +213,18 @@ class PortalSpider(scrapy.Spider):
         # The raw archive's WARC-Date of this response, so re-extraction reproduces it; the
         # fetch state records the same instant (see Database.known_pages).
         fetched_at: datetime = response.meta.get("zhengwen_fetched_at") or datetime.now(UTC)
+        if count_unstored(self.crawler.stats):
+            return  # the crawl was halted: nothing of this page is stored, the next run fetches it
         if self.incremental is not None and response.status in RECHECK_STATUSES:
             # Only re-checks ask for these statuses; anything else was filtered as an error.
             key = "not_modified" if response.status == 304 else "removed"
             self.crawler.stats.inc_value(f"zhengwen/incremental/{key}")
-            self.incremental.record(
-                response.url, response.status, response.headers, recheck, fetched_at
-            )
+            self._record(response.url, response.status, response.headers, recheck, fetched_at)
             if key == "removed":
                 self.logger.info("Article removed (%s): %s", response.status, response.url)
             return
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")
-        if self.incremental is not None:
-            self.incremental.record(
-                response.url, response.status, response.headers, None, fetched_at
-            )
+        self._record(response.url, response.status, response.headers, None, fetched_at)
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield RawPage(
             url=response.url,

@@ -16,7 +16,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
 from crawler.drops import DROP_PREFIX, ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX, collect
-from crawler.halt import HALT, HALT_DETAIL, halted
+from crawler.halt import HALT, HALT_DETAIL, halted, storage_failed
 from crawler.memory import release_free_memory
 from pipelines.common import db_url
 from storage.db import Database
@@ -153,6 +153,7 @@ class RunRecord:
         self.digest = digest
         self.archive = archive
         self.run_id: str | None = None
+        self.crawler: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunRecord:
@@ -164,6 +165,7 @@ class RunRecord:
             settings_digest(site, crawler.settings),
             Path(crawler.settings.get("ZHENGWEN_ARCHIVE_DIR") or "archive"),
         )
+        ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -181,7 +183,20 @@ class RunRecord:
         spider.run_id = self.run_id
         self.stats.set_value("zhengwen/run_id", self.run_id)
         if site is not None and self.archive is not None:
-            record_options(self.archive, site, self.run_id)
+            try:
+                record_options(self.archive, site, self.run_id)
+            except OSError as exc:
+                # Without the snapshot only a later reextract without the config file is worse
+                # off; a full disk stops the crawl (crawler.halt), anything else is said once.
+                halt = None
+                if self.crawler is not None:
+                    halt = storage_failed(self.crawler, "config", exc, self.archive, fatal=False)
+                if halt is None:
+                    logger.warning(
+                        "Could not record the extraction options of run %s: %s",
+                        self.run_id,
+                        first_line(exc),
+                    )
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         run_id = self.run_id

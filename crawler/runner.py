@@ -18,10 +18,11 @@ from crawler.extensions import RunCounters, run_status
 from crawler.halt import HALT, HALT_DETAIL
 from crawler.interrupt import Interrupts
 from crawler.lock import SiteLock
+from crawler.logfile import degrade_root_log_file
 from crawler.memory import limit_malloc_arenas
 from storage.db import Database
-from storage.diskfull import first_line
-from storage.paths import ArchivePaths, db_url_problem, redact_url
+from storage.diskfull import first_line, is_disk_full, no_space_message
+from storage.paths import ArchivePaths, db_url_problem, redact_url, sqlite_path
 
 
 class StorageUnavailable(RuntimeError):
@@ -51,19 +52,45 @@ def check_storage(paths: ArchivePaths, db_url: str) -> None:
         paths.ensure()
     except OSError as exc:
         raise StorageUnavailable(
-            f"cannot create the archive folder {paths.root}: {exc.strerror or exc}"
+            _cannot(f"create the archive folder {paths.root}", exc, paths.root)
         ) from None
+    db_file = sqlite_path(db_url)
+    new_files = _new_sqlite_files(db_file)
     db = None
     try:
         db = Database(db_url)
         db.create_schema()
     except Exception as exc:  # any driver error: the user needs the cause, not a traceback
+        if db is not None:
+            db.dispose()
+            db = None
+        # A database this start created and could not fill (a full disk leaves a 0-byte
+        # zhengwen.sqlite) is removed: a later reader would take it for an empty archive.
+        for leftover in new_files:
+            leftover.unlink(missing_ok=True)
         raise StorageUnavailable(
-            f"cannot open the database {redact_url(db_url)}: {first_line(exc)}"
+            _cannot(f"open the database {redact_url(db_url)}", exc, db_file or paths.root)
         ) from None
     finally:
         if db is not None:
             db.dispose()
+
+
+def _new_sqlite_files(db_file: str | None) -> list[Path]:
+    """The files of a SQLite database that does not exist yet (it, its journal, WAL and shared
+    memory), which a failed first open should not leave behind; none for an existing one."""
+    if db_file is None or Path(db_file).exists():
+        return []
+    return [Path(db_file + suffix) for suffix in ("", "-journal", "-wal", "-shm")]
+
+
+def _cannot(what: str, exc: BaseException, path: str | Path) -> str:
+    """One line for a store that cannot be opened: a full disk named as such, else the cause."""
+    if is_disk_full(exc):
+        return f"cannot {what}: {no_space_message(exc, path)}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot {what}: {exc.strerror}"
+    return f"cannot {what}: {first_line(exc)}"
 
 
 def take_site_lock(paths: ArchivePaths, site: str, db_url: str, trigger: str) -> SiteLock:
@@ -77,7 +104,7 @@ def take_site_lock(paths: ArchivePaths, site: str, db_url: str, trigger: str) ->
         lock.acquire()
     except OSError as exc:
         raise StorageUnavailable(
-            f"cannot create the lock file {lock.path}: {exc.strerror or exc}"
+            _cannot(f"create the lock file {lock.path}", exc, lock.path)
         ) from None
     try:
         with Database(db_url) as db:
@@ -189,7 +216,10 @@ def _run_crawl(
         if max_pages is not None:
             site = dataclasses.replace(site, max_pages=max_pages)
         logs = paths.root / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(_cannot(f"create the log folder {logs}", exc, logs)) from None
         log_file = logs / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{site.name}.log"
         settings = build_settings(
             paths,
@@ -204,7 +234,9 @@ def _run_crawl(
         crawler = process.create_crawler(PortalSpider)
         interrupts.attach(crawler)
         started = time.monotonic()
+        degrade_root_log_file()
         process.crawl(crawler, site=site)
+        degrade_root_log_file()  # the crawler's settings may have re-installed the handler
         process.start(install_signal_handlers=False)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         counters = RunCounters.from_stats(stats)

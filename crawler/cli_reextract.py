@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from storage.diskfull import store_error_line
+
 EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3  # as in crawler.cli
 
 
@@ -99,8 +101,8 @@ def reextract_command(
                 progress=None if quiet else progress,
             )
         except (SQLAlchemyError, OSError) as exc:  # the stores: one line, not a traceback
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            _fail(f"cannot store re-extracted articles: {first}", EXIT_STORAGE)
+            line = store_error_line(exc, archive)
+            _fail(f"cannot store re-extracted articles: {line}", EXIT_STORAGE)
         for message in summary.warnings:
             prefixed = message.startswith("note: ")
             click.echo(message if prefixed else f"warning: {message}", err=True)

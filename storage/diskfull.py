@@ -142,3 +142,25 @@ def no_space_message(exc: BaseException, path: str | os.PathLike[str] | None) ->
     if target is None:
         return "no space left on device"
     return f"no space left on device: the disk of {target} is full: {describe_disk(target)}"
+
+
+def _no_room(path: str | os.PathLike[str]) -> bool:
+    """Whether the disk holding ``path`` has no free space left (for an unprivileged user)."""
+    try:
+        return os.statvfs(_existing(Path(path))).f_bavail == 0
+    except OSError:
+        return False
+
+
+def store_error_line(exc: BaseException, path: str | os.PathLike[str] | None) -> str:
+    """One line for a failed open or write of a store at ``path``: a full disk named as such.
+
+    SQLite reports some writes on a full disk only as "disk I/O error" (the shared-memory file
+    a WAL database needs even to be read, or a journal it cannot grow); that error, with no
+    room left on the database's disk, is a full disk too.
+    """
+    if is_disk_full(exc):
+        return no_space_message(exc, path)
+    if path is not None and "disk i/o error" in first_line(exc).lower() and _no_room(path):
+        return f"{no_space_message(exc, path)} ({first_line(exc)})"
+    return first_line(exc)

@@ -53,8 +53,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from storage.article import Article, field_names
 from storage.db import Database, RunInfo, _to_article
+from storage.diskfull import store_error_line
 from storage.models import Base, UTCDateTime
-from storage.paths import ArchivePaths, db_url_problem, redact_url
+from storage.paths import ArchivePaths, db_url_problem, redact_url, sqlite_path
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -630,7 +631,8 @@ def open_read_only(path_or_url: str | os.PathLike[str]) -> tuple[Database, str]:
     except (SQLAlchemyError, ImportError, ArgumentError, ValueError) as exc:
         if db is not None:
             db.dispose()
-        raise ArchiveError(f"cannot open the database {name}: {_first_line(exc)}") from None
+        line = store_error_line(exc, sqlite_path(url))
+        raise ArchiveError(f"cannot open the database {name}: {line}") from None
     if _ARTICLES.name not in tables:
         db.dispose()
         raise ArchiveError(f"{name} holds no zhengwen archive (no articles table)")

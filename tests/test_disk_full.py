@@ -223,6 +223,34 @@ def test_a_crawl_on_an_already_full_disk_leaves_no_empty_database(
     assert len(server.requests) == before, "nothing is fetched when nothing can be stored"
 
 
+@pytest.mark.parametrize("small_disk", ["64m"], indirect=True)
+def test_commands_on_a_full_archive_disk_name_it_in_one_line(
+    tmp_path: Path, server: PortalServer, small_disk: Disk
+) -> None:
+    """SQLite needs a little room even to read a WAL database (its shared-memory file) and
+    reports a full disk there only as "disk I/O error": the commands say what it is."""
+    config = site_config(tmp_path, server)
+    archive = small_disk.path / "archive"
+    done = crawl(config, archive, "--quiet", "--max-pages", "40")
+    assert done.returncode == 0, done.stderr[-3000:]
+    fill(small_disk.path)
+    for command in (["stats"], ["reextract"], ["check-archive", "--repair"]):
+        ran = subprocess.run(
+            [*crawl_cmd(config, archive)[:3], *command, "--archive", str(archive)],
+            env=crawl_env(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        lines = ran.stderr.strip().splitlines()
+        assert ran.returncode == EXIT_STORAGE, (command, ran.stderr[-2000:])
+        assert len(lines) == 1, (command, ran.stderr[-2000:])
+        assert "no space left on device: the disk of" in lines[0], (command, lines[0])
+        assert str(small_disk.path) in lines[0]
+
+
 # Without a mount -------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from storage.diskfull import describe_disk, is_disk_full, no_space_message
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
 from tests.conftest import IN_CI
+from tests.test_cli import zhengwen
 from tests.test_crawl_e2e import crawl_cmd, crawl_env
 
 N_ARTICLES = 300
@@ -235,15 +236,7 @@ def test_commands_on_a_full_archive_disk_name_it_in_one_line(
     assert done.returncode == 0, done.stderr[-3000:]
     fill(small_disk.path)
     for command in (["stats"], ["reextract"], ["check-archive", "--repair"]):
-        ran = subprocess.run(
-            [*crawl_cmd(config, archive)[:3], *command, "--archive", str(archive)],
-            env=crawl_env(),
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        ran = zhengwen(*command, "--archive", str(archive), cwd=tmp_path, timeout=300)
         lines = ran.stderr.strip().splitlines()
         assert ran.returncode == EXIT_STORAGE, (command, ran.stderr[-2000:])
         assert len(lines) == 1, (command, ran.stderr[-2000:])

@@ -453,7 +453,33 @@ def load_site_file(path: str | Path, *, check_start_urls: bool = False) -> SiteC
         raise ConfigError(str(p), "(file)", "expected UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(p), "(syntax)", f"expected valid TOML ({exc})") from None
+    except RecursionError:
+        # Python's TOML parser recurses once per level of ``[[[…`` or ``{a = {…``.
+        data = None
+    if data is None or _nesting(data) > MAX_NESTING:
+        raise ConfigError(str(p), "(syntax)", _TOO_DEEP) from None
     return parse_site(data, str(p), check_start_urls=check_start_urls)
+
+
+#: Levels of tables and arrays a config may nest (the file itself is one): a site config needs
+#: three (``[urls]``, its lists); a file nested thousands deep broke the TOML parser and every
+#: message naming a value with a RecursionError.
+MAX_NESTING = 8
+_TOO_DEEP = f"expected tables and arrays nested at most {MAX_NESTING} levels deep"
+
+
+def _nesting(data: Any) -> int:
+    """How deep tables and arrays nest in parsed TOML (without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
 
 
 def default_sites_dirs() -> list[Path]:

@@ -198,3 +198,18 @@ def test_check_site_reports_every_error_of_the_file_on_one_line(tmp_path: Path) 
             assert f"; {key}: " in lines[0] or f"{path}: {key}: " in lines[0], key
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "a").exists()
+
+
+# --- issue 15, item 8: a config nested past every sane depth ------------------------------------
+
+
+def test_a_deeply_nested_config_is_one_line_for_every_command(tmp_path: Path) -> None:
+    path = config(tmp_path, 'name = "site"\nstart_urls = ' + "[" * 5000 + "]" * 5000 + "\n")
+    for command in (["check-site", str(path)], ["crawl", str(path), "--archive", "a"]):
+        result = zhengwen(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, lines[-3:]
+        assert lines[0].startswith(f"error: {path}: (syntax): ")
+        assert "nested" in lines[0]
+    assert not (tmp_path / "a").exists()

@@ -197,3 +197,22 @@ def test_a_table_of_the_wrong_type_is_one_problem() -> None:
     with pytest.raises(ConfigError) as info:
         parse_site({**MINIMAL, "urls": "x", "politeness": 3}, "sites/bad.toml")
     assert [key for key, _ in info.value.problems] == ["urls", "politeness"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "start_urls = " + "[" * 5000 + "]" * 5000,  # too deep for the TOML parser itself
+        "name = " + "{a = " * 400 + "1" + "}" * 400,  # parsed, but no config nests so deep
+        ".".join(["politeness"] + ["a"] * 5000) + " = 1",  # dotted keys nest without recursion
+    ],
+)
+def test_deeply_nested_toml_is_one_config_error(tmp_path: Path, text: str) -> None:
+    """Issue 15, item 8: a 5,000-level nested file was a RecursionError traceback."""
+    path = tmp_path / "deep.toml"
+    path.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_site_file(path)
+    assert info.value.key == "(syntax)"
+    assert "nested" in info.value.expected
+    assert "\n" not in str(info.value)

@@ -240,7 +240,7 @@ def site_config(folder: Path, server: PortalServer) -> Path:
     article (the demo's are from 2020), so that edits made between trials are fetched."""
     text = DEMO_TOML.read_text(encoding="utf-8").replace("http://127.0.0.1:8765/", server.url + "/")
     text = text.replace('name = "demo"', f'name = "{SITE}"')
-    text += "\n[incremental]\nrecheck_days = 100000\n"
+    text += "\n[incremental]\nrecheck_days = 36500\n"
     path = folder / f"{SITE}.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from crawler.config import ConfigError, resolve_site
+from crawler.config import NUMERIC_KEYS, ConfigError, resolve_site
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -154,7 +154,10 @@ def cli() -> None:
 @archive_option
 @db_option
 @click.option(
-    "--max-pages", type=click.IntRange(min=1), default=None, help="Stop after fetching N pages."
+    "--max-pages",
+    type=NUMERIC_KEYS["max_pages"].click_type(),
+    default=None,
+    help="Stop after fetching N pages.",
 )
 @click.option("--quiet", is_flag=True, help="No progress line, only the summary.")
 @click.option(
@@ -432,7 +435,7 @@ def _echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 @click.option("--site", default=None, help="Only runs of this site.")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1_000_000),
     default=20,
     show_default=True,
     help="How many runs to show, newest first.",

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from crawler.bounds import NumberRange
+
 if TYPE_CHECKING:
     from storage.query import Archive
 
@@ -132,7 +134,7 @@ def query_commands(
     @filter_options
     @click.option(
         "--limit",
-        type=click.IntRange(min=0),
+        type=click.IntRange(min=0, max=10_000_000),
         default=20,
         show_default=True,
         help="At most N articles (0: no limit).",
@@ -173,7 +175,7 @@ def query_commands(
     @output_format("A table for reading; json, jsonl or csv for programs.")
     @click.option(
         "--timeout",
-        type=click.FloatRange(min=0),
+        type=NumberRange(0, 86_400).click_type(),
         default=60.0,
         show_default=True,
         metavar="SECONDS",

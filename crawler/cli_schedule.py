@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from crawler.bounds import NumberRange
 from crawler.config import ConfigError, default_sites_dirs
 
 EXIT_USAGE = 2  # as in crawler.cli
@@ -42,7 +43,7 @@ def schedule_command(
     )
     @click.option(
         "--stop-timeout",
-        type=click.FloatRange(min=0),
+        type=NumberRange(0, 86_400).click_type(),
         default=300.0,
         show_default=True,
         metavar="SECONDS",

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from crawler.bounds import NumberRange
 from storage.validation import SITE_NAME_RE
 
 NAME_RE = SITE_NAME_RE  # one rule: a config's name is the site name its archive stores
@@ -30,6 +31,15 @@ SELECTOR_FIELDS = (
     "editor",
     "category",
 )
+
+#: The range of every numeric key, checked when the config loads (README, "Site configs").
+NUMERIC_KEYS: Mapping[str, NumberRange] = {
+    "max_pages": NumberRange(1, 10_000_000, integer=True),
+    "max_depth": NumberRange(1, 1000, integer=True),
+    "politeness.download_delay": NumberRange(0, 3600, unit="seconds"),
+    "politeness.concurrency": NumberRange(1, 64, integer=True),
+    "incremental.recheck_days": NumberRange(0, 36_500, unit="days"),
+}
 
 
 class ConfigError(ValueError):
@@ -162,6 +172,17 @@ class _Reader:
             self.err(key, f"expected {expected}, got {type(value).__name__} {value!r}")
             return default
         return value
+
+    def number(self, key: str, default: Any = None) -> Any:
+        """A numeric key in its range (`NUMERIC_KEYS`); a bad value is recorded, read as absent."""
+        self.seen.add(key)
+        if key not in self.data:
+            return default
+        problem = NUMERIC_KEYS[self.prefix + key].problem(self.data[key])
+        if problem is not None:
+            self.err(key, problem)
+            return default
+        return self.data[key]
 
     def str_list(
         self,
@@ -315,12 +336,8 @@ def parse_site(
                 f"expected an encoding Python knows (e.g. 'gb18030', 'utf-8'), got {encoding!r}",
             )
     language = r.get("language", str, "a language code such as 'zh'")
-    max_pages = r.get("max_pages", int, "a positive integer")
-    if max_pages is not None and max_pages < 1:
-        r.err("max_pages", f"expected a positive integer, got {max_pages!r}")
-    max_depth = r.get("max_depth", int, "a positive integer", default=8)
-    if max_depth < 1:
-        r.err("max_depth", f"expected a positive integer, got {max_depth!r}")
+    max_pages = r.number("max_pages")
+    max_depth = r.number("max_depth", default=8)
     allow_private, private_hosts = _allow_private(r)
 
     urls = r.table("urls")
@@ -347,12 +364,8 @@ def parse_site(
     sel.reject_unknown()
 
     pol = r.table("politeness")
-    delay = pol.get("download_delay", (int, float), "a number of seconds >= 0", default=0.5)
-    if delay < 0:
-        pol.err("download_delay", f"expected a number of seconds >= 0, got {delay!r}")
-    conc = pol.get("concurrency", int, "an integer from 1 to 64", default=4)
-    if not 1 <= conc <= 64:
-        pol.err("concurrency", f"expected an integer from 1 to 64, got {conc!r}")
+    delay = pol.number("download_delay", default=0.5)
+    conc = pol.number("concurrency", default=4)
     robots = pol.get("obey_robots", bool, "true or false", default=True)
     pol.reject_unknown()
     schedule = r.get("schedule", str, "a cron expression such as '0 */2 * * *'")
@@ -361,9 +374,7 @@ def parse_site(
         if problem:
             r.err("schedule", f"expected a 5-field cron expression ({problem}), got {schedule!r}")
     inc = r.table("incremental")
-    recheck = inc.get("recheck_days", (int, float), "a number of days >= 0", default=2.0)
-    if recheck < 0:
-        inc.err("recheck_days", f"expected a number of days >= 0, got {recheck!r}")
+    recheck = inc.number("recheck_days", default=2.0)
     inc.reject_unknown()
     r.reject_unknown()
     if check_start_urls:

@@ -181,12 +181,7 @@ def test_check_site_reports_every_error_of_the_file_on_one_line(tmp_path: Path) 
         '[urls]\narticle = ["(unclosed"]\n[selectors]\ntitle = "//h1["\n'
         "[politeness]\nconcurrency = 0\n",
     )
-    for command in (["check-site", str(path)], ["crawl", str(path), "--archive", "a"]):
-        result = zhengwen(*command, cwd=tmp_path)
-        assert result.returncode == 2
-        lines = result.stderr.splitlines()
-        assert len(lines) == 1, lines
-        assert lines[0].startswith(f"error: {path}: ")
+    for line in refused_by_check_site_and_crawl(tmp_path, path, f"error: {path}: "):
         for key in (
             "name",
             "max_depth",
@@ -195,9 +190,21 @@ def test_check_site_reports_every_error_of_the_file_on_one_line(tmp_path: Path) 
             "selectors.title",
             "politeness.concurrency",
         ):
-            assert f"; {key}: " in lines[0] or f"{path}: {key}: " in lines[0], key
-        assert "Traceback" not in result.stderr
+            assert f"; {key}: " in line or f"{path}: {key}: " in line, key
+
+
+def refused_by_check_site_and_crawl(tmp_path: Path, path: Path, start: str) -> list[str]:
+    """The error line of `check-site` and of `crawl` for a bad config: each one line starting
+    with ``start``, exit 2, and the crawl created no archive."""
+    lines = []
+    for command in (["check-site", str(path)], ["crawl", str(path), "--archive", "a"]):
+        result = zhengwen(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr.splitlines()[-3:]
+        assert result.stderr.startswith(start), result.stderr
+        lines.append(result.stderr.rstrip("\n"))
     assert not (tmp_path / "a").exists()
+    return lines
 
 
 # --- issue 15, item 8: a config nested past every sane depth ------------------------------------
@@ -205,11 +212,55 @@ def test_check_site_reports_every_error_of_the_file_on_one_line(tmp_path: Path) 
 
 def test_a_deeply_nested_config_is_one_line_for_every_command(tmp_path: Path) -> None:
     path = config(tmp_path, 'name = "site"\nstart_urls = ' + "[" * 5000 + "]" * 5000 + "\n")
-    for command in (["check-site", str(path)], ["crawl", str(path), "--archive", "a"]):
-        result = zhengwen(*command, cwd=tmp_path)
-        assert result.returncode == 2, result.stderr
-        lines = result.stderr.splitlines()
-        assert len(lines) == 1, lines[-3:]
-        assert lines[0].startswith(f"error: {path}: (syntax): ")
-        assert "nested" in lines[0]
-    assert not (tmp_path / "a").exists()
+    for line in refused_by_check_site_and_crawl(tmp_path, path, f"error: {path}: (syntax): "):
+        assert "nested" in line
+
+
+# --- issue 15, item 7: numbers past their range -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "key"),
+    [
+        ("[politeness]", "download_delay = inf", "politeness.download_delay"),
+        ("[politeness]", "download_delay = nan", "politeness.download_delay"),
+        ("[incremental]", "recheck_days = inf", "incremental.recheck_days"),
+        ("[incremental]", "recheck_days = 1e300", "incremental.recheck_days"),
+        ("[incremental]", "recheck_days = nan", "incremental.recheck_days"),
+        ("", "max_pages = 100_000_000", "max_pages"),
+        ("", "max_depth = true", "max_depth"),
+    ],
+)
+def test_a_number_past_its_range_is_refused_by_check_site_and_crawl(
+    tmp_path: Path, table: str, line: str, key: str
+) -> None:
+    head, tail = (line, "") if not table else ("", f"{table}\n{line}\n")
+    path = config(
+        tmp_path,
+        f'name = "site"\nstart_urls = ["https://news.example.com/"]\n{head}\n{MINIMAL}{tail}',
+    )
+    for line in refused_by_check_site_and_crawl(tmp_path, path, f"error: {path}: {key}: "):
+        assert "expected " in line and " from " in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crawl", "demo", "--max-pages", "100000000"],
+        ["runs", "--limit", "10000000"],
+        ["query", "--limit", "100000000"],
+        ["sql", "SELECT 1", "--timeout", "nan"],
+        ["sql", "SELECT 1", "--timeout", "inf"],
+        ["sql", "SELECT 1", "--timeout", "-1"],
+        ["schedule", "--stop-timeout", "nan"],
+        ["schedule", "--stop-timeout", "1e300"],
+        ["schedule", "--max-parallel", "65"],
+    ],
+)
+def test_a_numeric_option_past_its_range_is_one_usage_line(tmp_path: Path, args: list[str]) -> None:
+    result = zhengwen(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: Invalid value for '--")
+    assert not (tmp_path / "archive").exists()

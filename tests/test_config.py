@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, load_site_file, parse_site, resolve_site
+from crawler.config import NUMERIC_KEYS, ConfigError, load_site_file, parse_site, resolve_site
 
 MINIMAL = {
     "name": "example",
@@ -78,8 +79,8 @@ obey_robots = true
         ({"allowed_domains": ["http://x.com/"]}, "allowed_domains[0]", "bare domain"),
         ({"timezone": "Mars/Olympus"}, "timezone", "IANA time zone"),
         ({"encoding": "klingon"}, "encoding", "encoding Python knows"),
-        ({"max_pages": 0}, "max_pages", "positive integer"),
-        ({"max_pages": "ten"}, "max_pages", "positive integer"),
+        ({"max_pages": 0}, "max_pages", "an integer from 1 to 10,000,000"),
+        ({"max_pages": "ten"}, "max_pages", "an integer from 1"),
         ({"urls": {}}, "urls.article", "missing"),
         ({"urls": {"article": ["(unclosed"]}}, "urls.article[0]", "valid regular expression"),
         ({"urls": {"article": ["x"], "lists": ["y"]}}, "urls.lists", "unknown key"),
@@ -91,7 +92,7 @@ obey_robots = true
         ({"name": "demo\n"}, "name", "lowercase letters"),  # a name ending in a newline
         ({"politeness": {"concurrency": 0}}, "politeness.concurrency", "from 1 to 64"),
         ({"politeness": {"concurrency": True}}, "politeness.concurrency", "integer"),
-        ({"politeness": {"download_delay": -1}}, "politeness.download_delay", ">= 0"),
+        ({"politeness": {"download_delay": -1}}, "politeness.download_delay", "from 0 to 3,600"),
         ({"politeness": {"obey_robots": "yes"}}, "politeness.obey_robots", "true or false"),
         ({"startUrls": ["https://x/"]}, "startUrls", "unknown key"),
     ],
@@ -216,3 +217,58 @@ def test_deeply_nested_toml_is_one_config_error(tmp_path: Path, text: str) -> No
     assert info.value.key == "(syntax)"
     assert "nested" in info.value.expected
     assert "\n" not in str(info.value)
+
+
+def _with_value(dotted: str, value: object) -> dict[str, object]:
+    """MINIMAL with ``dotted`` (``politeness.download_delay``) set to ``value``."""
+    data: dict[str, object] = dict(MINIMAL)
+    table, _, key = dotted.rpartition(".")
+    if table:
+        data[table] = {**dict(data.get(table, {})), key: value}  # type: ignore[call-overload]
+    else:
+        data[key] = value
+    return data
+
+
+def test_every_numeric_key_has_a_documented_range() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert set(NUMERIC_KEYS) == {
+        "max_pages",
+        "max_depth",
+        "politeness.download_delay",
+        "politeness.concurrency",
+        "incremental.recheck_days",
+    }
+    for key, bound in NUMERIC_KEYS.items():
+        # The README's config table gives each range as the error message words it.
+        assert f"| `{key}` | {bound.describe()} |" in readme, key
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_KEYS))
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300", "low", "high", "true", "text"])
+def test_numbers_past_their_range_are_refused_at_load(key: str, value: str) -> None:
+    """Issue 15, item 7: ``download_delay = inf`` passed and the crawl hung holding its lock;
+    ``recheck_days = inf`` or ``1e300`` ended in an OverflowError; ``nan`` passed."""
+    bound = NUMERIC_KEYS[key]
+    given: object = {
+        "nan": math.nan,
+        "inf": math.inf,
+        "-inf": -math.inf,
+        "1e300": 1e300,
+        "low": int(bound.low) - 1,
+        "high": int(bound.high) + 1,
+        "true": True,
+        "text": "1",
+    }[value]
+    with pytest.raises(ConfigError) as info:
+        parse_site(_with_value(key, given), "sites/bad.toml")
+    assert info.value.key == key
+    assert info.value.expected == f"expected {bound.describe()}, got {given!r}"
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_KEYS))
+def test_both_ends_of_a_range_are_accepted(key: str) -> None:
+    bound = NUMERIC_KEYS[key]
+    for value in (bound.low, bound.high):
+        number = int(value) if bound.integer else float(value)
+        parse_site(_with_value(key, number), "sites/ok.toml")

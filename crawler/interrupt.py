@@ -7,7 +7,10 @@ without flushing what was extracted. Here, from the start of `crawler.runner.run
 
 1. the first signal says on the terminal that the crawl is stopping and how many requests are
    in flight, and closes the spider (reason ``shutdown``: the run is recorded ``interrupted``,
-   exit 0); arriving before the spider is open, it closes the spider as soon as it opens;
+   exit 0); arriving before the spider is open, it closes the spider as soon as it opens.
+   Requests not sent yet are dropped and counted as ``skipped.not_sent`` (those waiting in the
+   scheduler, for their turn under ``download_delay``, or for robots.txt): with a delay of an
+   hour the crawl would otherwise wait an hour for each before it could close;
 2. a second signal abandons the requests in flight (their connections are aborted; those pages
    count as ``skipped.abandoned``, not as errors) while the pipelines still store what was
    extracted and the run is still recorded ``interrupted``;
@@ -24,6 +27,8 @@ import os
 import signal
 from typing import Any
 
+from scrapy.exceptions import IgnoreRequest
+
 from crawler.drops import SKIP_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -32,10 +37,35 @@ logger = logging.getLogger(__name__)
 ABANDONING = "zhengwen/abandoning"
 #: What the second signal's aborted requests are counted as (``skipped.abandoned``).
 ABANDONED = "abandoned"
+#: The stats flag the first signal sets once the spider closes: no request is sent from then on.
+STOPPING = "zhengwen/stopping"
+#: What the requests the first signal keeps from being sent are counted as (``skipped.not_sent``).
+NOT_SENT = "not_sent"
 
 
 class Abandoned(Exception):
     """The failure of a request that a second interrupt abandoned before it was sent."""
+
+
+class NotSent(IgnoreRequest):
+    """A request the crawl's stop kept from being sent (counted as ``skipped.not_sent``)."""
+
+
+class NotSentGate:
+    """Downloader middleware, last before the download: once the crawl is stopping, a request
+    that reaches it (released by robots.txt or a retry's backoff) is not sent."""
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NotSentGate:
+        return cls(crawler.stats)
+
+    def process_request(self, request: Any) -> None:
+        if self.stats.get_value(STOPPING):
+            self.stats.inc_value(f"{SKIP_PREFIX}{NOT_SENT}")
+            raise NotSent("not sent: the crawl is stopping")
 
 
 def _reactor() -> Any:
@@ -149,7 +179,19 @@ class Interrupts:
                 _reactor().callLater(0.05, self._close, crawler)
             return
         crawler.stats.set_value("zhengwen/interrupted", self.signame)
+        crawler.stats.set_value(STOPPING, True)
         deferred_from_coro(crawler.stop_async()).addErrback(lambda _failure: None)
+        # The engine takes nothing more from the scheduler once stopping: what it holds is
+        # never sent. What waits in the downloader's slots would be sent at its turn, which
+        # `download_delay` may put an hour away: it is dropped now.
+        scheduler = getattr(getattr(engine, "_slot", None), "scheduler", None)
+        unsent = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
+        if unsent:
+            crawler.stats.inc_value(f"{SKIP_PREFIX}{NOT_SENT}", unsent)
+        dropped = _fail_queued(engine, lambda: NotSent("not sent: the crawl is stopping"))
+        if dropped:
+            crawler.stats.inc_value(f"{SKIP_PREFIX}{NOT_SENT}", dropped)
+        logger.info("Stopping: %d requests not sent", unsent + dropped)
 
     def _abandon(self) -> None:
         """Abort the connections of the requests in flight: their downloads fail at once, are
@@ -162,11 +204,10 @@ class Interrupts:
             self._stop()
         # Requests waiting in the downloader's slots would start as soon as the aborted ones
         # free their place: they fail at once instead.
-        engine = getattr(self.crawler, "engine", None)
-        for slot in list(getattr(getattr(engine, "downloader", None), "slots", {}).values()):
-            while slot.queue:
-                _request, queued = slot.queue.popleft()
-                queued.errback(Abandoned("abandoned by a second interrupt"))
+        _fail_queued(
+            getattr(self.crawler, "engine", None),
+            lambda: Abandoned("abandoned by a second interrupt"),
+        )
         aborted = 0
         for selectable in {*reactor.getReaders(), *reactor.getWriters()}:
             # TCP client connections (the downloads) have a connector; listening ports, the
@@ -184,6 +225,18 @@ class Interrupts:
             reactor.stop()
         except Exception:  # already stopping
             pass
+
+
+def _fail_queued(engine: Any, error: Any) -> int:
+    """Fail the requests waiting in the downloader's slots (not sent yet) with ``error()``;
+    returns how many."""
+    failed = 0
+    for slot in list(getattr(getattr(engine, "downloader", None), "slots", {}).values()):
+        while slot.queue:
+            _request, queued = slot.queue.popleft()
+            queued.errback(error())
+            failed += 1
+    return failed
 
 
 def abandoning(stats: Any) -> bool:

@@ -76,6 +76,8 @@ DOWNLOADER_MIDDLEWARES = {
     # what was sent) and before HttpCompression (590) decompresses and Redirect (600) / Retry
     # (550) act, so the archived body is the one received. docs/raw-archive.md.
     "crawler.rawarchive.RawArchiveMiddleware": 880,
+    # Last before the download: once a first interrupt stops the crawl, nothing more is sent.
+    "crawler.interrupt.NotSentGate": 990,
 }
 
 ITEM_PIPELINES = {

@@ -47,9 +47,13 @@ def slow_server() -> Iterator[PortalServer]:
             SLOW_SECONDS["value"] = 0.0  # a hanging handler must not outlive its test
 
 
-def start(tmp_path: Path, server: PortalServer) -> tuple[subprocess.Popen[str], Path]:
+def start(
+    tmp_path: Path, server: PortalServer, delay: str = "0"
+) -> tuple[subprocess.Popen[str], Path]:
     archive = tmp_path / "archive"
     config = site_config(tmp_path, server)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("download_delay = 0\n", f"download_delay = {delay}\n"))
     proc = subprocess.Popen(
         crawl_cmd(config, archive),
         cwd=tmp_path,
@@ -141,3 +145,33 @@ def test_a_signal_in_the_first_moments_ends_interrupted_without_a_traceback(
     if statuses:
         assert "testportal: interrupted" in out
         assert summary_new(out) == stored
+
+
+def test_first_sigterm_stops_at_once_with_the_longest_download_delay(
+    tmp_path: Path, slow_server: PortalServer
+) -> None:
+    """Issue 15, item 7: with a large delay the requests wait in the downloader for up to an
+    hour; the first signal drops them (``skipped: not_sent``) instead of waiting for them."""
+    proc, archive = start(tmp_path, slow_server, delay="3600")
+    try:
+        deadline = time.monotonic() + 60
+        while not slow_server.requests:  # robots.txt: the next request waits an hour
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the crawl never made its first request"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)  # a guard against a hang, not a measure
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert slow_server.requests == ["/robots.txt"]
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "testportal: interrupted" in out
+    assert re.search(r"skipped: [^;]*not_sent [1-9]", out), out
+    _stored, statuses = stored_and_runs(archive)
+    assert statuses == ["interrupted"]
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        (run,) = db.runs("testportal")
+    assert run.counters["skipped"]["not_sent"] >= 1

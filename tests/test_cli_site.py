@@ -264,3 +264,14 @@ def test_a_numeric_option_past_its_range_is_one_usage_line(tmp_path: Path, args:
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: Invalid value for '--")
     assert not (tmp_path / "archive").exists()
+
+
+# --- issue 15, item 9: selectors and domains that cannot work -----------------------------------
+
+
+def test_an_xpath_that_fails_on_every_page_is_refused_by_check_site_and_crawl(
+    tmp_path: Path,
+) -> None:
+    path = site_with(tmp_path, "body = \"//p[php:function('system','id')]\"\n")
+    start = f"error: {path}: selectors.body: not a usable selector (namespace prefix 'php:'"
+    refused_by_check_site_and_crawl(tmp_path, path, start)

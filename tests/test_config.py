@@ -89,6 +89,12 @@ obey_robots = true
         # parsel's ::text is not CSS lxml can run: refused when the config loads, not per page.
         ({"selectors": {"body": "div.article p::text"}}, "selectors.body", "usable selector"),
         ({"selectors": {"title": "//h1["}}, "selectors.title", "usable selector"),
+        # Compiled by lxml, but they fail on every page (issue 15, item 9): refused at load.
+        ({"selectors": {"body": "//p[php:function('system','id')]"}}, "selectors.body", "'php:'"),
+        ({"selectors": {"body": "//div[@id=$x]"}}, "selectors.body", "variables"),
+        ({"selectors": {"title": "//h1[lower-case(.)='a']"}}, "selectors.title", "core library"),
+        ({"selectors": {"title": "//h1[count()]"}}, "selectors.title", "takes 1 argument"),
+        ({"selectors": {"title": "svg|title"}}, "selectors.title", "namespace prefix"),
         ({"name": "demo\n"}, "name", "lowercase letters"),  # a name ending in a newline
         ({"politeness": {"concurrency": 0}}, "politeness.concurrency", "from 1 to 64"),
         ({"politeness": {"concurrency": True}}, "politeness.concurrency", "integer"),

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from crawler.extract.core import extract_with_report
-from crawler.extract.errors import NotAnArticle
+from crawler.extract.dom import compile_selector
+from crawler.extract.errors import ExtractionError, NotAnArticle
 from crawler.extract.options import ExtractOptions
 from crawler.extract.report import Report
 from storage.article import Article
@@ -108,3 +109,45 @@ def test_the_crawl_counts_selectors_that_matched_nothing(workers: int) -> None:
     assert article.title == "测试新闻标题"
     assert stats.values["zhengwen/extract/selector_unmatched/title"] == 1
     assert "zhengwen/extract/selector_unmatched/body" not in stats.values
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "//div[@class='content']",
+        "(//h1)[1]",
+        "//p[contains(., '正文') and not(@class)][position() mod 2 = 0]",
+        "//div[count(p) > 2]/p[string-length() > 3]/text()",
+        "div.content > p:nth-child(2n+1)",
+        "p:contains('正文')",
+        "a[hreflang|=en]",
+    ],
+)
+def test_xpath_1_core_and_css_selectors_compile_and_run(selector: str) -> None:
+    from lxml import html
+
+    run = compile_selector(selector)
+    run(html.fromstring(PAGE))  # no error on a page either
+
+
+@pytest.mark.parametrize(
+    ("selector", "why"),
+    [
+        ("//p[php:function('system','id')]", "namespace prefix 'php:'"),
+        ("//p[re:test(., 'a')]", "namespace prefix 're:'"),
+        ("//x:p", "namespace prefix 'x:'"),
+        ("//p[$x]", "variables"),
+        ("//p[foo()]", "foo() is not a function of XPath 1.0's core library"),
+        ("//p[substring(.)]", "substring() takes 2-3 arguments, given 1"),
+        ("svg|title", "namespace prefix 'svg:'"),
+    ],
+)
+def test_selectors_that_fail_on_every_page_are_refused_when_compiled(
+    selector: str, why: str
+) -> None:
+    """Issue 15, item 9: lxml compiles these and fails only on a page (``bad_selector`` for
+    every page of a crawl); they are refused when the config loads."""
+    with pytest.raises(ExtractionError) as info:
+        compile_selector(selector)
+    assert info.value.reason == "bad_selector"
+    assert why in str(info.value.__cause__)

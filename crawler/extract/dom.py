@@ -32,6 +32,7 @@ from crawler.extract.patterns import (
     SKIP_TAGS,
     caption_class,
 )
+from crawler.extract.xpath import xpath_problem
 
 #: Comments and processing instructions are dropped at parse time, as trafilatura's own loader
 #: does: trafilatura given a tree that still holds them cuts a paragraph at the first comment
@@ -283,15 +284,27 @@ def text_of(el: Any) -> str:
 _SELECTOR_ERRORS = (etree.XPathError, SelectorError, ValueError, SyntaxError)
 
 
+#: The prefix of the functions lxml binds itself for its CSS translation (``:contains()``).
+_LXML_CSS_PREFIX = frozenset({"__lxml_internal_css"})
+
+
 def compile_selector(selector: str) -> Callable[[Any], Any]:
     """A per-site selector compiled: XPath when it starts with ``/`` or ``(``, CSS otherwise.
-    Raises `ExtractionError` (``bad_selector``); site configs call it when they load."""
+    Raises `ExtractionError` (``bad_selector``); site configs call it when they load.
+
+    What lxml compiles but cannot run on any page is refused too (`xpath_problem`): namespace
+    prefixes (``php:function``), variables, functions outside XPath 1.0's core library; for
+    CSS, its translation to XPath (a namespace ``svg|title``)."""
     run: Callable[[Any], Any]
     try:
         if selector.lstrip().startswith(("/", "(")):
             run = etree.XPath(selector)
+            problem = xpath_problem(selector)
         else:
-            run = CSSSelector(selector)
+            run = css = CSSSelector(selector)
+            problem = xpath_problem(css.path, _LXML_CSS_PREFIX)
+        if problem is not None:
+            raise ValueError(problem)
     except _SELECTOR_ERRORS as exc:
         raise _bad_selector(selector, exc) from exc
     return run

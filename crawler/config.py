@@ -274,9 +274,29 @@ def host_in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
+_LABEL_RE = re.compile(r"[\w-]+")
+
+
 def _domain_problem(domain: str) -> str | None:
-    if "/" in domain or ":" in domain or " " in domain:
+    """Why an ``allowed_domains`` entry cannot be used: not a bare domain name (a URL, a
+    wildcard, empty labels), or a public suffix (``*``, ``com``, ``com.cn`` would let the crawl
+    follow links to every site under it)."""
+    from crawler.extract.metadata import public_suffix
+
+    if "/" in domain or ":" in domain or any(c.isspace() for c in domain):
         return "expected a bare domain name such as 'www.example.com'"
+    if "*" in domain:
+        return (
+            "expected a domain without wildcards (a domain includes its subdomains: "
+            "'example.com' covers 'news.example.com')"
+        )
+    if not all(_LABEL_RE.fullmatch(label) for label in domain.split(".")):
+        return "expected a domain name of letters, digits and '-' separated by dots"
+    if public_suffix(domain):
+        return (
+            "expected the site's own domain, not a public suffix (a top-level domain or a "
+            "registry such as 'com.cn') that covers every site under it"
+        )
     return None
 
 

@@ -275,3 +275,15 @@ def test_an_xpath_that_fails_on_every_page_is_refused_by_check_site_and_crawl(
     path = site_with(tmp_path, "body = \"//p[php:function('system','id')]\"\n")
     start = f"error: {path}: selectors.body: not a usable selector (namespace prefix 'php:'"
     refused_by_check_site_and_crawl(tmp_path, path, start)
+
+
+@pytest.mark.parametrize("domain", ["*", "com.cn", ""])
+def test_allowed_domains_that_cover_the_web_are_refused_by_check_site_and_crawl(
+    tmp_path: Path, domain: str
+) -> None:
+    path = config(
+        tmp_path,
+        'name = "site"\nstart_urls = ["https://news.example.com/"]\n'
+        f'allowed_domains = ["{domain}"]\n{MINIMAL}',
+    )
+    refused_by_check_site_and_crawl(tmp_path, path, f"error: {path}: allowed_domains[0]: expected")

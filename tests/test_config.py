@@ -77,6 +77,16 @@ obey_robots = true
         ({"start_urls": ["ftp://x/"]}, "start_urls[0]", "absolute http(s) URL"),
         ({"start_urls": "not a url"}, "start_urls[0]", "absolute http(s) URL"),
         ({"allowed_domains": ["http://x.com/"]}, "allowed_domains[0]", "bare domain"),
+        # Issue 15, item 9: domains that would let the crawl roam the web, or match nothing.
+        ({"allowed_domains": ["*"]}, "allowed_domains[0]", "without wildcards"),
+        ({"allowed_domains": ["*.example.com"]}, "allowed_domains[0]", "without wildcards"),
+        ({"allowed_domains": ["com"]}, "allowed_domains[0]", "public suffix"),
+        ({"allowed_domains": ["com.cn"]}, "allowed_domains[0]", "public suffix"),
+        ({"allowed_domains": ["CO.UK"]}, "allowed_domains[0]", "public suffix"),
+        ({"allowed_domains": [""]}, "allowed_domains[0]", "domain name"),
+        ({"allowed_domains": ["\t"]}, "allowed_domains[0]", "domain name"),
+        ({"allowed_domains": [".example.com"]}, "allowed_domains[0]", "separated by dots"),
+        ({"allowed_domains": ["example..com"]}, "allowed_domains[0]", "separated by dots"),
         ({"timezone": "Mars/Olympus"}, "timezone", "IANA time zone"),
         ({"encoding": "klingon"}, "encoding", "encoding Python knows"),
         ({"max_pages": 0}, "max_pages", "an integer from 1 to 10,000,000"),
@@ -278,3 +288,10 @@ def test_both_ends_of_a_range_are_accepted(key: str) -> None:
     for value in (bound.low, bound.high):
         number = int(value) if bound.integer else float(value)
         parse_site(_with_value(key, number), "sites/ok.toml")
+
+
+@pytest.mark.parametrize(
+    "domain", ["example.com", "news.sina.com.cn", "127.0.0.1", "localhost", "例子.中国", "a-b.cn"]
+)
+def test_site_domains_are_accepted(domain: str) -> None:
+    assert parse_site({**MINIMAL, "allowed_domains": [domain]}).allowed_domains == (domain,)

@@ -636,6 +636,15 @@ def site_domain(host: str) -> str:
     return ".".join(labels[-keep:])
 
 
+def public_suffix(domain: str) -> bool:
+    """Whether ``domain`` is a top-level domain (``com``, ``cn``) or a registry under a country
+    code (``com.cn``, ``co.uk``): no site's own domain. ``localhost`` is a host."""
+    labels = domain.lower().rstrip(".").split(".")
+    if len(labels) == 1:
+        return labels[0] != "localhost"
+    return len(labels) == 2 and len(labels[1]) == 2 and labels[0] in _REGISTRY_LABELS
+
+
 def article_key(page: Page, domains: Sequence[str]) -> tuple[str, str | None]:
     """The article's key URL and the canonical URL the page declares.
 

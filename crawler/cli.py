@@ -435,7 +435,7 @@ def _echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 @click.option("--site", default=None, help="Only runs of this site.")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1, max=1_000_000),
+    type=click.IntRange(min=1),
     default=20,
     show_default=True,
     help="How many runs to show, newest first.",

@@ -134,7 +134,7 @@ def query_commands(
     @filter_options
     @click.option(
         "--limit",
-        type=click.IntRange(min=0, max=10_000_000),
+        type=click.IntRange(min=0),
         default=20,
         show_default=True,
         help="At most N articles (0: no limit).",

@@ -247,8 +247,8 @@ def test_a_number_past_its_range_is_refused_by_check_site_and_crawl(
     "args",
     [
         ["crawl", "demo", "--max-pages", "100000000"],
-        ["runs", "--limit", "10000000"],
-        ["query", "--limit", "100000000"],
+        ["runs", "--limit", "0"],
+        ["query", "--limit", "-1"],
         ["sql", "SELECT 1", "--timeout", "nan"],
         ["sql", "SELECT 1", "--timeout", "inf"],
         ["sql", "SELECT 1", "--timeout", "-1"],

@@ -282,6 +282,8 @@ def _crawl_and_report(
             fail(f"could not fetch any page of {site.name} ({start}): {errors}{hint}", EXIT_FAILED)
         if result.halt:
             fail(f"crawl of {site.name} stopped: {result.halt}", EXIT_FAILED)
+        if result.failure:
+            fail(f"crawl of {site.name} failed: {result.failure}", EXIT_FAILED)
         fail(f"crawl of {site.name} failed ({result.finish_reason})", EXIT_FAILED)
     return result
 

@@ -129,14 +129,37 @@ def _errors(stats: dict[str, Any]) -> dict[str, int]:
     return errors
 
 
+#: Drop reasons that are the site config's fault, not the pages', with what to do: a run whose
+#: every dropped article was dropped for one of them, and that kept none, failed.
+CONFIG_DROP_REASONS = {
+    "bad_selector": "the site's [selectors] fail on its pages; try one page with "
+    "`zhengwen extract PAGE.html --site SITE`",
+}
+
+
+def config_failure(counters: RunCounters) -> str | None:
+    """Why the run failed for its config (every article dropped for one config reason), or
+    None."""
+    if counters.stored or counters.articles_unchanged:
+        return None
+    for reason, fix in CONFIG_DROP_REASONS.items():
+        n = counters.dropped.get(reason, 0)
+        if n and n == sum(counters.dropped.values()):
+            return f"every article page ({n}) was dropped as {reason}: {fix}"
+    return None
+
+
 def run_status(finish_reason: str, counters: RunCounters) -> str:
-    """'failed' when nothing could be fetched or a store write failed, 'interrupted' on a stop
-    by signal, else 'ok'."""
+    """'failed' when nothing could be fetched, a store write failed or every article was
+    dropped for the site's config (`config_failure`), 'interrupted' on a stop by signal, else
+    'ok'."""
     if finish_reason == "shutdown":
         return "interrupted"
     if counters.pages_fetched == 0 or counters.errors.get("storage"):
         return "failed"
     if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
+        return "failed"
+    if config_failure(counters) is not None:
         return "failed"
     return "ok"
 
@@ -231,6 +254,9 @@ class RunRecord:
             record = {**counters.as_dict(), "finish_reason": reason, "drift": flags}
             if self.stats.get_value(HALT_DETAIL):
                 record["halt"] = self.stats.get_value(HALT_DETAIL)
+            failure = config_failure(counters) if status == "failed" else None
+            if failure is not None:
+                record["failure"] = failure
             db.finish_run(run_id, status, record)
         finally:
             db.dispose()

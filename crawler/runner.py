@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config import SiteConfig
-from crawler.extensions import RunCounters, run_status
+from crawler.extensions import RunCounters, config_failure, run_status
 from crawler.halt import HALT, HALT_DETAIL
 from crawler.interrupt import Interrupts
 from crawler.lock import SiteLock
@@ -41,6 +41,8 @@ class CrawlResult:
     drift: tuple[str, ...] = ()
     #: Why the crawl was stopped before its end (crawler.halt), in one line; None if it was not.
     halt: str | None = None
+    #: Why a crawl that ran to its end failed for its site config (`config_failure`), or None.
+    failure: str | None = None
 
 
 def check_storage(paths: ArchivePaths, db_url: str) -> None:
@@ -242,16 +244,18 @@ def _run_crawl(
         counters = RunCounters.from_stats(stats)
         reason = str(stats.get(HALT) or stats.get("finish_reason", "unknown"))
         run_id = stats.get("zhengwen/run_id")
+        status = str(stats.get("zhengwen/run_status") or run_status(reason, counters))
         return CrawlResult(
             site=site.name,
             run_id=run_id,
-            status=str(stats.get("zhengwen/run_status") or run_status(reason, counters)),
+            status=status,
             finish_reason=reason,
             counters=counters,
             elapsed=_run_seconds(url, site.name, run_id) or time.monotonic() - started,
             log_file=log_file,
             drift=tuple(stats.get("zhengwen/drift") or ()),
             halt=str(stats.get(HALT_DETAIL) or "") or None,
+            failure=config_failure(counters) if status == "failed" else None,
         )
     finally:
         lock.release()

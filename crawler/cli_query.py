@@ -117,6 +117,16 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _check_filters(filters: dict[str, Any], fields: list[str] | None = None) -> None:
+    """A bad filter value (or field name) is a usage error before the archive is opened: a
+    search query past its length bound is refused the same way on every backend, and whether
+    or not the archive is there."""
+    from storage.query import Filters, check_fields
+
+    Filters.build(**filters)
+    check_fields(fields)
+
+
 def _open(archive: Path, db_url: str | None) -> Archive:
     from storage.query import Archive
 
@@ -165,6 +175,7 @@ def query_commands(
         Example: zhengwen query --q 驻点招商 --since 2020-10 --tz Asia/Shanghai
         """
         with _errors():
+            _check_filters(filters)
             with _open(archive, db_url) as arch:
                 found = arch.articles(limit=limit or None, order=order, **filters)
                 _print_articles(found, fmt, filters["tz"], searched=filters["q"] is not None)
@@ -269,6 +280,7 @@ def query_commands(
             _fail(f"cannot write to {writable}: permission denied (--out {out})", EXIT_USAGE)
         chosen = None if fields is None else fields.split(",")
         with _errors():
+            _check_filters(filters, chosen)
             with _open(archive, db_url) as arch, _progress(quiet) as progress:
                 result = run_export(arch, out, fmt, fields=chosen, progress=progress, **filters)
         click.echo(f"wrote {result.rows} articles to {result.path} (dataset card: {result.card})")

@@ -145,6 +145,12 @@ class Filters:
         since, until, q = args.get("since"), args.get("until"), args.get("q")
         if q is not None and not q.strip():
             raise QueryError("empty search query (q)")
+        if q is not None:
+            from storage.search import query_length_problem
+
+            problem = query_length_problem(q)
+            if problem is not None:
+                raise QueryError(problem)
         return cls(
             site=args.get("site"),
             source=args.get("source"),
@@ -186,8 +192,22 @@ def parse_tz(tz: str | tzinfo) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise QueryError(f"unknown time zone {tz!r} (an IANA name like Asia/Shanghai)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        raise QueryError(
+            f"unknown time zone {quoted(tz)} (an IANA name like Asia/Shanghai)"
+        ) from None
+
+
+#: Characters of a refused value that an error message repeats.
+SHOWN_CHARS: Final = 60
+
+
+def quoted(value: str) -> str:
+    """``value`` quoted for an error message, cut to `SHOWN_CHARS` (a 100,000-character
+    argument is not repeated whole on the terminal)."""
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}… ({len(value)} characters)"
 
 
 def _show(value: str | date) -> str:
@@ -228,7 +248,7 @@ def _time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             raise QueryError(
-                f"bad date {value!r}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 time "
+                f"bad date {quoted(value)}: use YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 time "
                 "like 2020-10-03T21:26+08:00"
             ) from None
         return _time_bound(parsed, tz, end=end)
@@ -236,7 +256,7 @@ def _time_bound(value: str | date, tz: tzinfo, *, end: bool) -> datetime:
     try:
         start = datetime(year, month, day, tzinfo=tz)
     except ValueError as exc:
-        raise QueryError(f"bad date {value!r}: {exc}") from None
+        raise QueryError(f"bad date {quoted(value)}: {exc}") from None
     if not end:
         return start
     try:
@@ -259,7 +279,8 @@ def check_fields(fields: Sequence[str] | None) -> list[str]:
     unknown = [f for f in chosen if f not in FIELDS]
     if unknown:
         raise QueryError(
-            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"unknown field{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(u if len(u) <= SHOWN_CHARS else u[:SHOWN_CHARS] + '…' for u in unknown)}; "
             f"valid fields: {', '.join(FIELDS)}"
         )
     if not chosen:

@@ -67,6 +67,11 @@ MAX_TOKEN: Final = 128
 PostgreSQL refuses lexemes over 2 KB."""
 
 MAX_TERMS: Final = 32
+MAX_QUERY_CHARS: Final = 1000
+"""The longest query (in characters) searched: a phrase becomes a chain of as many tokens as it
+has characters, and PostgreSQL's parser gives up on a chain of some thousands ("stack depth
+limit exceeded"). A thousand characters is several paragraphs of Chinese, and the same bound
+holds on SQLite."""
 RANK_WINDOW: Final = 10_000
 """On SQLite, a first page (a query with a limit) of a query matching more articles than this
 ranks the ``RANK_WINDOW`` most recently indexed matches, not all of them: ranking costs a few
@@ -157,8 +162,22 @@ def _term(text: str, prefix: bool) -> Term:
     return tuple(out)
 
 
+def query_length_problem(q: str) -> str | None:
+    """Why ``q`` is too long to search (`MAX_QUERY_CHARS`), or None."""
+    if len(q) <= MAX_QUERY_CHARS:
+        return None
+    return (
+        f"search query too long: {len(q)} characters, at most {MAX_QUERY_CHARS} characters "
+        "are searched"
+    )
+
+
 def parse_query(q: str) -> list[Term]:
-    """The terms of a query (all must match); raises `SearchQueryError` when there are none."""
+    """The terms of a query (all must match); raises `SearchQueryError` when there are none or
+    the query is longer than `MAX_QUERY_CHARS`."""
+    problem = query_length_problem(q)
+    if problem is not None:
+        raise SearchQueryError(problem)
     terms: list[Term] = []
     for m in _QUERY_PART.finditer(q):
         quoted, bare = m.group(1), m.group(2)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import Database
+from storage.search import MAX_QUERY_CHARS
 from tests.test_cli import REPO, write_site, zhengwen
 from tests.test_query import ALL, build_archive
 
@@ -312,3 +314,75 @@ def test_dates_at_the_ends_of_time_are_bounds_not_errors(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == expected
+
+
+# -- issue 15, item 10: user inputs past their bounds ---------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_archive(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, ...]:
+    """The sample archive on SQLite (an archive folder) or PostgreSQL (--db): the CLI's
+    arguments that name it."""
+    if request.param == "sqlite":
+        root = tmp_path / "archive"
+        build_archive(root)
+        return ("--archive", str(root))
+    from tests.test_query import FIXED_NOW, sample_articles
+
+    url: str = request.getfixturevalue("pg_url")
+    with Database(url) as db:
+        db.create_schema()
+        db.upsert_articles(sample_articles(), seen_at=FIXED_NOW)
+    return ("--db", url, "--archive", str(tmp_path / "archive"))
+
+
+@pytest.mark.parametrize("command", ["query", "export"])
+@pytest.mark.parametrize(
+    "q", ["驻" * 20_000, '"' + "ab " * 5_000 + '"', "x" * (MAX_QUERY_CHARS + 1)]
+)
+def test_a_search_query_past_its_length_bound_is_a_usage_error(
+    db_archive: tuple[str, ...], tmp_path: Path, command: str, q: str
+) -> None:
+    """PostgreSQL failed a 20,000-character phrase with "stack depth limit exceeded" (exit 3),
+    SQLite answered nothing: both now refuse it the same way, naming the bound."""
+    extra = ("--format", "jsonl", "--out", "out.jsonl") if command == "export" else ()
+    result = zhengwen(command, *db_archive, *extra, "--q", q, cwd=tmp_path)
+    line = one_error_line(result, 2)
+    assert f"at most {MAX_QUERY_CHARS} characters" in line and f"{len(q)}" in line
+    assert len(line) < 300, "the refused query is not echoed whole"
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_search_query_at_its_length_bound_runs(
+    db_archive: tuple[str, ...], tmp_path: Path
+) -> None:
+    for q in ("驻" * MAX_QUERY_CHARS, '"' + "ab " * ((MAX_QUERY_CHARS - 2) // 3) + '"'):
+        assert len(q) <= MAX_QUERY_CHARS
+        result = zhengwen("query", *db_archive, "--q", q, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "no articles match"
+
+
+def test_the_query_length_is_checked_before_the_archive_is_opened(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    result = zhengwen("query", "--archive", str(missing), "--q", "驻" * 20_000, cwd=tmp_path)
+    assert f"at most {MAX_QUERY_CHARS} characters" in one_error_line(result, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--tz", "x" * 300, "unknown time zone"),  # was an OSError (file name too long): exit 1
+        ("--since", "x" * 100_000, "bad date"),
+        ("--until", "2020-" + "1" * 100_000, "bad date"),
+    ],
+)
+def test_long_filter_values_are_one_short_usage_error(
+    archive_dir: Path, option: str, value: str, expected: str
+) -> None:
+    result = zhengwen(
+        "query", "--archive", str(archive_dir), "--since", "2020", option, value, cwd=archive_dir
+    )
+    line = one_error_line(result, 2)
+    assert expected in line and len(line) < 300, line[:300]

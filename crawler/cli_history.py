@@ -51,18 +51,23 @@ def history_command(
 
         URL is the article's `url`: the URL it was crawled from, or its canonical URL on the
         same site. `zhengwen query --format jsonl` and exports show it; `zhengwen sql "SELECT
-        url FROM articles LIMIT 5"` lists some. A page that was removed from the site (404/410
+        url FROM articles LIMIT 5"` lists some. A pasted variant finds it too: a #fragment,
+        HTTP:// or an upper-case host, the default port, spaces around it, the path
+        percent-encoded or not; the stored URL is shown. A page that was removed from the site (404/410
         on a re-check) is shown as removed; it stays archived.
 
         Example: zhengwen history https://news.example.com/2024/0601/123.html --archive archive
         """
         with open_existing(archive, db_url) as db:
-            versions = db.versions(url)
-            current = db.get_article(url)
-            state = db.fetch_state((current.fetched_url or url) if current else url)
-        if not versions:
-            click.echo(f"error: the archive has no article {url}", err=True)
+            stored = db.find_url(url)  # the URL as stored, also for #top, HTTP://, spaces …
+            versions = db.versions(stored) if stored is not None else []
+            current = db.get_article(stored) if stored is not None else None
+            state = db.fetch_state(current.fetched_url or stored) if current and stored else None
+        if stored is None or not versions:
+            shown = url if len(url) <= 300 else url[:300] + "…"
+            click.echo(f"error: the archive has no article {shown}", err=True)
             sys.exit(EXIT_NOT_FOUND)
+        url = stored
         gone = state.get("gone_at") if state else None
         if as_json:
             out = {

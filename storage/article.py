@@ -30,6 +30,45 @@ def url_hash(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()
 
 
+#: Characters left as they are when a URL's path or query is percent-encoded: the reserved and
+#: unreserved ones of RFC 3986, and ``%`` (an escape already there stays one).
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_variants(url: str) -> list[str]:
+    """The forms under which an archive may hold the article a pasted ``url`` names, the URL as
+    given first: without spaces around it and its ``#fragment`` (never sent to a server),
+    with the scheme and host in lower case and without the default port (``HTTP://News.X.cn:80/a``
+    is ``http://news.x.cn/a``), an empty path as ``/``; and of that, the path and query
+    percent-encoded (as the crawler requests a URL) and decoded (as a page's canonical link may
+    spell it). Nothing else changes: another scheme, port, path case or query is another URL."""
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    out = [url, url.strip()]
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # not a URL (a bad port, an unbalanced [): only the text as given
+        return list(dict.fromkeys(out))
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    path = parts.path or ("/" if netloc else "")
+    for p, q in (
+        (path, parts.query),
+        (quote(path, safe=_URL_SAFE), quote(parts.query, safe=_URL_SAFE)),
+        (unquote(path), unquote(parts.query)),
+    ):
+        out.append(urlunsplit((scheme, netloc, p, q, "")))
+    return list(dict.fromkeys(out))
+
+
 def key64(*parts: str) -> int:
     """A 64-bit integer key for in-memory sets of a long crawl (URLs, hash pairs seen).
 

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage import duplicates, search, testhooks
-from storage.article import Article, field_names
+from storage.article import Article, field_names, url_variants
 from storage.article import url_hash as hash_url
 from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
 from storage.paths import redact_url
@@ -472,6 +472,34 @@ class Database:
             c if c.name in present or not present else cast(null(), c.type).label(c.name)
             for c in _ARTICLES.columns
         ]
+
+    def find_url(self, url: str) -> str | None:
+        """The stored URL of the article that ``url`` names, or None.
+
+        Tries ``url`` as given, then the forms of `storage.article.url_variants` (spaces and
+        ``#fragment`` gone, scheme and host in lower case, no default port, the path
+        percent-encoded or decoded), each first as an article's URL, then as the URL an
+        article was fetched from (its page declared another canonical URL on its site).
+        """
+        variants = url_variants(url)
+        hashes = [hash_url(v) for v in variants]
+        a, f = _ARTICLES.c, _FETCH.c
+        with self.sessions() as s:
+            stored = dict(s.execute(select(a.url_hash, a.url).where(a.url_hash.in_(hashes))).all())
+            for h in hashes:
+                if h in stored:
+                    return str(stored[h])
+            fetched = dict(
+                s.execute(select(f.url_hash, f.site).where(f.url_hash.in_(hashes))).all()
+            )
+            for v, h in zip(variants, hashes, strict=True):
+                if h in fetched:
+                    found = s.execute(
+                        select(a.url).where(a.site == fetched[h], a.fetched_url == v).limit(1)
+                    ).scalar()
+                    if found is not None:
+                        return str(found)
+        return None
 
     def get_article(self, url: str) -> Article | None:
         """The stored article for a canonical URL (times in UTC), or None."""

@@ -605,8 +605,11 @@ class Archive(AbstractContextManager["Archive"]):
     # -- single records ---------------------------------------------------------------------
 
     def article(self, url: str) -> Article | None:
-        """The current version of a canonical URL (as in exports), or None."""
-        return self._db.get_article(url)
+        """The current version of the article a URL names (as in exports), or None: its
+        stored URL, or a variant of it (`storage.db.Database.find_url`: ``#top``, ``HTTP://``,
+        spaces around it, the default port, the path percent-encoded or not)."""
+        found = self._db.find_url(url)
+        return None if found is None else self._db.get_article(found)
 
     def sites(self) -> list[SiteSummary]:
         """Per site: article count, first/last publication time, the latest crawl run."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import unicodedata
@@ -78,6 +79,29 @@ def _errors() -> Iterator[None]:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_FAILED)
     except ValueError as exc:  # storage.search.SearchQueryError: an unsearchable --q
         _fail(str(exc), EXIT_USAGE)
+
+
+class Stopped(BaseException):
+    """A SIGTERM or SIGINT arrived while a command was writing (`_stopped_by_signals`); a
+    BaseException, as KeyboardInterrupt, so that no ``except Exception`` on the way holds it."""
+
+
+@contextmanager
+def _stopped_by_signals(what: str) -> Iterator[None]:
+    """SIGTERM and SIGINT raise `Stopped` where the command is, so that what it was writing
+    unwinds (an export removes its temp files) and the command ends with one line, exit 1."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except Stopped as exc:
+        _fail(f"{what} stopped by {exc}; its temp files were removed", EXIT_FAILED)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -279,7 +303,7 @@ def query_commands(
         if writable.is_dir() and not os.access(writable, os.W_OK):
             _fail(f"cannot write to {writable}: permission denied (--out {out})", EXIT_USAGE)
         chosen = None if fields is None else fields.split(",")
-        with _errors():
+        with _errors(), _stopped_by_signals("export"):
             _check_filters(filters, chosen)
             with _open(archive, db_url) as arch, _progress(quiet) as progress:
                 result = run_export(arch, out, fmt, fields=chosen, progress=progress, **filters)

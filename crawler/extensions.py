@@ -265,14 +265,19 @@ class RunRecord:
 def record_options(archive: Path, site: Any, run_id: str) -> Path:
     """Write the extraction options of this run to ``archive/configs/<site>/<run id>.json``
     (atomically): a later ``zhengwen reextract`` of the site uses them when the config file is
-    gone, instead of re-extracting with defaults that undo the config's selectors."""
+    gone, instead of re-extracting with defaults that undo the config's selectors.
+
+    Written under a unique, locked temp name (`storage.tempfiles`), after removing what a run
+    killed while writing here left behind."""
     from crawler.extract.options import ExtractOptions
+    from storage import tempfiles
 
     path = ArchivePaths(archive).config_snapshot(site.name, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(ExtractOptions.from_site(site).to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    tempfiles.sweep(path.parent)
+    with tempfiles.locked_temp(path) as tmp:
+        tmp.write_text(ExtractOptions.from_site(site).to_json(), encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 

@@ -7,7 +7,10 @@ same filters are byte-identical; only the card's export time differs.
 
 Atomic: the data file and the card are written under temp names (``.<name>.tmp-<uuid>``) in
 the target folder, fsynced and renamed, so a failure leaves no half file and never replaces an
-earlier export with a broken one.
+earlier export with a broken one. The export holds a ``flock`` on its temp files while it writes
+them (`storage.tempfiles`), and starts by removing those of an export killed in the same folder
+(unlocked, older than `storage.tempfiles.TEMP_MIN_AGE`); an exception, or a SIGTERM/SIGINT that
+``zhengwen export`` turns into one, removes its own.
 
 Where the files go: ``out`` is the data file (``news.parquet``) and the card is written beside
 it as ``<name>.README.md`` (``news.parquet.README.md``: exports of one selection in several
@@ -27,7 +30,6 @@ import csv
 import io
 import json
 import os
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -35,6 +37,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, Unpack
 
+from storage import tempfiles, testhooks
 from storage.parquet import COMPRESSION
 from storage.query import Archive, FilterArgs, Filters, QueryError, arrow_schema, check_fields
 
@@ -145,9 +148,9 @@ def export(
         archive.batches(filters, read, order="site", size=ROWS_PER_BATCH), stats, total, progress
     )
     writer = _WRITERS[format]
-    data_tmp = _temp_name(data_path)
-    card_tmp = _temp_name(card_path)
-    try:
+    # What an export killed in this folder left behind (its temp files, unlocked once it died).
+    tempfiles.sweep(folder)
+    with tempfiles.locked_temp(data_path) as data_tmp, tempfiles.locked_temp(card_path) as card_tmp:
         writer(data_tmp, batches, chosen)
         result = ExportResult(
             path=data_path,
@@ -163,13 +166,10 @@ def export(
         )
         card_tmp.write_text(dataset_card(result, now or datetime.now(UTC)), encoding="utf-8")
         _fsync(card_tmp)
+        testhooks.crashpoint("export.before_rename")
         os.replace(data_tmp, data_path)
         os.replace(card_tmp, card_path)
         _fsync(data_path.parent)
-    except BaseException:
-        data_tmp.unlink(missing_ok=True)
-        card_tmp.unlink(missing_ok=True)
-        raise
     return result
 
 
@@ -271,10 +271,6 @@ _WRITERS: Final[dict[str, Callable[[Path, Iterator[pa.RecordBatch], list[str]], 
     "jsonl": _write_jsonl,
     "csv": _write_csv,
 }
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
 
 
 def _fsync(path: Path) -> None:

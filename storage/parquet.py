@@ -10,15 +10,13 @@ folder fsynced, so a crash leaves at most a dot-file that every reader skips (py
 ignore names starting with ``.``, and the temp name does not end in ``.parquet`` for glob-based
 readers). The writer holds a ``flock`` on each temp file until it is renamed; the kernel drops
 it when the writer dies, which is how `ParquetDataset.cleanup_temp` tells a dead writer's
-leftovers from a live writer's files. A URL appears once per content version it had when written; the SQL archive holds
+leftovers from a live writer's files (`storage.tempfiles`, shared with exports). A URL appears once per content version it had when written; the SQL archive holds
 the current version.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import time
 import types
 import uuid
 from collections.abc import Iterable, Iterator
@@ -33,19 +31,15 @@ import pyarrow.parquet as pq
 
 from storage import testhooks
 from storage.article import Article, field_names
+from storage.tempfiles import TEMP_MARK, create_locked, sweep
+from storage.tempfiles import TEMP_MIN_AGE as TEMP_MIN_AGE  # re-exported: the kill tests use it
 from storage.validation import validate_article, validate_site
 
-if sys.platform != "win32":  # no flock on Windows: cleanup_temp goes by age alone there
-    import fcntl
-
 SCHEMA_VERSION: Final = "1"
-TEMP_PREFIX: Final = ".tmp-"
+TEMP_PREFIX: Final = TEMP_MARK
 PARTITION_COLUMNS: Final = ("site", "date")
 UNKNOWN_DATE: Final = "unknown"
 COMPRESSION: Final = "zstd"
-#: A temp file younger than this is left alone even when unlocked: its writer may be between
-#: creating it and locking it (two system calls; seconds are generous).
-TEMP_MIN_AGE: Final = 10.0
 
 
 def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
@@ -143,11 +137,9 @@ class ParquetDataset:
                 to_sync.add(folder)
                 tmp = folder / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
                 final = folder / f"part-{stamp}-{uuid.uuid4().hex}.parquet"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = create_locked(tmp)
                 held.append(fd)
                 pending.append((tmp, final))
-                if sys.platform != "win32":
-                    fcntl.flock(fd, fcntl.LOCK_EX)
                 table = pa.Table.from_pylist(rows, schema=FILE_SCHEMA)
                 pq.write_table(table, tmp, compression=COMPRESSION)  # the same, locked inode
                 os.fsync(fd)
@@ -220,43 +212,14 @@ class ParquetDataset:
             row["images"] = tuple(row["images"] or ())
             yield Article(**row)
 
-    def cleanup_temp(self, older_than: float = 3600.0) -> list[Path]:
+    def cleanup_temp(self) -> list[Path]:
         """Delete temp files left by crashed writers; returns what was removed.
 
         A temp file goes when no process holds its lock (its writer died: a crawl of another
-        site writing into the same dataset right now keeps its in-flight files) and it is
-        older than `TEMP_MIN_AGE`; any older than ``older_than`` seconds goes regardless (a
-        writer that did not lock, on another machine sharing the folder).
+        site writing into the same dataset right now keeps its in-flight files, however old)
+        and it is older than `TEMP_MIN_AGE` (`storage.tempfiles.sweep`).
         """
-        if not self.root.is_dir():
-            return []
-        now = time.time()
-        removed = []
-        for path in self.root.rglob(f"{TEMP_PREFIX}*"):
-            try:
-                if not path.is_file():
-                    continue
-                age = now - path.stat().st_mtime
-                if age >= older_than or (age >= TEMP_MIN_AGE and not _locked(path)):
-                    path.unlink()
-                    removed.append(path)
-            except FileNotFoundError:
-                continue
-        return removed
-
-
-def _locked(path: Path) -> bool:
-    """Whether a live process holds a flock on ``path`` (a writer still writing it)."""
-    if sys.platform == "win32":
-        return True
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # also drops the probe's own lock
-    return False
+        return sweep(self.root, recursive=True)
 
 
 def _make_dirs(folder: Path) -> list[Path]:

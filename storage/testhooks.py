@@ -44,6 +44,8 @@ POINTS: Final = {
     "sql.before_commit": "every statement of an article batch executed, the transaction "
     "not committed",
     "sql.after_commit": "the article batch committed, its acknowledgement not yet written",
+    "export.before_rename": "an export's data file and card written and fsynced under their "
+    "temp names, not renamed",
 }
 
 #: A paused thread resumes after this long if nobody killed the process (a test that died).

@@ -28,7 +28,11 @@ READERS: dict[str, tuple[str, ...]] = {
     "history": ("history", "http://alpha.example/a/1.html"),
     "query": ("query",),
     "export": ("export", "--format", "jsonl", "--out", "out.jsonl"),
+    "check-archive": ("check-archive",),
 }
+#: The commands that write an archive (creating it when missing), and those that open none.
+WRITERS = frozenset({"crawl", "demo", "reextract", "schedule"})
+NO_ARCHIVE = frozenset({"extract", "check-site"})
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -140,12 +144,63 @@ def test_an_archive_that_is_a_file_is_exit_3_for_every_command(
     assert not_a_folder.read_text(encoding="utf-8") == "notes\n"
 
 
-def test_a_missing_sqlite_database_is_exit_3_and_not_created(tmp_path: Path) -> None:
-    db_file = tmp_path / "nope.sqlite"
-    for args in READERS.values():
-        result = zhengwen(*args, "--db", f"sqlite:///{db_file}", cwd=tmp_path)
-        assert "no archive database" in one_error_line(result, 3), args
-        assert not db_file.exists(), args
+def test_every_read_only_command_is_in_the_readers_tested_here() -> None:
+    """Issue 15, item 5: read-only commands never create files; a new command is either a
+    writer or one of the readers the tests below run."""
+    from crawler.cli import cli
+
+    assert set(cli.commands) - WRITERS - NO_ARCHIVE == {*READERS, "sql"}
+
+
+def _tree(root: Path) -> dict[str, int]:
+    """Every path below ``root`` with its size (folders: -1)."""
+    return {
+        str(p.relative_to(root)): (-1 if p.is_dir() else p.stat().st_size) for p in root.rglob("*")
+    }
+
+
+@pytest.mark.parametrize("command", sorted(READERS))
+def test_a_missing_sqlite_database_is_exit_3_and_not_created(tmp_path: Path, command: str) -> None:
+    """Issue 15, item 5: ``stats --db sqlite:///<new path>`` created the database file. No
+    reader creates a file or folder for a SQLite URL that names no database, whatever its form."""
+    (tmp_path / "a-folder").mkdir()
+    before = _tree(tmp_path)
+    for url in (
+        f"sqlite:///{tmp_path / 'nope.sqlite'}",
+        f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.sqlite'}",
+        "sqlite:///relative.sqlite",
+        f"sqlite:///{tmp_path / 'a-folder'}",
+        "sqlite://",
+    ):
+        result = zhengwen(*READERS[command], "--db", url, cwd=tmp_path)
+        assert "no archive database" in one_error_line(result, 3), url
+        assert _tree(tmp_path) == before, url
+
+
+@pytest.mark.parametrize("command", [*sorted(READERS), "sql"])
+def test_an_archive_folder_without_a_database_is_exit_3_and_left_as_it_is(
+    tmp_path: Path, command: str
+) -> None:
+    """An empty archive folder, and one holding the 0-byte ``zhengwen.sqlite`` a crawl on a full
+    disk leaves: each reader says so in one line (exit 3) and creates nothing (no database,
+    no ``-wal``/``-shm``/``-journal``, no parquet or export file)."""
+    args = {**READERS, "sql": ("sql", "SELECT 1")}[command]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    (zero / "zhengwen.sqlite").touch()
+    before = _tree(tmp_path)
+    result = zhengwen(*args, "--archive", str(empty), cwd=tmp_path)
+    if command == "sql":  # reads Parquet only: a folder without parquet/ holds no rows
+        assert result.returncode == 0, result.stderr
+        assert _tree(tmp_path) == before
+        return
+    assert f"no archive at {empty}" in one_error_line(result, 3)
+    assert _tree(tmp_path) == before
+    result = zhengwen(*args, "--archive", str(zero), cwd=tmp_path)
+    assert "holds no zhengwen archive" in one_error_line(result, 3)
+    assert _tree(tmp_path) == before
 
 
 def test_an_export_to_a_missing_folder_is_a_usage_error(archive_dir: Path, tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from storage import duplicates, search, testhooks
 from storage.article import Article, field_names, url_variants
 from storage.article import url_hash as hash_url
+from storage.locks import enable_wal, schema_lock
 from storage.models import STATUSES, TRIGGERS, Base, CrawlRunRow, UTCDateTime
 from storage.paths import redact_url
 from storage.validation import validate_article
@@ -167,13 +168,14 @@ def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
+            # The busy timeout first: it applies to everything below.
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if read_only:
                 cur.execute("PRAGMA query_only=ON")
             else:
-                cur.execute("PRAGMA journal_mode=WAL")
+                enable_wal(cur)  # retried: a fresh archive opened by several crawls at once
                 cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         finally:
             cur.close()
 
@@ -268,19 +270,29 @@ class Database:
         self.engine.dispose()
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent; migrations take over once released)."""
-        Base.metadata.create_all(self.engine)
-        # Nullable columns added since (canonical_url …) first: the duplicates upgrade reads them.
-        _add_missing_columns(self._writes)
-        duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
-        # create_all adds no index to a table that exists: an archive written by an older
-        # zhengwen gets the indexes added since here (each one checked first, so this is cheap).
-        with self._writes.begin() as s:
-            conn = s.connection()
-            for table in Base.metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-        search.ensure_index(self.engine.execution_options(**{_WRITE: True}))
+        """Create missing tables and indexes and upgrade an older archive (idempotent;
+        migrations take over once released).
+
+        Safe when several processes do it at once on a fresh database (crawls of different
+        sites starting together): on PostgreSQL the whole of it runs under `schema_lock`; on
+        SQLite every step is a ``BEGIN IMMEDIATE`` transaction, which waits for another
+        writer instead of failing (see storage.locks).
+        """
+        writes = self.engine.execution_options(**{_WRITE: True})
+        with schema_lock(self.engine):
+            Base.metadata.create_all(writes)
+            # Nullable columns added since (canonical_url …) first: the duplicates upgrade
+            # reads them.
+            _add_missing_columns(self._writes)
+            duplicates.upgrade(self._writes)  # archives from before simhash/duplicate_of
+            # create_all adds no index to a table that exists: an archive written by an older
+            # zhengwen gets the indexes added since here (each one checked first: cheap).
+            with self._writes.begin() as s:
+                conn = s.connection()
+                for table in Base.metadata.sorted_tables:
+                    for index in table.indexes:
+                        index.create(conn, checkfirst=True)
+            search.ensure_index(writes)
 
     # -- articles ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders  # type: ignore[import-untyped]
 from warcio.warcwriter import WARCWriter  # type: ignore[import-untyped]
 
+from storage.locks import enable_wal
 from storage.validation import SITE_NAME_RE
 
 try:  # POSIX: the lock that keeps recovery away from a file a live writer holds
@@ -178,7 +179,7 @@ class RawIndex:
         self.conn = sqlite3.connect(
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self.conn)  # retried: crawls of several sites open a fresh index at once
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS raw_latest ("

@@ -45,9 +45,9 @@ def check_archive_command(
     ) -> None:
         """Check that SQL, Parquet and the raw archive agree; report every difference.
 
-        Every SQL article must have a Parquet row of its current version under the same site,
-        every URL in Parquet must be a SQL article, and (where a site has a raw archive) every
-        article's fetched URL must have a WARC record. Exit 0 when they agree (after --repair:
+        Every version SQL holds must have a Parquet row under the article's site, every URL
+        in Parquet must be a SQL article, and (where a site has a raw archive) every article's
+        fetched URL must have a WARC record. Exit 0 when they agree (after --repair:
         when everything left agrees), 1 when differences remain.
 
         Example: zhengwen check-archive --archive archive --repair

@@ -72,17 +72,25 @@ class ParquetWriterPipeline(StoreFailure):
         )
 
     def reconcile(self) -> None:
+        """Write into this folder's Parquet every version SQL holds that it lacks: rows a crash
+        kept out of Parquet and, when several archive folders share one database, the versions
+        the other folders' crawls stored (docs/reliability.md). One page of keys at a time
+        (`Database.version_pages`), so memory stays bounded however large the archive."""
         db = Database(self.url)
         try:
             db.create_schema()
-            known = db.known_hashes(self.site)
-            missing = {u for u, h in known.items() if key64(u, h) not in self.stored}
-            if missing:
-                rows = [a for a in db.iter_articles(self.site) if a.url_hash in missing]
+            copied = 0
+            for page in db.version_pages(self.site):
+                missing = [k for k in page if key64(k.url_hash, k.content_hash) not in self.stored]
+                if not missing:
+                    continue
+                rows = db.versions_as_articles(missing)
                 self.dataset.write_batch(rows)
                 testhooks.acknowledge("parquet", ((a.url_hash, a.content_hash) for a in rows))
                 self.stored.update(key64(a.url_hash, a.content_hash) for a in rows)
-                self.stats.inc_value("zhengwen/parquet/reconciled", len(rows))
+                copied += len(rows)
+            if copied:
+                self.stats.inc_value("zhengwen/parquet/reconciled", copied)
         finally:
             db.dispose()
 

@@ -3,14 +3,15 @@ archive tell the same story (``zhengwen check-archive``).
 
 What must hold (docs/schema.md):
 
-- every SQL article has a Parquet row of its current version (same ``url_hash``, same
-  ``content_hash``) under the same site;
+- every version SQL holds (``article_versions``, and the current article) has a Parquet row
+  (same ``url_hash``, same ``content_hash``) under the article's site: each archive folder's
+  Parquet holds the whole history, also when several folders share one database;
 - every ``url_hash`` in Parquet is a SQL article of the same site (Parquet keeps every version,
   SQL the current one: a URL known to Parquet only is an article SQL lost);
 - where the site has a raw archive, every SQL article's fetched URL has a record in it.
 
 `repair` restores what can be restored from the other store: a missing Parquet version is
-written from SQL, a missing SQL article is upserted from its newest Parquet row. A site mismatch
+written from SQL (a page of `VERSION_PAGE` at a time), a missing SQL article is upserted from its newest Parquet row. A site mismatch
 or a missing raw record is only reported: nothing holds the truth to restore it from.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.article import Article
-from storage.db import Database
+from storage.db import VERSION_PAGE, Database, VersionKey
 from storage.models import Base
 from storage.parquet import ParquetDataset
 from storage.raw import iter_warc_files
@@ -120,22 +121,33 @@ def check_archive(
         if best is None or _later(fetched, best[0]):
             newest[key] = (fetched, row_site)
 
-    missing_parquet: list[str] = []
+    missing_parquet: list[VersionKey] = []
+    mismatched: set[str] = set()
     for key, (row_site, url, content, _fetched) in sql.items():
         held = versions.get(key)
-        if not held:
-            missing_parquet.append(key)
-            result.differences.append(Difference("missing_in_parquet", row_site, url, "no row"))
-        elif not any(s == row_site for s, _ in held):
+        if held and not any(s == row_site for s, _ in held):
+            mismatched.add(key)
             sites = ", ".join(sorted({s for s, _ in held}))
             result.differences.append(
                 Difference("site_mismatch", row_site, url, f"Parquet has it under {sites}")
             )
-        elif (row_site, content) not in held:
-            missing_parquet.append(key)
-            result.differences.append(
-                Difference("missing_in_parquet", row_site, url, "no row of the current version")
-            )
+        elif (row_site, content) not in (held or ()):
+            missing_parquet.append(VersionKey(key, content, None))
+            detail = "no row of the current version" if held else "no row"
+            result.differences.append(Difference("missing_in_parquet", row_site, url, detail))
+    say("reading SQL versions ...")
+    for page in db.version_pages(site):
+        for v in page:
+            info = sql.get(v.url_hash)
+            if info is None or v.url_hash in mismatched or v.content_hash == info[2]:
+                continue  # written since the articles were read, or checked above
+            if (info[0], v.content_hash) not in versions.get(v.url_hash, ()):
+                missing_parquet.append(v)
+                result.differences.append(
+                    Difference(
+                        "missing_in_parquet", info[0], info[1], f"no row of version {v.version}"
+                    )
+                )
     missing_sql = sorted(k for k in versions if k not in sql)
     urls = {k: u for k, u in zip(columns["url_hash"], columns["url"], strict=True)}
     for key in missing_sql:
@@ -191,12 +203,14 @@ def _check_raw(
 
 
 def _repair(
-    db: Database, parquet: ParquetDataset, missing_parquet: list[str], missing_sql: list[str]
+    db: Database,
+    parquet: ParquetDataset,
+    missing_parquet: list[VersionKey],
+    missing_sql: list[str],
 ) -> int:
     repaired = 0
-    if missing_parquet:
-        wanted = set(missing_parquet)
-        articles = [a for a in db.iter_articles() if a.url_hash in wanted]
+    for i in range(0, len(missing_parquet), VERSION_PAGE):
+        articles = db.versions_as_articles(missing_parquet[i : i + VERSION_PAGE])
         if articles:
             parquet.write_batch(articles)
             repaired += len(articles)

@@ -17,6 +17,7 @@ user can be read, and reading never changes a byte of it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -43,6 +44,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,6 +71,8 @@ _ARTICLES: Final[Table] = Base.metadata.tables["articles"]
 _RUNS: Final[Table] = Base.metadata.tables["crawl_runs"]
 _VERSIONS: Final[Table] = Base.metadata.tables["article_versions"]
 _FETCH: Final[Table] = Base.metadata.tables["fetch_state"]
+#: Keys per page of `Database.version_pages` (and so rows per re-export batch of them).
+VERSION_PAGE: Final = 5000
 #: HTTP answers that mean the page was removed (RFC 9110: 410 is deliberate, 404 may be).
 GONE_STATUSES: Final = frozenset({404, 410})
 _FIELDS: Final = tuple(field_names())
@@ -113,6 +117,17 @@ class ArticleVersion:
     crawl_run_id: str | None
     extraction_version: int
     record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionKey:
+    """One version SQL holds, by its key: what a Parquet row of it must carry."""
+
+    url_hash: str
+    content_hash: str
+    version: int | None
+    """Its number in ``article_versions``; None for a current article without a version row
+    (written by a zhengwen from before versions were kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +555,69 @@ class Database:
                 for r in s.execute(stmt).mappings()
             ]
 
+    def version_pages(
+        self, site: str | None = None, *, page: int = VERSION_PAGE
+    ) -> Iterator[list[VersionKey]]:
+        """Every version SQL holds (of one site), in pages of at most ``page`` keys.
+
+        Keyset pages over the primary keys (``article_versions``, then the current articles
+        that have no version row), each read in a short transaction of its own: memory stays
+        bounded by ``page`` and no snapshot is held while the caller works on a page.
+        """
+        if page < 1:
+            raise ValueError(f"page must be at least 1, got {page}")
+        v, a = _VERSIONS.c, _ARTICLES.c
+        versions = select(v.url_hash, v.content_hash, v.version)
+        current = select(a.url_hash, a.content_hash, null()).outerjoin(
+            _VERSIONS, (v.url_hash == a.url_hash) & (v.content_hash == a.content_hash)
+        )
+        current = current.where(v.url_hash.is_(None))
+        if site is not None:
+            versions = versions.join(_ARTICLES, a.url_hash == v.url_hash).where(a.site == site)
+            current = current.where(a.site == site)
+        for stmt, key in ((versions, (v.url_hash, v.content_hash)), (current, (a.url_hash,))):
+            after: tuple[str, ...] | None = None
+            while True:
+                query = stmt.order_by(*key).limit(page)
+                if after is not None:
+                    query = query.where(tuple_(*key) > tuple_(*after))
+                with self.sessions() as s:
+                    rows = [VersionKey(u, c, n) for u, c, n in s.execute(query)]
+                if not rows:
+                    break
+                yield rows
+                last = rows[-1]
+                after = (last.url_hash, last.content_hash)[: len(key)]
+
+    def versions_as_articles(self, keys: Sequence[VersionKey]) -> list[Article]:
+        """The Articles of stored versions: the ``articles`` row for a current version, the
+        version's ``record`` for an older one. Keys SQL no longer holds are left out."""
+        wanted: dict[str, set[str]] = {}
+        for k in keys:
+            wanted.setdefault(k.url_hash, set()).add(k.content_hash)
+        hashes = list(wanted)
+        out: list[Article] = []
+        current: dict[str, str] = {}
+        v = _VERSIONS.c
+        with self.sessions() as s:
+            for i in range(0, len(hashes), _CHUNK):
+                chunk = hashes[i : i + _CHUNK]
+                stmt = select(*self.article_columns()).where(_ARTICLES.c.url_hash.in_(chunk))
+                for row in s.execute(stmt).mappings():
+                    article = _to_article(row)
+                    current[article.url_hash] = article.content_hash
+                    if article.content_hash in wanted[article.url_hash]:
+                        out.append(article)
+            older = [u for u, c in current.items() if wanted[u] - {c}]
+            for i in range(0, len(older), _CHUNK):
+                stmt = select(v.url_hash, v.content_hash, v.record).where(
+                    v.url_hash.in_(older[i : i + _CHUNK])
+                )
+                for u, c, record in s.execute(stmt):
+                    if c in wanted[u] and c != current[u]:
+                        out.append(_record_article(record))
+        return out
+
     def fetch_state(self, url: str) -> dict[str, Any] | None:
         """The crawler's record of a fetched URL (validators, last status, ``gone_at``)."""
         stmt = select(_FETCH).where(_FETCH.c.url_hash == hash_url(url))
@@ -815,6 +893,22 @@ def _to_article(row: Mapping[Any, Any]) -> Article:
     values: dict[str, Any] = {name: row[name] for name in _FIELDS}
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
+    return Article(**values)
+
+
+def _record_article(record: Mapping[str, Any]) -> Article:
+    """An `Article` from a version's ``record`` (`Article.to_json_dict`: ISO 8601 times);
+    fields a record from an older zhengwen lacks take their defaults."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Article):
+        if f.name not in record:
+            continue
+        value = record[f.name]
+        if value is not None and "datetime" in str(f.type):
+            value = datetime.fromisoformat(value)
+        elif f.name in _TUPLE_FIELDS:
+            value = tuple(value or ())
+        values[f.name] = value
     return Article(**values)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 
 from storage import Article, Database
+from storage.article import url_hash
 from storage.db import FetchUpdate
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
@@ -104,3 +105,34 @@ def test_known_pages_map_canonical_and_fetched_urls(db: Database) -> None:
     assert known[fetched].article_url == URL
     assert known[URL].fetch_url == fetched  # a re-check requests what was fetched
     assert db.known_pages("other") == {}
+
+
+def test_version_pages_walk_every_version_once_in_bounded_pages(db: Database) -> None:
+    urls = [f"https://news.example.cn/a/{i}.html" for i in range(5)]
+    for day, body in enumerate(["一", "二", "三"]):
+        batch = [
+            make(f"{body}{i}", url=u, published_at=T0, tags=("法治",)) for i, u in enumerate(urls)
+        ]
+        db.upsert_articles(batch, seen_at=T0 + timedelta(days=day))
+    db.upsert_articles([make("别站", url="https://other.example.cn/1.html", site="other")])
+    # An article from before versions were kept: current row only, still one of the versions.
+    old = make("旧站文", url="https://news.example.cn/old.html")
+    db.upsert_articles([old], seen_at=T0)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"DELETE FROM article_versions WHERE url_hash = '{old.url_hash}'"))
+
+    pages = list(db.version_pages("demo", page=4))
+    assert all(1 <= len(p) <= 4 for p in pages)
+    keys = [k for p in pages for k in p]
+    assert len(keys) == len({(k.url_hash, k.content_hash) for k in keys}) == 5 * 3 + 1
+    assert [k.version for k in keys if k.url_hash == old.url_hash] == [None]
+    assert sorted(k.version or 0 for k in keys if k.url_hash == url_hash(urls[0])) == [1, 2, 3]
+    assert len([k for p in db.version_pages(page=100) for k in p]) == 5 * 3 + 1 + 1
+
+    articles = db.versions_as_articles(keys)
+    assert {(a.url_hash, a.content_hash) for a in articles} == {
+        (k.url_hash, k.content_hash) for k in keys
+    }
+    # An older version comes back from its record exactly as it was stored, times included.
+    first = next(a for a in articles if a.url == urls[0] and a.body == "一0")
+    assert first == make("一0", url=urls[0], published_at=T0, tags=("法治",))

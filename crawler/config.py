@@ -8,6 +8,7 @@ key and what was expected, so a user can fix it without reading a traceback.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -277,12 +278,30 @@ def host_in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
 _LABEL_RE = re.compile(r"[\w-]+")
 
 
+@functools.cache
+def _suffix_list() -> Any:
+    """The Public Suffix List snapshot bundled with tldextract: never fetched, never cached to
+    disk (a config check must work offline and write nothing)."""
+    import tldextract
+
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether ``domain`` is itself a public suffix (``com``, ``cn``, ``com.cn``, ``co.uk``, and
+    the private registries such as ``github.io``):
+    no site's own domain. A single-label name that is no suffix (``localhost``, an intranet
+    host such as ``newsserver``) is a host."""
+    parts = _suffix_list()(domain.lower().rstrip("."))
+    return not parts.domain and bool(parts.suffix)
+
+
 def _domain_problem(domain: str) -> str | None:
     """Why an ``allowed_domains`` entry cannot be used: not a bare domain name (a URL, a
     wildcard, empty labels), or a public suffix (``*``, ``com``, ``com.cn`` would let the crawl
     follow links to every site under it)."""
-    from crawler.extract.metadata import public_suffix
-
     if "/" in domain or ":" in domain or any(c.isspace() for c in domain):
         return "expected a bare domain name such as 'www.example.com'"
     if "*" in domain:
@@ -292,7 +311,7 @@ def _domain_problem(domain: str) -> str | None:
         )
     if not all(_LABEL_RE.fullmatch(label) for label in domain.split(".")):
         return "expected a domain name of letters, digits and '-' separated by dots"
-    if public_suffix(domain):
+    if is_public_suffix(domain):
         return (
             "expected the site's own domain, not a public suffix (a top-level domain or a "
             "registry such as 'com.cn') that covers every site under it"

@@ -69,6 +69,17 @@ obey_robots = true
 
 
 @pytest.mark.parametrize(
+    "domain",
+    ["vm", "newsserver", "localhost", "example.com", "news.example.com.cn", "gov.cn.example"],
+)
+def test_host_names_that_are_no_public_suffix_are_allowed(domain: str) -> None:
+    """A single-label intranet host (a machine called ``vm``) is a site's own host, not a
+    top-level domain: only names on the Public Suffix List are refused."""
+    site = parse_site({**MINIMAL, "allowed_domains": [domain]}, "sites/ok.toml")
+    assert site.allowed_domains == (domain,)
+
+
+@pytest.mark.parametrize(
     ("change", "key", "fragment"),
     [
         ({"name": None}, "name", "missing"),
@@ -83,6 +94,8 @@ obey_robots = true
         ({"allowed_domains": ["com"]}, "allowed_domains[0]", "public suffix"),
         ({"allowed_domains": ["com.cn"]}, "allowed_domains[0]", "public suffix"),
         ({"allowed_domains": ["CO.UK"]}, "allowed_domains[0]", "public suffix"),
+        ({"allowed_domains": ["cn"]}, "allowed_domains[0]", "public suffix"),
+        ({"allowed_domains": ["github.io"]}, "allowed_domains[0]", "public suffix"),
         ({"allowed_domains": [""]}, "allowed_domains[0]", "domain name"),
         ({"allowed_domains": ["\t"]}, "allowed_domains[0]", "domain name"),
         ({"allowed_domains": [".example.com"]}, "allowed_domains[0]", "separated by dots"),

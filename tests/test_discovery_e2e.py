@@ -7,6 +7,7 @@ tests measure what a run fetched: every article once on a first run, only the ne
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from crawler.demo.discovery_portals import BROKEN_REASONS, DiscoveryServer, Kind
 from crawler.demo.render import ARTICLE_RE
 from storage.db import Database
 from storage.paths import ArchivePaths
-from tests.test_crawl_e2e import crawl
+from tests.test_crawl_e2e import crawl, run
 
 N = 30
 
@@ -163,6 +164,8 @@ def test_broken_inputs_are_skips_and_every_other_article_is_stored(
     assert c["discovered"] == {"news_sitemap": N // 2, "feed": N - N // 2}
     # The 100,000 URLs were read up to the protocol's bound and none is an article.
     assert not any(p.startswith("/bomb/") for p in broken.count())
+    runs = run([sys.executable, "-m", "crawler.cli", "runs", "--archive", str(archive)], tmp_path)
+    assert runs.returncode == 0 and f"feed {N - N // 2}, news_sitemap {N // 2}" in runs.stdout
 
 
 def test_configured_sitemap_without_discovery_and_the_listed_date_as_fallback(

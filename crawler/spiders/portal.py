@@ -113,6 +113,7 @@ class PortalSpider(scrapy.Spider):
         apply_site_settings(crawler.settings, spider.site)
         crawler.signals.connect(spider._close_incremental, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._on_idle, signal=scrapy.signals.spider_idle)
+        crawler.signals.connect(spider._robots_received, signal=scrapy.signals.response_received)
         return spider
 
     def _open_incremental(self) -> None:
@@ -204,9 +205,9 @@ class PortalSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"{SKIP_PREFIX}{reason}")
 
     def _discovery_starts(self) -> Iterator[scrapy.Request]:
-        """robots.txt of each start URL's origin (for its ``Sitemap:`` lines), and the
-        configured sitemaps and feeds."""
-        if self.site.discover:
+        """robots.txt of each start URL's origin (for its ``Sitemap:`` lines) when Scrapy does
+        not fetch it anyway (`_robots_received`), and the configured sitemaps and feeds."""
+        if self.site.discover and not self.site.politeness.obey_robots:
             origins = dict.fromkeys(urljoin(u, "/robots.txt") for u in self.site.start_urls)
             for url in origins:
                 request = self._fetch(url, "robots", self.parse_robots)
@@ -261,6 +262,21 @@ class PortalSpider(scrapy.Spider):
             request = self._sitemap_request(url, 0, probe=True)
             if request is not None:
                 yield request
+
+    def _robots_received(self, response: Response, request: scrapy.Request) -> None:
+        """Scrapy's RobotsTxtMiddleware fetched a site's robots.txt (when robots are obeyed):
+        its ``Sitemap:`` lines are read from that answer rather than fetching it twice."""
+        if (
+            not self.site.discover
+            or self.discovery is None
+            or "kind" in request.meta
+            or not request.meta.get("dont_obey_robotstxt")
+            or urlsplit(request.url).path != "/robots.txt"
+        ):
+            return
+        found = self.parse_robots(response) if response.status == 200 else None
+        for follow in found or self._probe_defaults(request.url):
+            self.crawler.engine.crawl(follow)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         announced = sitemaps_from_robots(response.body, response.url)

@@ -257,7 +257,11 @@ def _crawl_and_report(
         + f"; dropped: {dropped}; errors: {errors}"
         + "".join(
             f"; {label}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-            for label, counts in (("skipped", c.skipped), ("retried", c.retries))
+            for label, counts in (
+                ("skipped", c.skipped),
+                ("retried", c.retries),
+                ("found by", c.discovered),
+            )
             if counts
         )
     )
@@ -477,6 +481,7 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
             "new",
             "changed",
             "unchanged",
+            "found by",
             "dropped",
             "errors",
             "drift",
@@ -498,6 +503,7 @@ def runs(archive: Path, db_url: str | None, site: str | None, limit: int, as_jso
                 str(c.get("articles_new", "-")),
                 str(c.get("articles_changed", "-")),
                 str(c.get("articles_unchanged", "-")),
+                ", ".join(f"{k} {v}" for k, v in (c.get("discovered") or {}).items()) or "-",
                 str(sum(c.get("dropped", {}).values())),
                 str(sum(c.get("errors", {}).values())),
                 "; ".join(c.get("drift") or []) or "-",

@@ -99,6 +99,14 @@ class SiteConfig:
     politeness: Politeness = field(default_factory=Politeness)
     schedule: str | None = None
     """Cron expression (5 fields, in the site's time zone) for `zhengwen schedule`; None: manual."""
+    sitemaps: tuple[str, ...] = ()
+    """Sitemaps (or sitemap indexes) to read besides those robots.txt announces."""
+    feeds: tuple[str, ...] = ()
+    """RSS/Atom feeds to read besides those the start and list pages announce."""
+    discover: bool = True
+    """Look for sitemaps (robots.txt, ``/sitemap.xml``, ``/sitemap_index.xml``) and feeds
+    (``<link rel="alternate">``) by itself; the configured ``sitemaps`` and ``feeds`` are read
+    either way."""
     recheck_days: float = 2.0
     """Articles published (else first seen) within this many days are re-checked on later runs
     with a conditional request; older archived articles are not fetched again. 0: never."""
@@ -379,6 +387,12 @@ def parse_site(
     max_depth = r.number("max_depth", default=8)
     allow_private, private_hosts = _allow_private(r)
 
+    sitemaps = r.str_list("sitemaps", "an absolute http(s) URL", check=_url_problem)
+    feeds = r.str_list("feeds", "an absolute http(s) URL", check=_url_problem)
+    r.problems.extend(_offsite_problems("sitemaps", data.get("sitemaps"), sitemaps, domains))
+    r.problems.extend(_offsite_problems("feeds", data.get("feeds"), feeds, domains))
+    discover = r.get("discover", bool, "true or false", default=True)
+
     urls = r.table("urls")
     article = urls.str_list("article", "a regular expression", required=True, check=_regex_problem)
     listing = urls.str_list("list", "a regular expression", check=_regex_problem)
@@ -442,6 +456,9 @@ def parse_site(
         politeness=Politeness(float(delay), conc, robots),
         schedule=schedule,
         recheck_days=float(recheck),
+        sitemaps=sitemaps,
+        feeds=feeds,
+        discover=discover,
         path=file,
     )
 
@@ -451,6 +468,25 @@ def _positions(value: Any) -> dict[str, int]:
     of the config, so positions in it need not be the file's)."""
     items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
     return {item: i for i, item in reversed(list(enumerate(items))) if isinstance(item, str)}
+
+
+def _offsite_problems(
+    key: str, raw: Any, urls: Sequence[str], domains: Sequence[str]
+) -> list[tuple[str, str]]:
+    """Sitemap and feed URLs outside ``allowed_domains``: the crawl would skip them as offsite."""
+    index = _positions(raw)
+    out: list[tuple[str, str]] = []
+    for url in urls:
+        host = urlsplit(url).hostname or ""
+        if not host_in_domains(host, tuple(domains)):
+            out.append(
+                (
+                    f"{key}[{index.get(url, 0)}]",
+                    f"{url} is outside allowed_domains ({', '.join(domains)}): the crawl would "
+                    f"skip it as offsite; add {host} to allowed_domains",
+                )
+            )
+    return out
 
 
 def start_url_problems(

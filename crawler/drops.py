@@ -13,6 +13,8 @@ ERROR_PREFIX = "zhengwen/errors/"
 SKIP_PREFIX = "zhengwen/skipped/"
 #: Retries by reason (``http_503``, ``timeout``): the page may still have been archived.
 RETRY_PREFIX = "zhengwen/retries/"
+#: Article pages fetched by how their URL was found (``news_sitemap``, ``feed``, ``list`` …).
+DISCOVERED_PREFIX = "zhengwen/discovery/articles/"
 
 
 class ZhengwenDrop(DropItem):

@@ -15,7 +15,14 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler.drops import DROP_PREFIX, ERROR_PREFIX, RETRY_PREFIX, SKIP_PREFIX, collect
+from crawler.drops import (
+    DISCOVERED_PREFIX,
+    DROP_PREFIX,
+    ERROR_PREFIX,
+    RETRY_PREFIX,
+    SKIP_PREFIX,
+    collect,
+)
 from crawler.halt import HALT, HALT_DETAIL, halted, storage_failed
 from crawler.memory import release_free_memory
 from pipelines.common import db_url
@@ -61,6 +68,9 @@ class RunCounters:
     quality: dict[str, Any]
     retries: dict[str, int] = field(default_factory=dict)
     """Retries by reason (``http_503``, ``timeout``); a retried page may still be archived."""
+    discovered: dict[str, int] = field(default_factory=dict)
+    """Article pages fetched by how their URL was found: ``news_sitemap``, ``sitemap``,
+    ``feed``, ``list`` (a link of a start or list page), ``recheck`` (an archived article)."""
 
     @classmethod
     def from_stats(cls, stats: dict[str, Any]) -> RunCounters:
@@ -107,6 +117,7 @@ class RunCounters:
                 int(stats.get("zhengwen/quality/date", 0)),
             ),
             retries=collect(stats, RETRY_PREFIX),
+            discovered=collect(stats, DISCOVERED_PREFIX),
         )
 
     def as_dict(self) -> dict[str, Any]:

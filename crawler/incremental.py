@@ -57,6 +57,7 @@ class Incremental:
         self.db.create_schema()
         now = now or datetime.now(UTC)
         self.cutoff = now - timedelta(days=recheck_days) if recheck_days > 0 else None
+        self.since = self._since(timedelta(days=recheck_days))
         # Keyed by key64 of the canonical URL: a site archived for months holds tens of
         # thousands of articles, each under two URLs.
         self.known: dict[int, KnownPage] = {
@@ -66,21 +67,34 @@ class Incremental:
             self.db.record_fetches, batch_size, batch_seconds, name="zhengwen-fetch-state"
         )
 
+    def _since(self, window: timedelta) -> datetime | None:
+        """The start of the site's last successful run less the re-check window: a sitemap or
+        feed entry dated before it was there for that run to read (`crawler.discovery`)."""
+        for run in self.db.runs(self.site, limit=50):
+            if run.status == "ok":
+                started = run.started_at
+                if started.tzinfo is None:
+                    started = started.replace(tzinfo=UTC)
+                return started - window
+        return None
+
     def recent(self, page: KnownPage) -> bool:
         if self.cutoff is None:
             return False
         when = page.published_at or page.first_seen
         return when >= self.cutoff
 
-    def plan(self, key: int) -> Plan | None:
+    def plan(self, key: int, changed: bool = False) -> Plan | None:
         """None for a URL the archive does not hold (fetch it normally). ``key`` is
-        ``key64(canonicalize_url(url))``, which the spider already computed for the URL."""
+        ``key64(canonicalize_url(url))``, which the spider already computed for the URL.
+        ``changed``: a sitemap or feed dates the page after `since`, so it is re-checked even
+        outside the re-check window."""
         page = self.known.get(key)
         if page is None:
             return None
         if page.gone_at is not None:
             return Plan(True, {}, page.article_url, "removed")
-        if not self.recent(page):
+        if not self.recent(page) and not changed:
             return Plan(True, {}, page.article_url, "archived")
         headers: dict[str, str] = {}
         if page.etag:

@@ -20,3 +20,6 @@ class RawPage:
     http_encoding: str | None = None
     """Charset from the Content-Type header only (not guessed), for the decoder to weigh."""
     depth: int = 0
+    listed_published: datetime | None = None
+    """The publication time a sitemap or feed gave for the URL: the article's date only when
+    the page itself shows none."""

@@ -72,6 +72,9 @@ class ExtractPipeline:
             self.stats.inc_value("zhengwen/quality/title")
         if article.published_at:
             self.stats.inc_value("zhengwen/quality/date")
+        if article.published_at is None and item.listed_published is not None:
+            # The page shows no date; the sitemap or feed that listed it did.
+            article = article.replace(published_at=item.listed_published)
         return article.replace(
             fetched_at=item.fetched_at,
             first_seen=item.fetched_at,

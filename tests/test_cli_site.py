@@ -287,3 +287,18 @@ def test_allowed_domains_that_cover_the_web_are_refused_by_check_site_and_crawl(
         f'allowed_domains = ["{domain}"]\n{MINIMAL}',
     )
     refused_by_check_site_and_crawl(tmp_path, path, f"error: {path}: allowed_domains[0]: expected")
+
+
+def test_check_site_refuses_bad_sitemaps_and_feeds(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        'name = "site"\nstart_urls = ["https://news.example.com/"]\n'
+        'sitemaps = ["ftp://news.example.com/s.xml"]\nfeeds = ["https://elsewhere.org/rss"]\n'
+        f"discover = 1\n{MINIMAL}",
+    )
+    result = zhengwen("check-site", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: {path}: sitemaps[0]: expected an absolute http(s) URL")
+    assert "; feeds[0]: https://elsewhere.org/rss is outside allowed_domains" in line
+    assert "; discover: expected true or false, got int 1" in line

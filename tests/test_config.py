@@ -308,3 +308,37 @@ def test_both_ends_of_a_range_are_accepted(key: str) -> None:
 )
 def test_site_domains_are_accepted(domain: str) -> None:
     assert parse_site({**MINIMAL, "allowed_domains": [domain]}).allowed_domains == (domain,)
+
+
+def test_sitemaps_feeds_and_discover() -> None:
+    site = parse_site(MINIMAL, "x.toml")
+    assert (site.sitemaps, site.feeds, site.discover) == ((), (), True)
+    site = parse_site(
+        {
+            **MINIMAL,
+            "sitemaps": ["https://news.example.com/sitemap_news.xml"],
+            "feeds": ["https://news.example.com/rss.xml"],
+            "discover": False,
+        },
+        "x.toml",
+    )
+    assert site.sitemaps == ("https://news.example.com/sitemap_news.xml",)
+    assert site.feeds == ("https://news.example.com/rss.xml",)
+    assert site.discover is False
+
+
+def test_bad_sitemaps_feeds_and_discover_are_each_named() -> None:
+    bad = {
+        **MINIMAL,
+        "sitemaps": ["/sitemap.xml", "https://other.org/sitemap.xml"],
+        "feeds": [3],
+        "discover": "yes",
+    }
+    with pytest.raises(ConfigError) as err:
+        parse_site(bad, "x.toml")
+    keys = [key for key, _ in err.value.problems]
+    assert keys == ["sitemaps[0]", "feeds[0]", "sitemaps[1]", "discover"]
+    message = str(err.value)
+    assert "sitemaps[0]: expected an absolute http(s) URL, got '/sitemap.xml'" in message
+    assert "sitemaps[1]: https://other.org/sitemap.xml is outside allowed_domains" in message
+    assert "discover: expected true or false, got str 'yes'" in message

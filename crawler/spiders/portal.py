@@ -1,8 +1,13 @@
 """The one generic spider: discovers and fetches, nothing else.
 
-It walks start pages → list pages and their pagination → article pages within the site's
-allowed domains, as described by ``sites/<name>.toml``, and yields a `RawPage` per article.
-Turning the page into an Article happens in the pipelines (crawler/extract), not here.
+It reads the site's sitemaps and feeds (`crawler.discovery`), walks start pages → list pages and
+their pagination → article pages within the site's allowed domains, as described by
+``sites/<name>.toml``, and yields a `RawPage` per article. Turning the page into an Article
+happens in the pipelines (crawler/extract), not here.
+
+List pages beyond the start pages wait until the spider first goes idle: by then robots.txt,
+the sitemaps and the feeds have been read, and when one of them listed article entries the
+site is covered and its list pages are not walked (``zhengwen/discovery/lists_not_walked``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -19,7 +25,15 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, host_in_domains, resolve_site
-from crawler.drops import ERROR_PREFIX
+from crawler.discovery import (
+    DiscoveryRun,
+    Entry,
+    Limits,
+    default_sitemap_urls,
+    feed_links,
+    sitemaps_from_robots,
+)
+from crawler.drops import DISCOVERED_PREFIX, ERROR_PREFIX, SKIP_PREFIX
 from crawler.halt import count_unstored, storage_failed
 from crawler.incremental import Incremental
 from crawler.interrupt import count_abandoned
@@ -33,6 +47,24 @@ from storage.paths import sqlite_path
 
 #: Answers to a conditional re-check that the spider handles itself instead of as errors.
 RECHECK_STATUSES = [304, 404, 410]
+#: Request priorities: discovery first (it decides whether list pages are walked), then
+#: articles (what the user waits for), then list pages (they only feed the queue).
+PRIORITY = {"robots": 30, "sitemap": 20, "feed": 20, "article": 10, "list": 0}
+
+
+def discovery_limits(settings: Any) -> Limits:
+    """`Limits` from the ``ZHENGWEN_DISCOVERY_*`` settings (defaults: `Limits`)."""
+    d = Limits()
+    return Limits(
+        max_bytes=settings.getint("ZHENGWEN_DISCOVERY_MAX_BYTES", d.max_bytes),
+        max_decompressed=settings.getint("ZHENGWEN_DISCOVERY_MAX_DECOMPRESSED", d.max_decompressed),
+        max_depth=settings.getint("ZHENGWEN_DISCOVERY_MAX_DEPTH", d.max_depth),
+        max_urls_per_sitemap=settings.getint(
+            "ZHENGWEN_DISCOVERY_MAX_URLS_PER_SITEMAP", d.max_urls_per_sitemap
+        ),
+        max_entries=settings.getint("ZHENGWEN_DISCOVERY_MAX_ENTRIES", d.max_entries),
+        max_fetches=settings.getint("ZHENGWEN_DISCOVERY_MAX_FETCHES", d.max_fetches),
+    )
 
 
 def apply_site_settings(settings: Any, site: SiteConfig) -> None:
@@ -68,12 +100,20 @@ class PortalSpider(scrapy.Spider):
         #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
         self.incremental: Incremental | None = None
         self.fetch_state_error = False
+        #: This run's sitemaps and feeds (set when the spider starts).
+        self.discovery: DiscoveryRun | None = None
+        #: List pages found before discovery decided whether they are needed: (url, depth).
+        self.held_lists: list[tuple[str, int]] = []
+        #: Whether list pages beyond the start pages are followed as soon as they are found.
+        self.lists_open = not (self.site.discover or self.site.sitemaps or self.site.feeds)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
         spider: PortalSpider = super().from_crawler(crawler, *args, **kwargs)
         apply_site_settings(crawler.settings, spider.site)
         crawler.signals.connect(spider._close_incremental, signal=scrapy.signals.spider_closed)
+        crawler.signals.connect(spider._on_idle, signal=scrapy.signals.spider_idle)
+        crawler.signals.connect(spider._robots_received, signal=scrapy.signals.response_received)
         return spider
 
     def _open_incremental(self) -> None:
@@ -138,6 +178,14 @@ class PortalSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         self._open_incremental()
+        self.discovery = DiscoveryRun(
+            discovery_limits(self.crawler.settings),
+            ZoneInfo(self.site.timezone),
+            self._skip,
+            self.incremental.since if self.incremental is not None else None,
+        )
+        for discovery in self._discovery_starts():
+            yield discovery
         for url in self.site.start_urls:
             request = self._request(url, self.kind_of(url) or "list")
             if request is not None:
@@ -147,39 +195,241 @@ class PortalSpider(scrapy.Spider):
             # that is how a removal (404/410) is noticed.
             for url in self.incremental.recheck_urls():
                 if self.in_domains(url):
-                    request = self._request(url, "article")
+                    request = self._request(url, "article", source="recheck")
                     if request is not None:
                         yield request
 
-    def _request(self, url: str, kind: str) -> scrapy.Request | None:
+    # --- sitemaps and feeds (crawler.discovery) ------------------------------------------------
+
+    def _skip(self, reason: str) -> None:
+        self.crawler.stats.inc_value(f"{SKIP_PREFIX}{reason}")
+
+    def _discovery_starts(self) -> Iterator[scrapy.Request]:
+        """robots.txt of each start URL's origin (for its ``Sitemap:`` lines) when Scrapy does
+        not fetch it anyway (`_robots_received`), and the configured sitemaps and feeds."""
+        if self.site.discover and not self.site.politeness.obey_robots:
+            origins = dict.fromkeys(urljoin(u, "/robots.txt") for u in self.site.start_urls)
+            for url in origins:
+                request = self._fetch(url, "robots", self.parse_robots)
+                if request is not None:
+                    yield request
+        for url in self.site.sitemaps:
+            request = self._sitemap_request(url, 0)
+            if request is not None:
+                yield request
+        for url in self.site.feeds:
+            request = self._feed_request(url)
+            if request is not None:
+                yield request
+
+    def _fetch(
+        self, url: str, kind: str, callback: Any, meta: dict[str, Any] | None = None
+    ) -> scrapy.Request | None:
+        """A discovery request (robots.txt, a sitemap, a feed), charged to the page budget."""
+        if not self.in_domains(url):
+            self.crawler.stats.inc_value("zhengwen/discovery/offsite")
+            return None
+        key = key64(canonicalize_url(url))
+        if key in self.issued or not self._within_budget():
+            return None
+        self.issued.add(key)
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_discovery_error,
+            priority=PRIORITY[kind],
+            meta={"kind": kind, **(meta or {})},
+        )
+
+    def _sitemap_request(
+        self, url: str, depth: int, lastmod: datetime | None = None, probe: bool = False
+    ) -> scrapy.Request | None:
+        if self.discovery is None or not self.discovery.want(url, "sitemap", depth, lastmod):
+            return None
+        meta = {"sitemap_depth": depth, "probe": probe}
+        return self._fetch(url, "sitemap", self.parse_sitemap, meta)
+
+    def _feed_request(self, url: str) -> scrapy.Request | None:
+        if self.discovery is None or not self.discovery.want(url, "feed"):
+            return None
+        return self._fetch(url, "feed", self.parse_feed)
+
+    def _probe_defaults(self, robots_url: str) -> Iterator[scrapy.Request]:
+        """``/sitemap.xml`` and ``/sitemap_index.xml``, when nothing announced a sitemap."""
+        if self.site.sitemaps:
+            return
+        for url in default_sitemap_urls(robots_url):
+            request = self._sitemap_request(url, 0, probe=True)
+            if request is not None:
+                yield request
+
+    def _robots_received(self, response: Response, request: scrapy.Request) -> None:
+        """Scrapy's RobotsTxtMiddleware fetched a site's robots.txt (when robots are obeyed):
+        its ``Sitemap:`` lines are read from that answer rather than fetching it twice."""
+        if (
+            not self.site.discover
+            or self.discovery is None
+            or "kind" in request.meta
+            or not request.meta.get("dont_obey_robotstxt")
+            or urlsplit(request.url).path != "/robots.txt"
+        ):
+            return
+        found = self.parse_robots(response) if response.status == 200 else None
+        for follow in found or self._probe_defaults(request.url):
+            self.crawler.engine.crawl(follow)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        announced = sitemaps_from_robots(response.body, response.url)
+        self.crawler.stats.inc_value("zhengwen/discovery/robots_sitemaps", len(announced))
+        if not announced:
+            yield from self._probe_defaults(response.url)
+        for url in announced:
+            request = self._sitemap_request(url, 0)
+            if request is not None:
+                yield request
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        if self.discovery is None or count_unstored(self.crawler.stats):
+            return
+        self.crawler.stats.inc_value("zhengwen/discovery/sitemaps")
+        depth = int(response.meta.get("sitemap_depth", 0))
+        parsed = self.discovery.read_sitemap(response.body, response.url)
+        for child in parsed.children:
+            request = self._sitemap_request(child.url, depth + 1, child.lastmod)
+            if request is not None:
+                yield request
+        yield from self._entry_requests(parsed.entries)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        if self.discovery is None or count_unstored(self.crawler.stats):
+            return
+        self.crawler.stats.inc_value("zhengwen/discovery/feeds")
+        yield from self._entry_requests(
+            self.discovery.read_feed(response.body, response.url).entries
+        )
+
+    def _entry_requests(self, entries: list[Entry]) -> Iterator[scrapy.Request]:
+        """Article requests for the entries whose URL is an article of the site (by its article
+        patterns; without any, every in-domain entry is one). An entry dated after the last
+        successful run (`Incremental.since`) is re-checked even when archived and old."""
+        assert self.discovery is not None
+        since = self.discovery.since
+        for entry in entries:
+            kind = self.kind_of(entry.url)
+            if kind is None and not self.patterns.article and self.in_domains(entry.url):
+                if not any(p.search(entry.url) for p in self.patterns.deny):
+                    kind = "article"
+            if kind != "article":
+                self.crawler.stats.inc_value("zhengwen/discovery/entries_not_article")
+                continue
+            self.discovery.covered = True
+            when = entry.when
+            changed = since is not None and when is not None and when >= since
+            request = self._request(
+                entry.url, "article", source=entry.source, listed=entry.published, changed=changed
+            )
+            if request is not None:
+                yield request
+
+    def on_discovery_error(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """robots.txt or a default sitemap path the site does not have is no error; another
+        failed sitemap or feed is counted like any failed fetch."""
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        request = getattr(failure, "request", None)
+        meta = request.meta if request is not None else {}
+        absent = isinstance(failure.value, HttpError) and failure.value.response.status in (
+            404,
+            410,
+        )
+        if meta.get("kind") == "robots":
+            if request is not None:
+                yield from self._probe_defaults(request.url)
+            if absent:
+                return
+        elif meta.get("probe") and absent:
+            self.crawler.stats.inc_value("zhengwen/discovery/absent")
+            return
+        self.on_error(failure)
+
+    def _on_idle(self) -> None:
+        """First idle: discovery has said all it will. Walk the held list pages unless a
+        sitemap or feed covers the site."""
+        from scrapy.exceptions import DontCloseSpider
+
+        if self.lists_open or count_unstored(self.crawler.stats):
+            return
+        self.lists_open = True
+        held, self.held_lists = self.held_lists, []
+        if self.discovery is not None and self.discovery.covered:
+            self.crawler.stats.inc_value("zhengwen/discovery/lists_not_walked", len(held))
+            self.logger.info(
+                "Sitemaps or feeds list this site's articles: %d list pages not walked", len(held)
+            )
+            return
+        issued = 0
+        for url, depth in held:
+            request = self._request(url, "list")
+            if request is not None:
+                request.meta["depth"] = depth
+                self.crawler.engine.crawl(request)
+                issued += 1
+        if issued:
+            raise DontCloseSpider
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _within_budget(self) -> bool:
+        """Whether the page budget (``max_pages``) allows one more request.
+
+        The budget is enforced when requests are issued, rather than by closing the spider after
+        N responses: requests already in flight would overshoot that bound.
+        """
+        if self.site.max_pages is None or len(self.issued) < self.site.max_pages:
+            return True
+        if not self.crawler.stats.get_value("zhengwen/spider/skipped/max_pages"):
+            # Once: a trap would log a line per link; the count is in the run record.
+            self.logger.info(
+                "Page budget of %d reached (max_pages): further links are skipped",
+                self.site.max_pages,
+            )
+        self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
+        return False
+
+    def _request(
+        self,
+        url: str,
+        kind: str,
+        *,
+        source: str = "list",
+        listed: datetime | None = None,
+        changed: bool = False,
+    ) -> scrapy.Request | None:
         """A request for a URL not yet issued, within the page budget (``max_pages``).
 
-        The budget is enforced here, when requests are issued, rather than by closing the
-        spider after N responses: requests already in flight would overshoot that bound.
+        ``source``: how the URL was found (counted per article page fetched); ``listed``: the
+        publication time its sitemap or feed gave; ``changed``: its sitemap or feed dates it
+        after the last successful run (re-checked even when archived and old).
         """
         key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None
-        plan = self.incremental.plan(key) if kind == "article" and self.incremental else None
+        plan = (
+            self.incremental.plan(key, changed) if kind == "article" and self.incremental else None
+        )
         if plan is not None and plan.skip:
             # Not fetched and not charged to the page budget: the archive already has it.
             self.skipped_known.add(key)
             self.crawler.stats.inc_value(f"zhengwen/incremental/skipped/{plan.reason}")
             return None
-        if self.site.max_pages is not None and len(self.issued) >= self.site.max_pages:
-            if not self.crawler.stats.get_value("zhengwen/spider/skipped/max_pages"):
-                # Once: a trap would log a line per link; the count is in the run record.
-                self.logger.info(
-                    "Page budget of %d reached (max_pages): further links are skipped",
-                    self.site.max_pages,
-                )
-            self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
+        if not self._within_budget():
             return None
         self.issued.add(key)
         callback = self.parse_article if kind == "article" else self.parse_list
-        # Articles first: list pages only feed the queue, articles are what the user waits for.
-        priority = 10 if kind == "article" else 0
-        meta: dict[str, Any] = {"kind": kind}
+        priority = PRIORITY[kind]
+        meta: dict[str, Any] = {"kind": kind, "discovery": source}
+        if listed is not None:
+            meta["listed_published"] = listed
         headers: dict[str, str] = {}
         if plan is not None:
             self.crawler.stats.inc_value("zhengwen/incremental/rechecks")
@@ -202,8 +452,17 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value(f"{ERROR_PREFIX}list_not_html")
             return
+        if self.site.discover and self.discovery is not None:
+            for url in feed_links(response.text, response.url):
+                feed = self._feed_request(url)
+                if feed is not None:
+                    yield feed
+        depth = int(response.meta.get("depth", 0)) + 1
         for link in self.links.extract_links(response):
             kind = self.kind_of(link.url)
+            if kind == "list" and not self.lists_open:
+                self.held_lists.append((link.url, depth))
+                continue
             request = self._request(link.url, kind) if kind is not None else None
             if request is not None:
                 yield request
@@ -224,6 +483,7 @@ class PortalSpider(scrapy.Spider):
                 self.logger.info("Article removed (%s): %s", response.status, response.url)
             return
         self.crawler.stats.inc_value("zhengwen/spider/article_pages")
+        self.crawler.stats.inc_value(DISCOVERED_PREFIX + response.meta.get("discovery", "list"))
         self._record(response.url, response.status, response.headers, None, fetched_at)
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         yield RawPage(
@@ -238,6 +498,7 @@ class PortalSpider(scrapy.Spider):
             },
             http_encoding=_charset(content_type),
             depth=int(response.meta.get("depth", 0)),
+            listed_published=response.meta.get("listed_published"),
         )
 
     def on_error(self, failure: Failure) -> None:

@@ -382,7 +382,11 @@ def test_traps_are_bounded_by_the_page_budget_too(tmp_path: Path) -> None:
         )
         result = _crawl(tmp_path, faults, portal, text)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert faults.state.count("/trap/") == budget
+        # Sitemaps and feeds count against the budget too: the default sitemap paths are
+        # probed (404 here), the rest of the budget goes to the traps.
+        probes = faults.state.count("/sitemap")
+        assert probes >= 1
+        assert faults.state.count("/trap/") + probes == budget
     assert result.status == "ok"
     assert result.counters["pages_fetched"] == budget  # robots.txt is fetched, not counted
     assert result.counters["skipped"]["max_pages"] >= 1

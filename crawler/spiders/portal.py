@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, host_in_domains, resolve_site
+from crawler.discovery.zeroconfig import ZeroConfig
 from crawler.drops import ERROR_PREFIX
 from crawler.halt import count_unstored, storage_failed
 from crawler.incremental import Incremental
@@ -68,12 +69,16 @@ class PortalSpider(scrapy.Spider):
         #: The archive's view of the site; None with ZHENGWEN_INCREMENTAL = False.
         self.incremental: Incremental | None = None
         self.fetch_state_error = False
+        #: Learning what articles look like, for a site without article patterns (zero-config).
+        self.zero = ZeroConfig(self.site) if ZeroConfig.wanted(self.site) else None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
         spider: PortalSpider = super().from_crawler(crawler, *args, **kwargs)
         apply_site_settings(crawler.settings, spider.site)
         crawler.signals.connect(spider._close_incremental, signal=scrapy.signals.spider_closed)
+        if spider.zero is not None:
+            spider.zero.connect(crawler)
         return spider
 
     def _open_incremental(self) -> None:
@@ -128,6 +133,8 @@ class PortalSpider(scrapy.Spider):
         """'article', 'list' or None (not followed). Deny patterns win; articles before lists."""
         if not self.in_domains(url) or any(p.search(url) for p in self.patterns.deny):
             return None
+        if self.zero is not None:
+            return self.zero.kind_of(url)
         if any(p.search(url) for p in self.patterns.article):
             return "article"
         if any(p.search(url) for p in self.patterns.listing) or any(
@@ -157,6 +164,8 @@ class PortalSpider(scrapy.Spider):
         The budget is enforced here, when requests are issued, rather than by closing the
         spider after N responses: requests already in flight would overshoot that bound.
         """
+        if self.zero is not None:
+            url = self.zero.clean(url)
         key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None
@@ -179,6 +188,8 @@ class PortalSpider(scrapy.Spider):
         callback = self.parse_article if kind == "article" else self.parse_list
         # Articles first: list pages only feed the queue, articles are what the user waits for.
         priority = 10 if kind == "article" else 0
+        if self.zero is not None:
+            callback, priority = self.parse_learned, self.zero.priority(url, kind)
         meta: dict[str, Any] = {"kind": kind}
         headers: dict[str, str] = {}
         if plan is not None:
@@ -194,6 +205,11 @@ class PortalSpider(scrapy.Spider):
             meta=meta,
             headers=headers,
         )
+
+    def parse_learned(self, response: Response) -> Iterator[Any]:
+        """Any page of a zero-config site: judged by its content (`crawler.discovery`)."""
+        assert self.zero is not None
+        return self.zero.parse(self, response)
 
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
         if count_unstored(self.crawler.stats):

@@ -702,6 +702,9 @@ from crawler.cli_query import query_commands  # noqa: E402
 
 for _command in query_commands(archive_option, db_option):
     cli.add_command(_command)
+from crawler.cli_newsite import new_site_command  # noqa: E402
+
+cli.add_command(new_site_command(_echo_table))
 
 
 if __name__ == "__main__":

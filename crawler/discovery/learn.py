@@ -20,10 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 PageKind = Literal["article", "list", "other", "duplicate"]
 
-#: Query keys that only say where a click came from: removed before a URL is requested, so
-#: that one article linked with ``?utm_source=a`` and ``?spm=b`` is fetched once.
+#: Query keys that only say where a click came from (share buttons, analytics): removed before
+#: a URL is matched or requested, so that one article linked with ``?utm_source=a`` and
+#: ``?spm=b`` is fetched once. Only keys no CMS uses to select content.
 TRACKING_KEYS = frozenset(
-    {"spm", "from", "src", "ref", "referer", "fbclid", "gclid", "share", "scene", "wfr", "source"}
+    {"spm", "from", "ref", "fbclid", "gclid", "scene", "wfr", "isappinstalled"}
 )
 TRACKING_PREFIXES = ("utm_",)
 
@@ -318,6 +319,10 @@ class Learner:
         for s in self._stats(shape_of(url)):
             s.issued += 1
 
+    def issued_count(self, url: str) -> int:
+        stats = self.exact.get(shape_of(url).exact)
+        return stats.issued if stats is not None else 0
+
     def observe(self, url: str, kind: PageKind, found: int = 0) -> None:
         """What a fetched page turned out to be, and how many new article links it gave."""
         for s in self._stats(shape_of(url)):
@@ -366,19 +371,23 @@ class Learner:
         """Regexes for a site config: article shapes, list shapes whose pages gave articles,
         and of those the ones numbered like pages (pagination). A general shape is written when
         every fetched exact shape under it is of the kind (two sections of the same layout make
-        one pattern that also covers a third); else the exact shapes are."""
-        article = self._regexes(self._is_article)
-        lists = self._regexes(self._is_list)
+        one pattern that also covers a third); else the exact shapes that are."""
+        article = self._regexes(self._is_article, lambda group: True)
+        # A list shape counts when its pages gave new articles; a page 2 whose articles were
+        # all met before still counts when its general shape (every section's page 2) gave some.
+        lists = self._regexes(
+            lambda s: s.listing > 0 and s.article == 0,
+            lambda group: sum(s.found for s in group) > 0,
+        )
         paged = tuple(p for p in lists if _numbered(p))
         return LearnedPatterns(article, tuple(p for p in lists if p not in paged), paged)
 
     def _is_article(self, s: ShapeStats) -> bool:
         return s.article > 0 and s.article >= ARTICLE_SHARE * s.fetched
 
-    def _is_list(self, s: ShapeStats) -> bool:
-        return s.listing > 0 and s.article == 0 and s.found > 0
-
-    def _regexes(self, good: Callable[[ShapeStats], bool]) -> tuple[str, ...]:
+    def _regexes(
+        self, good: Callable[[ShapeStats], bool], useful: Callable[[list[ShapeStats]], bool]
+    ) -> tuple[str, ...]:
         groups: dict[str, list[str]] = {}
         for key, stats in self.exact.items():
             if stats.fetched:
@@ -386,12 +395,11 @@ class Learner:
         out: list[str] = []
         for _, keys in sorted(groups.items()):
             chosen = [k for k in keys if good(self.exact[k])]
-            if not chosen:
+            if len(chosen) == len(keys) and useful([self.exact[k] for k in keys]):
+                shape = self.shapes[chosen[0]]
+                out.append(shape.regex(general=len(keys) >= 2))
                 continue
-            if len(chosen) == len(keys) and len(keys) >= 2:
-                out.append(self.shapes[chosen[0]].regex(general=True))
-            else:
-                out.extend(self.shapes[k].regex() for k in sorted(chosen))
+            out.extend(self.shapes[k].regex() for k in sorted(chosen) if useful([self.exact[k]]))
         return tuple(dict.fromkeys(out))
 
     def report(self) -> dict[str, dict[str, int]]:

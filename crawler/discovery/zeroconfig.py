@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 
 #: Setting: a file the spider writes what it learned to when it closes (``new-site``).
 REPORT_SETTING = "ZHENGWEN_DISCOVERY_REPORT"
+#: Setting: a sample (``new-site``): at most `SAMPLE_PER_SHAPE` links of one URL shape are
+#: requested, so that a small page budget is spread over every kind of page the portal has
+#: instead of spent on the first list's articles.
+SAMPLE_SETTING = "ZHENGWEN_DISCOVERY_SAMPLE"
+#: A few more than `learn.EXPLORE`: enough pages of a shape to learn what it is.
+SAMPLE_PER_SHAPE = 4
 STATS = "zhengwen/discovery/"
 _OFFSET_RE = re.compile(r"(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)([+-])(\d{2}):?(\d{2})\b")
 
@@ -152,6 +158,10 @@ class ZeroConfig:
         self.starts = {canonicalize_url(clean_url(u)) for u in site.start_urls}
         self.report_path: str | None = None
         self.crawler: Any = None
+        self.sample = False
+        #: Links met so far (hashes of their canonical form): a page's yield is the article
+        #: links it showed first, whether or not the page budget let them be requested.
+        self.met: set[int] = set()
 
     @staticmethod
     def wanted(site: SiteConfig) -> bool:
@@ -163,11 +173,12 @@ class ZeroConfig:
 
         self.crawler = crawler
         self.report_path = crawler.settings.get(REPORT_SETTING)
+        self.sample = crawler.settings.getbool(SAMPLE_SETTING)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
 
-    clean = staticmethod(clean_url)
-
     def kind_of(self, url: str) -> str | None:
+        if self.sample and self.learner.issued_count(url) >= SAMPLE_PER_SHAPE:
+            return None
         kind = self.learner.kind(url)
         if kind is None and self.crawler is not None:
             self.crawler.stats.inc_value(f"{STATS}pruned")
@@ -222,11 +233,17 @@ class ZeroConfig:
         requests = []
         found = 0
         for link in spider.links.extract_links(response):
-            link_kind = spider.kind_of(link.url)
-            request = spider._request(link.url, link_kind) if link_kind is not None else None
+            target = clean_url(link.url)
+            key = hash(canonicalize_url(target))
+            if key not in self.met and spider.in_domains(target):
+                self.met.add(key)
+                found += self.learner.article_score(target) >= 0.5
+            link_kind = spider.kind_of(target)
+            request = spider._request(target, link_kind) if link_kind is not None else None
             if request is not None:
                 requests.append(request)
-                found += link_kind == "article"
+        if kind == "other" and found:
+            kind = "list"  # a short list (a day's archive of two articles) is still a list
         self.learner.observe(url, kind, found)
         stats.inc_value(f"{STATS}pages/{kind}")
         if kind == "article":

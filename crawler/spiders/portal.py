@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from w3lib.url import canonicalize_url
 
 from crawler.config import SiteConfig, host_in_domains, resolve_site
+from crawler.discovery.learn import clean_url
 from crawler.discovery.zeroconfig import ZeroConfig
 from crawler.drops import ERROR_PREFIX
 from crawler.halt import count_unstored, storage_failed
@@ -131,6 +132,7 @@ class PortalSpider(scrapy.Spider):
 
     def kind_of(self, url: str) -> str | None:
         """'article', 'list' or None (not followed). Deny patterns win; articles before lists."""
+        url = clean_url(url)
         if not self.in_domains(url) or any(p.search(url) for p in self.patterns.deny):
             return None
         if self.zero is not None:
@@ -164,8 +166,7 @@ class PortalSpider(scrapy.Spider):
         The budget is enforced here, when requests are issued, rather than by closing the
         spider after N responses: requests already in flight would overshoot that bound.
         """
-        if self.zero is not None:
-            url = self.zero.clean(url)
+        url = clean_url(url)  # tracking parameters (crawler.discovery.learn.TRACKING_KEYS)
         key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None

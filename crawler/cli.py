@@ -185,13 +185,22 @@ def crawl(
 ) -> None:
     """Crawl one site into the archive.
 
-    SITE_OR_CONFIG is a site name (looked up as sites/NAME.toml) or a path to a .toml config.
+    SITE_OR_CONFIG is a site name (looked up as sites/NAME.toml), a path to a .toml config, or
+    a portal's URL: a zero-config crawl within its host that learns what its articles look
+    like, into a site named after the host (`zhengwen new-site URL` writes a config instead).
 
     Example: zhengwen crawl sites/example.toml --archive archive --max-pages 200
     """
+    from crawler.discovery.zeroconfig import UrlProblem, is_url, zero_config_site
+
     try:
-        site = resolve_site(site_or_config)
-    except ConfigError as exc:
+        if is_url(site_or_config):
+            site, note = zero_config_site(site_or_config)
+            if note:
+                click.echo(f"note: {note}", err=True)
+        else:
+            site = resolve_site(site_or_config)
+    except (ConfigError, UrlProblem) as exc:
         fail(str(exc), EXIT_USAGE)
     if _is_bundled_demo(site):
         fail(
@@ -199,7 +208,7 @@ def crawl(
             "a placeholder address); run `zhengwen demo --archive DIR [--db URL]` instead",
             EXIT_USAGE,
         )
-    _crawl_and_report(
+    result = _crawl_and_report(
         site,
         archive,
         db_url,
@@ -208,6 +217,8 @@ def crawl(
         log_level=log_level,
         trigger=trigger,
     )
+    if result.counters.errors.get("not_html") and not result.counters.stored:
+        fail(f"{site.start_urls[0]} is not an HTML page: nothing to discover", EXIT_FAILED)
 
 
 def _is_bundled_demo(site: Any) -> bool:
@@ -697,6 +708,9 @@ from crawler.cli_query import query_commands  # noqa: E402
 
 for _command in query_commands(archive_option, db_option):
     cli.add_command(_command)
+from crawler.cli_newsite import new_site_command  # noqa: E402
+
+cli.add_command(new_site_command(_echo_table))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Discovery: where a portal says its articles are, without walking its HTML.
+"""Discovery: where a portal's articles are.
 
 Sitemaps (robots.txt's ``Sitemap:`` lines, the default paths, indexes, Google News sitemaps) and
-RSS/Atom feeds, parsed into one `Entry` type. Pure parsing and per-run bookkeeping: no Scrapy
-engine here; the `portal` spider fetches and calls in (``crawler/spiders/portal.py``).
+RSS/Atom feeds, parsed into one `Entry` type; learned URL shapes and page judging for a portal
+without a config (zero-config crawling and ``new-site``). Pure modules (`sitemaps`, `feeds`,
+`learn`, `pages`) know nothing of Scrapy; the `portal` spider fetches and calls in
+(``crawler/spiders/portal.py``), `zeroconfig` is its side of the learning.
 """
 
 from crawler.discovery.entries import Entry, Limits, Parsed

@@ -33,6 +33,8 @@ from crawler.discovery import (
     feed_links,
     sitemaps_from_robots,
 )
+from crawler.discovery.learn import clean_url
+from crawler.discovery.zeroconfig import ZeroConfig
 from crawler.drops import DISCOVERED_PREFIX, ERROR_PREFIX, SKIP_PREFIX
 from crawler.halt import count_unstored, storage_failed
 from crawler.incremental import Incremental
@@ -106,6 +108,8 @@ class PortalSpider(scrapy.Spider):
         self.held_lists: list[tuple[str, int]] = []
         #: Whether list pages beyond the start pages are followed as soon as they are found.
         self.lists_open = not (self.site.discover or self.site.sitemaps or self.site.feeds)
+        #: Learning what articles look like, for a site without article patterns (zero-config).
+        self.zero = ZeroConfig(self.site) if ZeroConfig.wanted(self.site) else None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> PortalSpider:
@@ -114,6 +118,8 @@ class PortalSpider(scrapy.Spider):
         crawler.signals.connect(spider._close_incremental, signal=scrapy.signals.spider_closed)
         crawler.signals.connect(spider._on_idle, signal=scrapy.signals.spider_idle)
         crawler.signals.connect(spider._robots_received, signal=scrapy.signals.response_received)
+        if spider.zero is not None:
+            spider.zero.connect(crawler)
         return spider
 
     def _open_incremental(self) -> None:
@@ -166,8 +172,11 @@ class PortalSpider(scrapy.Spider):
 
     def kind_of(self, url: str) -> str | None:
         """'article', 'list' or None (not followed). Deny patterns win; articles before lists."""
+        url = clean_url(url)
         if not self.in_domains(url) or any(p.search(url) for p in self.patterns.deny):
             return None
+        if self.zero is not None:
+            return self.zero.kind_of(url)
         if any(p.search(url) for p in self.patterns.article):
             return "article"
         if any(p.search(url) for p in self.patterns.listing) or any(
@@ -316,7 +325,9 @@ class PortalSpider(scrapy.Spider):
         since = self.discovery.since
         for entry in entries:
             kind = self.kind_of(entry.url)
-            if kind is None and not self.patterns.article and self.in_domains(entry.url):
+            # Without article patterns (zero-config: pages are judged by content once fetched)
+            # every in-domain entry that no deny pattern refuses is an article candidate.
+            if kind != "article" and not self.patterns.article and self.in_domains(entry.url):
                 if not any(p.search(entry.url) for p in self.patterns.deny):
                     kind = "article"
             if kind != "article":
@@ -411,6 +422,7 @@ class PortalSpider(scrapy.Spider):
         publication time its sitemap or feed gave; ``changed``: its sitemap or feed dates it
         after the last successful run (re-checked even when archived and old).
         """
+        url = clean_url(url)  # tracking parameters (crawler.discovery.learn.TRACKING_KEYS)
         key = key64(canonicalize_url(url))
         if key in self.issued or key in self.skipped_known:
             return None
@@ -427,6 +439,8 @@ class PortalSpider(scrapy.Spider):
         self.issued.add(key)
         callback = self.parse_article if kind == "article" else self.parse_list
         priority = PRIORITY[kind]
+        if self.zero is not None:
+            callback, priority = self.parse_learned, self.zero.priority(url, kind)
         meta: dict[str, Any] = {"kind": kind, "discovery": source}
         if listed is not None:
             meta["listed_published"] = listed
@@ -445,6 +459,23 @@ class PortalSpider(scrapy.Spider):
             headers=headers,
         )
 
+    def parse_learned(self, response: Response) -> Iterator[Any]:
+        """Any page of a zero-config site: judged by its content (`crawler.discovery`); the
+        feeds it announces are read as on a configured site's list pages."""
+        assert self.zero is not None
+        if isinstance(response, TextResponse) and not count_unstored(self.crawler.stats):
+            yield from self._announced_feeds(response)
+        yield from self.zero.parse(self, response)
+
+    def _announced_feeds(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """Requests for the RSS/Atom feeds a page announces (``<link rel="alternate">``)."""
+        if not self.site.discover or self.discovery is None:
+            return
+        for url in feed_links(response.text, response.url):
+            feed = self._feed_request(url)
+            if feed is not None:
+                yield feed
+
     def parse_list(self, response: Response) -> Iterator[scrapy.Request]:
         if count_unstored(self.crawler.stats):
             return  # the crawl was halted (crawler.halt): no new requests
@@ -452,11 +483,7 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value(f"{ERROR_PREFIX}list_not_html")
             return
-        if self.site.discover and self.discovery is not None:
-            for url in feed_links(response.text, response.url):
-                feed = self._feed_request(url)
-                if feed is not None:
-                    yield feed
+        yield from self._announced_feeds(response)
         depth = int(response.meta.get("depth", 0)) + 1
         for link in self.links.extract_links(response):
             kind = self.kind_of(link.url)

@@ -189,3 +189,35 @@ def test_bad_input_is_one_line_with_its_exit_code(
         assert result.returncode == code, (args, result.stderr)
         assert len(errors) == 1 and words in errors[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["sitemaps", "feeds"])
+def test_zero_config_reads_sitemaps_and_feeds_and_new_site_writes_them(
+    tmp_path: Path, kind: str
+) -> None:
+    """Portals whose articles no HTML page links (only a sitemap index of news sitemaps, or
+    only RSS and Atom feeds): the crawl by URL finds them all there, and ``new-site`` writes
+    the sitemaps or feeds it read into the config, which crawls the same articles."""
+    from crawler.demo.discovery_portals import serve_discovery
+
+    portal = Portal.generate(n_articles=30, seed=8080)
+    with serve_discovery(portal, kind) as server:  # type: ignore[arg-type]
+        truth = {a.url(server.url) for a in portal.articles()}
+        by_url = zhengwen(
+            "crawl", server.url + "/", "--archive", str(tmp_path / "a1"), "--quiet", cwd=tmp_path
+        )
+        assert by_url.returncode == 0, by_url.stderr
+        assert stored_urls(tmp_path / "a1") == truth, by_url.stdout + by_url.stderr
+        sites = tmp_path / "sites"
+        made = zhengwen(
+            "new-site", server.url + "/", "--name", kind, "--sites-dir", str(sites), cwd=tmp_path
+        )
+        assert made.returncode == 0, made.stderr
+        text = (sites / f"{kind}.toml").read_text(encoding="utf-8")
+        key = "sitemaps" if kind == "sitemaps" else "feeds"
+        assert re.search(rf"^{key} = \[\"{re.escape(server.url)}/", text, re.M), text
+        by_config = zhengwen(
+            "crawl", str(sites / f"{kind}.toml"), "--archive", str(tmp_path / "a2"), cwd=tmp_path
+        )
+        assert by_config.returncode == 0, by_config.stderr
+        assert stored_urls(tmp_path / "a2") == truth

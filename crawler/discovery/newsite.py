@@ -107,7 +107,7 @@ def config_text(site: SiteConfig, sample: Sample) -> str:
     """The TOML of the learned config (checked by `parse_site` before it is returned)."""
     report = sample.report
     article = report.get("article") or []
-    if not article:
+    if not article or not sample.articles:
         raise NewSiteError(
             f"no article found in a sample of {sample.result.counters.pages_fetched} pages of "
             f"{site.start_urls[0]}; try a larger --sample",
@@ -126,6 +126,10 @@ def config_text(site: SiteConfig, sample: Sample) -> str:
         lines.append(f"encoding = {_str(encoding)}")
     if site.private_hosts:
         lines.append(f"allow_private = [{', '.join(_str(h) for h in site.private_hosts)}]")
+    for key in ("sitemaps", "feeds"):
+        found = report.get(key) or []
+        if found:
+            lines.append(f"{key} = [{', '.join(_str(u) for u in found)}]")
     lines += ["", "[urls]"]
     for key, values in (
         ("article", article),

@@ -44,6 +44,9 @@ class DiscoveryRun:
         self.fetches = 0
         self.entries = 0
         self.covered = False
+        #: The sitemaps (read at the top, not through an index) and feeds that listed
+        #: something this run, in the order read: what ``new-site`` writes into a config.
+        self.found: dict[Kind, list[str]] = {"sitemap": [], "feed": []}
         """A sitemap or feed listed article entries this run (or an index listed sitemaps read
         by an earlier run): list pages beyond the start pages are then not walked."""
 
@@ -67,6 +70,11 @@ class DiscoveryRun:
         self.seen.add(key)
         self.fetches += 1
         return True
+
+    def found_useful(self, url: str, kind: Kind) -> None:
+        """``url`` (a top-level sitemap or a feed) listed entries or sitemaps."""
+        if url not in self.found[kind]:
+            self.found[kind].append(url)
 
     def read_sitemap(self, body: bytes, url: str) -> Parsed:
         return self._take(parse_sitemap(body, url, self.tz, self.limits))

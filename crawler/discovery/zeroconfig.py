@@ -14,6 +14,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from w3lib.url import canonicalize_url
 
 from crawler.addresses import host_port, is_private_host
 from crawler.config import NAME_RE, Politeness, SiteConfig
+from crawler.discovery.entries import Child
 from crawler.discovery.learn import Learner, clean_url
 from crawler.discovery.pages import Template, judge, walk
 from crawler.drops import ERROR_PREFIX
@@ -40,6 +42,10 @@ REPORT_SETTING = "ZHENGWEN_DISCOVERY_REPORT"
 SAMPLE_SETTING = "ZHENGWEN_DISCOVERY_SAMPLE"
 #: A few more than `learn.EXPLORE`: enough pages of a shape to learn what it is.
 SAMPLE_PER_SHAPE = 4
+#: In a sample, the sitemaps of an index that are read: the newest two. A portal's index lists
+#: a sitemap per day or month; reading them all would spend a 30-page sample on sitemaps
+#: before a single article, and two (each listing its own articles) show every shape there is.
+SAMPLE_SITEMAPS_PER_INDEX = 2
 STATS = "zhengwen/discovery/"
 _OFFSET_RE = re.compile(r"(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?)([+-])(\d{2}):?(\d{2})\b")
 
@@ -176,6 +182,14 @@ class ZeroConfig:
         self.sample = crawler.settings.getbool(SAMPLE_SETTING)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
 
+    def sitemaps_to_read(self, children: list[Child]) -> list[Child]:
+        """The sitemaps of an index to read: all of them, or in a sample the newest few."""
+        if not self.sample:
+            return children
+        oldest = datetime.min.replace(tzinfo=UTC)
+        newest = sorted(children, key=lambda e: e.lastmod or oldest, reverse=True)
+        return newest[:SAMPLE_SITEMAPS_PER_INDEX]
+
     def kind_of(self, url: str) -> str | None:
         if self.sample and self.learner.issued_count(url) >= SAMPLE_PER_SHAPE:
             return None
@@ -266,7 +280,7 @@ class ZeroConfig:
             return None
         return target
 
-    def _closed(self) -> None:
+    def _closed(self, spider: Any = None) -> None:
         if self.crawler is not None:
             self.crawler.stats.set_value(f"{STATS}shapes", len(self.learner.exact))
         if not self.report_path:
@@ -277,8 +291,17 @@ class ZeroConfig:
             "list": list(patterns.listing),
             "pagination": list(patterns.pagination),
             "shapes": self.learner.report(),
+            **_found(spider),
             **self.facts.as_dict(),
         }
         Path(self.report_path).write_text(
             json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
         )
+
+
+def _found(spider: Any) -> dict[str, list[str]]:
+    """The sitemaps and feeds that listed something this run (``sitemaps``, ``feeds``)."""
+    discovery = getattr(spider, "discovery", None)
+    if discovery is None:
+        return {"sitemaps": [], "feeds": []}
+    return {"sitemaps": list(discovery.found["sitemap"]), "feeds": list(discovery.found["feed"])}

@@ -303,7 +303,12 @@ class PortalSpider(scrapy.Spider):
         self.crawler.stats.inc_value("zhengwen/discovery/sitemaps")
         depth = int(response.meta.get("sitemap_depth", 0))
         parsed = self.discovery.read_sitemap(response.body, response.url)
-        for child in parsed.children:
+        if depth == 0 and (parsed.children or parsed.entries):
+            self.discovery.found_useful(response.url, "sitemap")
+        children = (
+            parsed.children if self.zero is None else self.zero.sitemaps_to_read(parsed.children)
+        )
+        for child in children:
             request = self._sitemap_request(child.url, depth + 1, child.lastmod)
             if request is not None:
                 yield request
@@ -313,9 +318,10 @@ class PortalSpider(scrapy.Spider):
         if self.discovery is None or count_unstored(self.crawler.stats):
             return
         self.crawler.stats.inc_value("zhengwen/discovery/feeds")
-        yield from self._entry_requests(
-            self.discovery.read_feed(response.body, response.url).entries
-        )
+        entries = self.discovery.read_feed(response.body, response.url).entries
+        if entries:
+            self.discovery.found_useful(response.url, "feed")
+        yield from self._entry_requests(entries)
 
     def _entry_requests(self, entries: list[Entry]) -> Iterator[scrapy.Request]:
         """Article requests for the entries whose URL is an article of the site (by its article

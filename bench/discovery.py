@@ -358,12 +358,15 @@ def _counts(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "–"
 
 
+def header(*columns: str) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def zhengwen_table(results: dict[str, Any]) -> list[str]:
-    rows = [
-        "| portal | mode | run | articles | stored | recall | not articles stored | "
-        "article req. / new stored | all req. / new stored | found by | skips | errors |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = header(
+        *("portal", "mode", "run", "articles", "stored", "recall", "not articles stored"),
+        *("article req. / new stored", "all req. / new stored", "found by", "skips", "errors"),
+    )
     for spec in PORTALS:
         for mode in spec.modes:
             res = results["zhengwen"][f"{spec.letter}:{mode}"]
@@ -388,11 +391,10 @@ def zhengwen_table(results: dict[str, Any]) -> list[str]:
 
 
 def trafilatura_table(results: dict[str, Any]) -> list[str]:
-    rows = [
-        "| portal | trafilatura | articles | found | recall | requests | pages incl. article "
-        "fetches | pages per found article |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows = header(
+        *("portal", "trafilatura", "articles", "found", "recall", "requests"),
+        *("pages incl. article fetches", "pages per found article"),
+    )
     for spec in PORTALS:
         for method, res in results["trafilatura"][spec.letter].items():
             label = f"({spec.letter}) {spec.name}"

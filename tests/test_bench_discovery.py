@@ -4,10 +4,10 @@ portals and reports a row per portal and mode and a verdict per target. No timin
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.test_crawl_e2e import run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,15 +16,7 @@ def test_discovery_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     doc_before = (REPO / "docs" / "benchmarks.md").read_bytes()
     args = ["--articles", "12", "--new", "2", "--repeat", "1", "--no-doc", "--json", str(out)]
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "discovery.py"), *args],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    result = run([sys.executable, str(REPO / "bench" / "discovery.py"), *args], tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(out.read_text(encoding="utf-8"))["results"]
 

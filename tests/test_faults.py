@@ -382,10 +382,9 @@ def test_traps_are_bounded_by_the_page_budget_too(tmp_path: Path) -> None:
         )
         result = _crawl(tmp_path, faults, portal, text)
         assert result.returncode == 0, result.stderr[-3000:]
-        # Sitemaps and feeds count against the budget too: the default sitemap paths are
-        # probed (404 here), the rest of the budget goes to the traps.
+        # Sitemaps and feeds count against the budget too (the default sitemap paths are
+        # probed when the crawl first runs out of requests, if the budget is not spent).
         probes = faults.state.count("/sitemap")
-        assert probes >= 1
         assert faults.state.count("/trap/") + probes == budget
     assert result.status == "ok"
     assert result.counters["pages_fetched"] == budget  # robots.txt is fetched, not counted

@@ -104,6 +104,8 @@ class PortalSpider(scrapy.Spider):
         self.fetch_state_error = False
         #: This run's sitemaps and feeds (set when the spider starts).
         self.discovery: DiscoveryRun | None = None
+        #: robots.txt URLs of origins whose default sitemap paths are probed at the first idle.
+        self.probe_origins: list[str] = []
         #: List pages found before discovery decided whether they are needed: (url, depth).
         self.held_lists: list[tuple[str, int]] = []
         #: Whether list pages beyond the start pages are followed as soon as they are found.
@@ -264,13 +266,30 @@ class PortalSpider(scrapy.Spider):
         return self._fetch(url, "feed", self.parse_feed)
 
     def _probe_defaults(self, robots_url: str) -> Iterator[scrapy.Request]:
-        """``/sitemap.xml`` and ``/sitemap_index.xml``, when nothing announced a sitemap."""
-        if self.site.sitemaps:
-            return
-        for url in default_sitemap_urls(robots_url):
-            request = self._sitemap_request(url, 0, probe=True)
-            if request is not None:
-                yield request
+        """``/sitemap.xml`` and ``/sitemap_index.xml`` of this origin, when nothing announced a
+        sitemap: not now but when the crawl first runs out of requests (`_on_idle`), and only
+        if no feed or sitemap has covered the site by then. A portal's home page often
+        announces a feed; guessing at sitemap paths first would cost two requests for nothing.
+        """
+        if not self.site.sitemaps and robots_url not in self.probe_origins:
+            self.probe_origins.append(robots_url)
+        yield from ()
+
+    def _probe_requests(self) -> list[scrapy.Request]:
+        """The deferred default-sitemap probes (`_probe_defaults`), once per run."""
+        origins, self.probe_origins = self.probe_origins, []
+        if self.discovery is None or self.discovery.covered:
+            return []
+        if self.zero is not None and self.crawler.stats.get_value("zhengwen/spider/article_pages"):
+            # A zero-config crawl that found its articles through the portal's pages: the
+            # learned walk covers the site, a guess at unannounced sitemaps would not add.
+            return []
+        requests = [
+            self._sitemap_request(url, 0, probe=True)
+            for origin in origins
+            for url in default_sitemap_urls(origin)
+        ]
+        return [r for r in requests if r is not None]
 
     def _robots_received(self, response: Response, request: scrapy.Request) -> None:
         """Scrapy's RobotsTxtMiddleware fetched a site's robots.txt (when robots are obeyed):
@@ -370,11 +389,20 @@ class PortalSpider(scrapy.Spider):
         self.on_error(failure)
 
     def _on_idle(self) -> None:
-        """First idle: discovery has said all it will. Walk the held list pages unless a
-        sitemap or feed covers the site."""
+        """When the crawl runs out of requests: first the deferred default-sitemap probes (if
+        nothing covers the site yet), then, discovery having said all it will, the held list
+        pages unless a sitemap or feed covers the site."""
         from scrapy.exceptions import DontCloseSpider
 
-        if self.lists_open or count_unstored(self.crawler.stats):
+        if count_unstored(self.crawler.stats):
+            return
+        probes = self._probe_requests()
+        if probes:
+            # The held list pages wait for what the probes find (a sitemap covers the site).
+            for probe in probes:
+                self.crawler.engine.crawl(probe)
+            raise DontCloseSpider
+        if self.lists_open:
             return
         self.lists_open = True
         held, self.held_lists = self.held_lists, []

@@ -30,9 +30,10 @@ READERS: dict[str, tuple[str, ...]] = {
     "export": ("export", "--format", "jsonl", "--out", "out.jsonl"),
     "check-archive": ("check-archive",),
 }
-#: The commands that write an archive (creating it when missing), and those that open none.
+#: The commands that write an archive (creating it when missing), and those that open none
+#: (``new-site`` writes a site config; its sample crawl goes to a temporary archive it removes).
 WRITERS = frozenset({"crawl", "demo", "reextract", "schedule"})
-NO_ARCHIVE = frozenset({"extract", "check-site"})
+NO_ARCHIVE = frozenset({"extract", "check-site", "new-site"})
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:

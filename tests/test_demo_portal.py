@@ -216,6 +216,11 @@ def test_non_article_pages_and_unknown_paths(server: PortalServer) -> None:
         url = server.url + path
         assert any(p.search(url) for p in site.deny), path
     assert "扶贫" in fetch(server.url + "/search?q=%E6%89%B6%E8%B4%AB")[2].decode("gb18030")
+    # A character GBK lacks (U+FFFD, from a crawler that mangled the query): echoed as a
+    # character reference, not a server error.
+    status, _, body = fetch(server.url + "/search?q=%EF%BF%BD")
+    assert status == 200
+    assert "&#65533;" in body.decode("gb18030")
     for path in (
         "/nope",
         "/jzfp/index_1.html",

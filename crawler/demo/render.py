@@ -78,7 +78,9 @@ def _html(portal: Portal, status: int, text: str) -> Page:
     ctype = "text/html"
     if portal.header_charset:
         ctype += f"; charset={portal.header_charset}"
-    return Page(status, text.encode(ENCODING), ctype)
+    # A character GBK lacks (a search echoing U+FFFD from a mangled query) is written as an
+    # HTML character reference, as a GBK portal's template engine does, not a server error.
+    return Page(status, text.encode(ENCODING, errors="xmlcharrefreplace"), ctype)
 
 
 def _query_text(query: str) -> str:

@@ -253,6 +253,9 @@ class ZeroConfig:
                 self.met.add(key)
                 found += self.learner.article_score(target) >= 0.5
             link_kind = spider.kind_of(target)
+            if link_kind == "list" and self._covered(spider):
+                stats.inc_value(f"{STATS}lists_not_walked")
+                continue
             request = spider._request(target, link_kind) if link_kind is not None else None
             if request is not None:
                 requests.append(request)
@@ -265,6 +268,11 @@ class ZeroConfig:
         elif kind == "list":
             stats.inc_value("zhengwen/spider/list_pages")
         yield from requests
+
+    def _covered(self, spider: PortalSpider) -> bool:
+        """A sitemap or feed lists this site's articles: list pages are not walked further, as
+        on a configured site (a sample still walks them: ``new-site`` learns their shapes)."""
+        return not self.sample and spider.discovery is not None and spider.discovery.covered
 
     @staticmethod
     def _canonical(spider: PortalSpider, response: Any, url: str) -> str | None:

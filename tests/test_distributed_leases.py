@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -45,10 +46,13 @@ def queue(redis_url: str, prefix: str) -> LeaseQueue:
     return LeaseQueue.from_url(redis_url, prefix)
 
 
-def _worker(url: str, prefix: str, name: str, lease: float, out: str) -> None:
-    """Take and ack until the job is drained; record each payload in the Redis list `out`."""
+def _worker(url: str, prefix: str, name: str, lease: float, out: str, start: Any = None) -> None:
+    """Take and ack until the job is drained; record each payload in the Redis list `out`.
+    ``start``: a barrier the workers pass together (one slow to spawn would find no work)."""
     q = LeaseQueue.from_url(url, prefix)
     client = redis.Redis.from_url(url)
+    if start is not None:
+        start.wait(60)
     while not q.drained(JOB):
         got = q.take(name, lease)
         if got is None:
@@ -154,8 +158,10 @@ def test_each_item_processed_once_by_several_processes(redis_url: str, prefix: s
     LeaseQueue.from_url(redis_url, prefix).push(JOB, items)
     out = f"{{{prefix}}}:test-out"
     ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(3)
     procs = [
-        ctx.Process(target=_worker, args=(redis_url, prefix, f"w{n}", 30.0, out)) for n in range(3)
+        ctx.Process(target=_worker, args=(redis_url, prefix, f"w{n}", 30.0, out, start))
+        for n in range(3)
     ]
     _run(*procs)
     done = _processed(redis_url, out)

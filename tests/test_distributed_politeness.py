@@ -8,6 +8,7 @@ import itertools
 import json
 import multiprocessing
 import time
+from typing import Any
 
 import redis
 
@@ -19,10 +20,15 @@ __all__ = ["prefix", "redis_url"]  # fixtures shared with the leases tests
 DOMAIN = "news.example.cn"
 
 
-def _acquirer(url: str, prefix: str, delay: float, concurrency: int, n: int, hold: float) -> None:
-    """Acquire `n` slots in turn, hold each `hold` seconds, record (granted, released) µs."""
+def _acquirer(
+    url: str, prefix: str, delay: float, concurrency: int, n: int, hold: float, start: Any
+) -> None:
+    """Acquire `n` slots in turn, hold each `hold` seconds, record (granted, released) µs.
+    All acquirers begin together (`start`, a barrier): a process slow to spawn must not find
+    the others done, or the concurrency bound would never be put to the test."""
     budget = DomainBudget.from_url(url, prefix)
     client = redis.Redis.from_url(url)
+    start.wait(60)
     for _ in range(n):
         slot = budget.acquire(DOMAIN, delay, concurrency, timeout=30)
         assert slot is not None
@@ -36,8 +42,9 @@ def _grants(
     url: str, prefix: str, *, delay: float, concurrency: int, hold: float
 ) -> list[list[int]]:
     ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(3)
     procs = [
-        ctx.Process(target=_acquirer, args=(url, prefix, delay, concurrency, 4, hold))
+        ctx.Process(target=_acquirer, args=(url, prefix, delay, concurrency, 4, hold, start))
         for _ in range(3)
     ]
     for p in procs:
@@ -63,7 +70,7 @@ def test_delay_holds_across_processes(redis_url: str, prefix: str) -> None:
 
 
 def test_concurrency_holds_across_processes(redis_url: str, prefix: str) -> None:
-    grants = _grants(redis_url, prefix, delay=0, concurrency=2, hold=0.1)
+    grants = _grants(redis_url, prefix, delay=0, concurrency=2, hold=0.3)
     assert len(grants) == 12
     assert _max_held(grants) == 2
 

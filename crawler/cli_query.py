@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from crawler.bounds import NumberRange
+from storage.diskfull import first_line
 
 if TYPE_CHECKING:
     from storage.query import Archive
@@ -73,8 +74,7 @@ def _errors() -> Iterator[None]:
     except ExportError as exc:  # --out names no folder, or a folder: a usage error
         _fail(str(exc), EXIT_USAGE)
     except SQLAlchemyError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        _fail(f"database error: {first}", EXIT_STORAGE)
+        _fail(f"database error: {first_line(exc)}", EXIT_STORAGE)
     except OSError as exc:  # writing an export failed midway (disk full …)
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_FAILED)
     except ValueError as exc:  # storage.search.SearchQueryError: an unsearchable --q

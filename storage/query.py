@@ -53,7 +53,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from storage.article import Article, field_names
 from storage.db import Database, RunInfo, _to_article
-from storage.diskfull import store_error_line
+from storage.diskfull import first_line, store_error_line
 from storage.models import Base, UTCDateTime
 from storage.paths import ArchivePaths, db_url_problem, redact_url, sqlite_path
 
@@ -637,11 +637,6 @@ def _json_list(stored: str) -> list[str]:
     return [] if value is None else list(value)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def open_read_only(path_or_url: str | os.PathLike[str]) -> tuple[Database, str]:
     """The archive's SQL database opened read-only (`Database` ``read_only``), and its name for
     messages; `ArchiveError` when there is none to read. Creates, migrates and writes nothing:
@@ -759,14 +754,14 @@ def read_only_sql(
         try:
             con.execute(f"SET memory_limit = '{budget.memory}'")
         except duckdb.Error as exc:
-            raise SqlError(f"bad memory limit {memory_limit!r}: {_first_line(exc)}") from None
+            raise SqlError(f"bad memory limit {memory_limit!r}: {first_line(exc)}") from None
         con.execute("SET temp_directory = ''")  # no spilling: nothing written, a hard limit
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         try:
             statements = con.extract_statements(query)
         except duckdb.Error as exc:
-            raise SqlError(_first_line(exc)) from None
+            raise SqlError(first_line(exc)) from None
         if len(statements) != 1:
             raise SqlError(f"give exactly one SELECT statement (got {len(statements)})")
         kind = statements[0].type
@@ -826,10 +821,10 @@ class _Budget:
         if isinstance(exc, duckdb.OutOfMemoryException):
             return SqlBudgetError(
                 f"the query ran out of its memory budget of {self.memory} and was stopped "
-                f"({_first_line(exc)}); add a LIMIT or a WHERE, or give it more memory with "
+                f"({first_line(exc)}); add a LIMIT or a WHERE, or give it more memory with "
                 "--memory-limit SIZE"
             )
-        return SqlError(_first_line(exc))
+        return SqlError(first_line(exc))
 
 
 def _fetch(con: Any, cursor: Any, budget: _Budget) -> Iterator[tuple[Any, ...]]:

@@ -9,7 +9,9 @@ expiry, so a worker that dies holding one blocks the domain for `slot_seconds` a
 
 Waiting is polling: the script says how long the delay still runs, and a worker sleeps that
 long (or `poll_seconds` while the domain is full). Grants are not fair between waiters; the
-bound, not the order, is what a portal sees.
+bound, not the order, is what a portal sees. `try_acquire` is one attempt that never sleeps
+(the Scrapy middleware `crawler.distributed.throttle` waits on the reactor instead); `acquire`
+repeats it, sleeping in between, for code outside a reactor.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import redis
 
 # Keys: 1 the domain's held slots (sorted set: slot id -> expiry, µs), 2 its last grant (µs).
 # Args: 1 slot id, 2 delay µs, 3 concurrency, 4 slot lifetime µs.
+# Returns {1, grant time µs}, or {0, µs to wait, 1 if the domain is full (the wait is then until
+# its oldest slot expires, an upper bound: a release may come sooner) else 0}.
 # Times are integral µs below 2**53, exact in Lua's doubles; '%.0f' keeps them out of exponent
 # notation when stored.
 _ACQUIRE = """
@@ -30,12 +34,12 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(first[2]) - now}
+  return {0, tonumber(first[2]) - now, 1}
 end
 local last = redis.call('GET', KEYS[2])
 if last then
   local wait = tonumber(last) + tonumber(ARGV[2]) - now
-  if wait > 0 then return {0, wait} end
+  if wait > 0 then return {0, wait, 0} end
 end
 local ttl = tonumber(ARGV[4])
 redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), ARGV[1])
@@ -91,10 +95,12 @@ class DomainBudget:
         tag = f"{{{self.prefix}:{domain}}}"
         return [f"{tag}:slots", f"{tag}:last"]
 
-    def acquire(
-        self, domain: str, delay_seconds: float, concurrency: int, timeout: float
-    ) -> Slot | None:
-        """Wait for a slot of `domain`; None when `timeout` seconds pass without one."""
+    def try_acquire(self, domain: str, delay_seconds: float, concurrency: int) -> Slot | float:
+        """One attempt, never sleeping: a Slot of `domain`, or the seconds to wait before the
+        next attempt. That is the rest of the delay since the domain's last grant, or, while
+        the domain holds `concurrency` slots, `poll_seconds` (a release cannot be foreseen; at
+        most until the oldest slot expires). Raises the client's errors (redis.ConnectionError
+        and the like) as they are."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         slot_id = uuid.uuid4().hex
@@ -104,18 +110,28 @@ class DomainBudget:
             concurrency,
             max(1, round(self.slot_seconds * 1_000_000)),
         ]
+        reply = self._acquire(keys=self.keys(domain), args=args)
+        if reply[0]:
+            return Slot(domain, slot_id, int(reply[1]))
+        wait = int(reply[1]) / 1_000_000
+        if reply[2]:
+            wait = min(wait, self.poll_seconds)
+        return max(0.001, wait)
+
+    def acquire(
+        self, domain: str, delay_seconds: float, concurrency: int, timeout: float
+    ) -> Slot | None:
+        """Wait for a slot of `domain`; None when `timeout` seconds pass without one. Blocks
+        the calling thread (time.sleep): not for use inside a reactor."""
         deadline = time.monotonic() + timeout
-        keys = self.keys(domain)
         while True:
-            granted, value = self._acquire(keys=keys, args=args)
-            if granted:
-                return Slot(domain, slot_id, int(value))
+            got = self.try_acquire(domain, delay_seconds, concurrency)
+            if isinstance(got, Slot):
+                return got
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            # A full domain frees a slot on a release we cannot see coming: poll.
-            wait = int(value) / 1_000_000
-            time.sleep(max(0.001, min(wait, self.poll_seconds, remaining)))
+            time.sleep(max(0.001, min(got, remaining)))
 
     def release(self, slot: Slot) -> int | None:
         """Give the slot back; the server time (µs) it was freed, None if it had expired."""

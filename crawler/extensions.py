@@ -43,7 +43,9 @@ def settings_digest(site: Any, settings: Any) -> str:
         "ROBOTSTXT_OBEY",
         "CLOSESPIDER_PAGECOUNT",
     )
-    text = repr(site) + "".join(f"|{k}={settings.get(k)}" for k in keys)
+    # Without settings (a run enqueued on the cluster): the workers apply the project's own.
+    get = settings.get if settings is not None else (lambda _k: None)
+    text = repr(site) + "".join(f"|{k}={get(k)}" for k in keys)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -206,14 +208,18 @@ class RunRecord:
 
     def spider_opened(self, spider: Any) -> None:
         site = getattr(spider, "site", None)
-        db = Database(self.url)
-        try:
-            db.create_schema()
-            self.run_id = db.start_run(
-                site.name if site else spider.name, self.trigger, self.digest
-            )
-        finally:
-            db.dispose()
+        # A worker of the cluster joins a run that `zhengwen enqueue` created; its end is
+        # recorded by the worker that sees the run finished (crawler.distributed.cluster).
+        self.run_id = getattr(spider, "cluster_run_id", None)
+        if self.run_id is None:
+            db = Database(self.url)
+            try:
+                db.create_schema()
+                self.run_id = db.start_run(
+                    site.name if site else spider.name, self.trigger, self.digest
+                )
+            finally:
+                db.dispose()
         spider.run_id = self.run_id
         self.stats.set_value("zhengwen/run_id", self.run_id)
         if site is not None and self.archive is not None:
@@ -234,7 +240,7 @@ class RunRecord:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         run_id = self.run_id
-        if run_id is None:
+        if run_id is None or getattr(spider, "cluster_run_id", None) is not None:
             return
         # A halt (crawler.halt) is the reason, also when it came while the spider was closing.
         reason = halted(self.stats) or reason
@@ -252,25 +258,54 @@ class RunRecord:
     def _finish(
         self, spider: Any, run_id: str, reason: str, status: str, counters: RunCounters
     ) -> None:
-        db = Database(self.url)
-        try:
-            site = getattr(spider, "site", None)
-            earlier = [
-                r.counters.get("quality")
-                for r in db.runs(site.name if site else spider.name, limit=20)
-                if r.id != run_id and r.status == "ok"
-            ]
-            flags = drift(counters.quality, earlier)
-            self.stats.set_value("zhengwen/drift", flags)
-            record = {**counters.as_dict(), "finish_reason": reason, "drift": flags}
-            if self.stats.get_value(HALT_DETAIL):
-                record["halt"] = self.stats.get_value(HALT_DETAIL)
-            failure = config_failure(counters) if status == "failed" else None
-            if failure is not None:
-                record["failure"] = failure
-            db.finish_run(run_id, status, record)
-        finally:
-            db.dispose()
+        site = getattr(spider, "site", None)
+        with Database(self.url) as db:
+            flags = end_run(
+                db,
+                site.name if site else spider.name,
+                run_id,
+                reason,
+                status,
+                counters,
+                self.stats.get_value(HALT_DETAIL),
+            )
+        self.stats.set_value("zhengwen/drift", flags)
+
+
+def end_run(
+    db: Database,
+    site: str,
+    run_id: str,
+    reason: str,
+    status: str,
+    counters: RunCounters,
+    halt_detail: str | None = None,
+) -> list[str]:
+    """Write a run's end (status, counters, drift flags against the site's earlier ok runs)
+    into ``crawl_runs``; returns the drift flags."""
+    earlier = [
+        r.counters.get("quality")
+        for r in db.runs(site, limit=20)
+        if r.id != run_id and r.status == "ok"
+    ]
+    flags = drift(counters.quality, earlier)
+    record = {**counters.as_dict(), "finish_reason": reason, "drift": flags}
+    if halt_detail:
+        record["halt"] = halt_detail
+    failure = config_failure(counters) if status == "failed" else None
+    if failure is not None:
+        record["failure"] = failure
+    db.finish_run(run_id, status, record)
+    return list(flags)
+
+
+def record_end(db: Database, site: str, run_id: str, reason: str, stats: dict[str, Any]) -> str:
+    """`end_run` from a stats mapping (a cluster run's summed counters); returns the status."""
+    reason = str(stats.get(HALT) or reason)
+    counters = RunCounters.from_stats(stats)
+    status = run_status(reason, counters)
+    end_run(db, site, run_id, reason, status, counters, stats.get(HALT_DETAIL))
+    return status
 
 
 def record_options(archive: Path, site: Any, run_id: str) -> Path:

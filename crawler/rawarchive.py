@@ -69,6 +69,10 @@ class RawArchiveMiddleware:
         self.failed = False
         self.crawler: Any = None
 
+    def durable_writers(self) -> list[BatchWriter[Exchange]]:
+        """For the cluster's lease tracker (crawler.distributed.tracker)."""
+        return [self.batch]
+
     @classmethod
     def from_crawler(cls, crawler: Any) -> RawArchiveMiddleware:
         settings = crawler.settings

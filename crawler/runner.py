@@ -17,7 +17,7 @@ from crawler.config import SiteConfig
 from crawler.extensions import RunCounters, config_failure, run_status
 from crawler.halt import HALT, HALT_DETAIL
 from crawler.interrupt import Interrupts
-from crawler.lock import SiteLock
+from crawler.lock import SiteLock, SiteLockHeld
 from crawler.logfile import degrade_root_log_file
 from crawler.memory import limit_malloc_arenas
 from storage.db import Database
@@ -110,6 +110,10 @@ def take_site_lock(paths: ArchivePaths, site: str, db_url: str, trigger: str) ->
         ) from None
     try:
         with Database(db_url) as db:
+            cluster = db.cluster_run(site)
+            if cluster is not None:
+                where = cluster.counters.get("cluster", {}).get("redis", "a Redis")
+                raise SiteLockHeld(site, f"cluster run {cluster.id} on {where}")
             db.interrupt_stale_runs(site)
     except BaseException:
         lock.release()

@@ -116,6 +116,10 @@ class ParquetWriterPipeline(StoreFailure):
             self.stored.add(key)
         return item
 
+    def durable_writers(self) -> list[BatchWriter[Article] | None]:
+        """For the cluster's lease tracker (crawler.distributed.tracker)."""
+        return [self.writer]
+
     def store_path(self) -> str | Path | None:
         return self.dataset.root
 

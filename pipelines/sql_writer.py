@@ -63,6 +63,10 @@ class SqlWriterPipeline(StoreFailure):
             raise (self.unstored(exc) or exc) from exc
         return item
 
+    def durable_writers(self) -> list[BatchWriter[Article] | None]:
+        """For the cluster's lease tracker (crawler.distributed.tracker)."""
+        return [self.writer]
+
     def store_path(self) -> str | Path | None:
         return sqlite_path(self.url)
 

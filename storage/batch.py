@@ -45,6 +45,11 @@ class BatchWriter(Generic[T]):
         self.max_pending = self.max_items * max(1, max_pending_batches)
         self.error: BaseException | None = None
         self.batches = 0
+        #: Items taken by `put`, and items durably written, in the order they were put (a
+        #: caller that noted ``accepted`` knows its items are stored once ``written`` reaches
+        #: it; a failed write stops ``written`` for good).
+        self.accepted = 0
+        self.written = 0
         self._cond = threading.Condition()
         self._items: list[T] = []
         self._oldest = 0.0
@@ -61,6 +66,7 @@ class BatchWriter(Generic[T]):
             while len(self._items) >= self.max_pending and self._thread.is_alive():
                 self._cond.wait()  # back-pressure: the store is behind
             self._items.append(item)
+            self.accepted += 1
             n = len(self._items)
             if n == 1:
                 self._oldest = time.monotonic()
@@ -98,6 +104,7 @@ class BatchWriter(Generic[T]):
         try:
             self.write(batch)
             self.batches += 1
+            self.written += len(batch)
         except BaseException as exc:  # kept and re-raised in the crawler's thread
             self.error = exc
 

@@ -770,8 +770,10 @@ class Database:
         settings_digest: str | None = None,
         *,
         started_at: datetime | None = None,
+        counters: Mapping[str, Any] | None = None,
     ) -> str:
-        """Record a run as ``running`` before crawling, so a crash still leaves a trace."""
+        """Record a run as ``running`` before crawling, so a crash still leaves a trace.
+        ``counters``: what the row says while it runs (a cluster run names its Redis)."""
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
         run_id = str(uuid.uuid4())
@@ -782,7 +784,7 @@ class Database:
             started_at=started_at or datetime.now(UTC),
             finished_at=None,
             status="running",
-            counters={},
+            counters=dict(counters or {}),
             settings_digest=settings_digest,
         )
         with self._writes.begin() as s:
@@ -816,15 +818,24 @@ class Database:
 
         Only for a caller that holds the site's run lock (crawler.lock): then no live process
         can own those rows, so they were left by a crawl that was killed before it could close.
+        A run of the cluster (``counters.cluster``) is no process's: it is never taken for dead
+        here (`cluster_run` finds it; its workers record its end).
         """
         stmt = select(CrawlRunRow).where(CrawlRunRow.site == site, CrawlRunRow.status == "running")
         with self._writes.begin() as s:
-            stale = list(s.scalars(stmt))
+            stale = [r for r in s.scalars(stmt) if "cluster" not in (r.counters or {})]
             for run in stale:
                 run.status = "interrupted"
                 run.counters = {**run.counters, "finish_reason": "process died"}
                 run.finished_at = now or datetime.now(UTC)
         return len(stale)
+
+    def cluster_run(self, site: str) -> RunInfo | None:
+        """The site's run in progress on a cluster of workers (`zhengwen enqueue`), if any."""
+        stmt = select(CrawlRunRow).where(CrawlRunRow.site == site, CrawlRunRow.status == "running")
+        with self.sessions() as s:
+            rows = [r for r in s.scalars(stmt) if "cluster" in (r.counters or {})]
+            return _to_run(rows[0]) if rows else None
 
     def runs(self, site: str | None = None, limit: int = 50) -> list[RunInfo]:
         """Most recent first."""

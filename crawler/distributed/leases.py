@@ -28,15 +28,17 @@ _PRELUDE = """
 local function add(key, job, n)
   if redis.call('HINCRBY', key, job, n) <= 0 then redis.call('HDEL', key, job) end
 end
--- move an in-flight item back to the front of the queue (it is the oldest work)
--- keys: 1 queue, 2 inflight, 3 payloads, 4 jobs, 5 leases, 6 workers, 7 pending, 8 active
+-- move an in-flight item back to the queue at its first place: ahead of everything of its
+-- priority queued after it (it is the oldest work of its rank)
+-- keys: 1 queue, 2 inflight, 3 payloads, 4 jobs, 5 leases, 6 workers, 7 pending, 8 active,
+-- 9 scores
 local function requeue(id)
   redis.call('ZREM', KEYS[2], id)
   redis.call('HDEL', KEYS[6], id)
   local job = redis.call('HGET', KEYS[4], id)
   add(KEYS[8], job, -1)
   add(KEYS[7], job, 1)
-  redis.call('LPUSH', KEYS[1], id)
+  redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[9], id), id)
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -61,14 +63,19 @@ end
 _PUSH = (
     _PRELUDE
     + """
-for i = 2, #ARGV do
-  local id = redis.call('INCR', KEYS[9])
+-- args: 1 job, 2 priority, then payloads. Score: higher priority first, then arrival order
+-- (sequence numbers stay below 1e9 per rank step, priorities within +-1e6: exact in doubles)
+local rank = -tonumber(ARGV[2]) * 1e9
+for i = 3, #ARGV do
+  local id = redis.call('INCR', KEYS[10])
+  local score = string.format('%.0f', rank + id)
   redis.call('HSET', KEYS[3], id, ARGV[i])
   redis.call('HSET', KEYS[4], id, ARGV[1])
-  redis.call('RPUSH', KEYS[1], id)
+  redis.call('HSET', KEYS[9], id, score)
+  redis.call('ZADD', KEYS[1], score, id)
 end
-add(KEYS[7], ARGV[1], #ARGV - 1)
-return #ARGV - 1
+add(KEYS[7], ARGV[1], #ARGV - 2)
+return #ARGV - 2
 """
 )
 
@@ -79,8 +86,10 @@ _TAKE = (
     + """
 reclaim(100)
 while true do
-  local id = redis.call('LPOP', KEYS[1])
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+  local id = first[1]
   if not id then return false end
+  redis.call('ZREM', KEYS[1], id)
   local payload = redis.call('HGET', KEYS[3], id)
   -- an id without payload was acked while queued (a late ack after a reclaim): skip it
   if payload then
@@ -109,6 +118,7 @@ redis.call('HDEL', KEYS[3], id)
 redis.call('HDEL', KEYS[4], id)
 redis.call('HDEL', KEYS[5], id)
 redis.call('HDEL', KEYS[6], id)
+redis.call('HDEL', KEYS[9], id)
 return 1
 """
 )
@@ -140,7 +150,19 @@ return 1
 """
 )
 
-_KEY_NAMES = ("queue", "inflight", "payloads", "jobs", "leases", "workers", "pending", "active")
+_KEY_NAMES = (
+    "queue",
+    "inflight",
+    "payloads",
+    "jobs",
+    "leases",
+    "workers",
+    "pending",
+    "active",
+    "scores",
+)
+#: Priorities a queue orders by (Scrapy's request priorities are small integers).
+MAX_PRIORITY = 1_000_000
 
 #: Items per PUSH script call: bounds how long one call holds Redis.
 PUSH_BATCH = 1000
@@ -173,21 +195,25 @@ class LeaseQueue:
         """Every key this queue may write (for cleanup and for memory reports)."""
         return [*self._keys, self._seq]
 
-    def push(self, job_id: str, payloads: Iterable[bytes | str]) -> int:
-        """Queue payloads for a job, in order, behind what is queued; returns how many."""
+    def push(self, job_id: str, payloads: Iterable[bytes | str], priority: int = 0) -> int:
+        """Queue payloads for a job, in order, behind what is queued at their priority and
+        ahead of every lower priority; returns how many."""
+        if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+            raise ValueError(f"a priority must be within +-{MAX_PRIORITY}, not {priority}")
         batch: list[bytes | str] = []
         total = 0
         for payload in payloads:
             batch.append(payload)
             if len(batch) >= PUSH_BATCH:
-                total += self._push_batch(job_id, batch)
+                total += self._push_batch(job_id, priority, batch)
                 batch = []
         if batch:
-            total += self._push_batch(job_id, batch)
+            total += self._push_batch(job_id, priority, batch)
         return total
 
-    def _push_batch(self, job_id: str, batch: list[bytes | str]) -> int:
-        return int(self._push(keys=[*self._keys, self._seq], args=[job_id, *batch]))
+    def _push_batch(self, job_id: str, priority: int, batch: list[bytes | str]) -> int:
+        args = [job_id, priority, *batch]
+        return int(self._push(keys=[*self._keys, self._seq], args=args))
 
     def take(self, worker_id: str, lease_seconds: float) -> tuple[str, bytes] | None:
         """Lease the next item to `worker_id`: (token, payload), or None when nothing is queued
@@ -203,6 +229,13 @@ class LeaseQueue:
         """Finish the item: True the first time, False once it is already finished."""
         item_id, _ = _split(token)
         return bool(self._ack(keys=self._keys, args=[item_id]))
+
+    def ack_many(self, tokens: Iterable[str]) -> int:
+        """`ack` several items in one round trip; how many were finished by this call."""
+        pipe = self._r.pipeline(transaction=False)
+        for token in tokens:
+            self._ack(keys=self._keys, args=[_split(token)[0]], client=pipe)
+        return sum(int(done) for done in pipe.execute())
 
     def release(self, token: str) -> bool:
         """Hand the item back to the front of the queue now (a worker stopping on SIGTERM).
@@ -226,6 +259,10 @@ class LeaseQueue:
     def in_flight(self, job_id: str) -> int:
         """Items of the job leased to a worker and not yet acked."""
         return int(self._r.hget(self._keys[7], job_id) or 0)
+
+    def clear(self) -> None:
+        """Drop every item, queued or in flight (a finished or abandoned job's queue)."""
+        self._r.delete(*self.keys())
 
     def drained(self, job_id: str) -> bool:
         """The job is done: nothing queued and nothing in flight."""

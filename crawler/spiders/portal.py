@@ -188,6 +188,12 @@ class PortalSpider(scrapy.Spider):
         return None
 
     async def start(self) -> AsyncIterator[Any]:
+        self._open_run_state()
+        for request in self._start_requests():
+            yield request
+
+    def _open_run_state(self) -> None:
+        """The archive's view of the site and this run's discovery state."""
         self._open_incremental()
         self.discovery = DiscoveryRun(
             discovery_limits(self.crawler.settings),
@@ -195,8 +201,11 @@ class PortalSpider(scrapy.Spider):
             self._skip,
             self.incremental.since if self.incremental is not None else None,
         )
-        for discovery in self._discovery_starts():
-            yield discovery
+
+    def _start_requests(self) -> Iterator[scrapy.Request]:
+        """robots.txt, sitemaps and feeds, the start pages, then the archived articles due for
+        a re-check."""
+        yield from self._discovery_starts()
         for url in self.site.start_urls:
             request = self._request(url, self.kind_of(url) or "list")
             if request is not None:
@@ -522,11 +531,15 @@ class PortalSpider(scrapy.Spider):
         for link in self.links.extract_links(response):
             kind = self.kind_of(link.url)
             if kind == "list" and not self.lists_open:
-                self.held_lists.append((link.url, depth))
+                self._hold_list(link.url, depth)
                 continue
             request = self._request(link.url, kind) if kind is not None else None
             if request is not None:
                 yield request
+
+    def _hold_list(self, url: str, depth: int) -> None:
+        """Keep a list page until discovery has said whether the site needs its lists walked."""
+        self.held_lists.append((url, depth))
 
     def parse_article(self, response: Response) -> Iterator[RawPage]:
         recheck: str | None = response.meta.get("recheck")

@@ -1,0 +1,186 @@
+"""scrapy-redis's scheduler and dupefilter, with a queue whose requests are leased, not popped.
+
+What comes from scrapy-redis (pinned in pyproject.toml): `Scheduler` (the Redis-backed scheduler
+a Scrapy user already knows: ``enqueue_request`` checks the dupefilter and pushes,
+``next_request`` pops), its queue base class (request <-> dict encoding) and `RFPDupeFilter`
+(fingerprints in a Redis set). What is ours, closing the gaps its tracker lists:
+
+- `LeasedQueue`: ``pop`` leases a request (`crawler.distributed.leases`) instead of removing it,
+  so a worker killed mid-request loses nothing: the lease runs out and the request goes back.
+  The lease is acknowledged by `crawler.distributed.tracker.LeaseTracker` once what the request
+  produced is durably stored. Priorities are kept (scrapy-redis's FIFO/LIFO queues drop them).
+- JSON instead of pickle in Redis (`crawler.distributed.serialize`).
+- `ClusterScheduler`: every Redis call waits out an outage (`RedisRetry`) instead of crashing
+  the spider, a retried or redirected request hands its parent's lease on, and the shared queue
+  is never flushed when one worker closes.
+- `ClusterDupeFilter`: Scrapy's own request fingerprints (the ones the local crawl uses), 8
+  bytes each in Redis instead of 40 hex characters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from scrapy_redis.dupefilter import RFPDupeFilter  # type: ignore[import-untyped]
+from scrapy_redis.queue import Base  # type: ignore[import-untyped]
+from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
+
+from crawler.distributed.leases import MAX_PRIORITY, LeaseQueue
+
+logger = logging.getLogger(__name__)
+
+#: Where a leased request carries its lease token.
+LEASE = "zhengwen_lease"
+#: Request meta a queued copy must not carry: the lease of the request it came from, and what
+#: downloader middlewares attach for the one download (a politeness slot, Scrapy's slot name).
+TRANSIENT_META = frozenset({LEASE, "zhengwen_cluster_slot", "download_slot", "_slot"})
+T = TypeVar("T")
+
+
+class RedisRetry:
+    """Call a Redis operation until it succeeds, backing off while Redis is unreachable.
+
+    One warning when an outage starts and one line when Redis is back; after ``limit`` seconds
+    of outage the error is raised (a worker then stops and hands back what it can)."""
+
+    def __init__(self, limit: float = 600.0, stats: Any = None) -> None:
+        self.limit = limit
+        self.stats = stats
+        self.down_since: float | None = None
+
+    def __call__(self, what: str, call: Callable[[], T]) -> T:
+        delay = 0.1
+        while True:
+            try:
+                result = call()
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+                now = time.monotonic()
+                if self.down_since is None:
+                    self.down_since = now
+                    logger.warning("Redis unavailable (%s: %s); retrying", what, exc)
+                    if self.stats is not None:
+                        self.stats.inc_value("zhengwen/cluster/redis_outages")
+                if now - self.down_since > self.limit:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.down_since is not None:
+                logger.warning("Redis is back after %.1f s", time.monotonic() - self.down_since)
+                self.down_since = None
+            return result
+
+
+class LeasedQueue(Base):  # type: ignore[misc]
+    """A scrapy-redis queue over `LeaseQueue`: one per run, shared by the run's workers."""
+
+    def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.run_id: str = spider.cluster_run_id
+        self.leases = LeaseQueue(server, key)
+        self.retry: RedisRetry = getattr(spider, "redis_retry", None) or RedisRetry()
+
+    def __len__(self) -> int:
+        return self.retry("queue length", lambda: self.leases.pending(self.run_id))
+
+    def _encode_request(self, request: Any) -> bytes:
+        data = request.to_dict(spider=self.spider)
+        data["meta"] = {k: v for k, v in data["meta"].items() if k not in TRANSIENT_META}
+        encoded: bytes = self.serializer.dumps(data)
+        return encoded
+
+    def push(self, request: Any) -> None:
+        payload = self._encode_request(request)
+        priority = max(-MAX_PRIORITY, min(MAX_PRIORITY, int(request.priority)))
+        self.retry("push", lambda: self.leases.push(self.run_id, [payload], priority=priority))
+
+    def pop(self, timeout: int = 0) -> Any:
+        tracker = getattr(self.spider, "leases", None)
+        lease = tracker.lease_seconds if tracker is not None else 300.0
+        worker = tracker.worker_id if tracker is not None else "worker"
+        got = self.retry("take", lambda: self.leases.take(worker, lease))
+        if got is None:
+            return None
+        token, payload = got
+        try:
+            request = self._decode_request(payload)
+        except Exception as exc:  # a payload this worker cannot read must not stop the run
+            logger.error("Dropped an unreadable queued request (%s): %.200r", exc, payload)
+            self.spider.crawler.stats.inc_value("zhengwen/cluster/bad_queue_items")
+            self.retry("ack", lambda: self.leases.ack(token))
+            return None
+        request.meta[LEASE] = token
+        if tracker is not None:
+            tracker.taken(token)
+        return request
+
+    def clear(self) -> None:
+        self.retry("clear", self.leases.clear)
+
+
+class ClusterDupeFilter(RFPDupeFilter):  # type: ignore[misc]
+    """Requests seen by any worker of the run, by Scrapy's request fingerprint (8 bytes)."""
+
+    def __init__(self, server: Any, key: str, debug: bool = False, fingerprinter: Any = None):
+        super().__init__(server, key, debug)
+        self.fingerprinter = fingerprinter
+        self.retry = RedisRetry()
+
+    @classmethod
+    def from_spider(cls, spider: Any) -> ClusterDupeFilter:
+        settings = spider.settings
+        server = redis.Redis.from_url(
+            settings.get("ZHENGWEN_REDIS_URL"), socket_connect_timeout=5, socket_timeout=30
+        )
+        key = settings.get("SCHEDULER_DUPEFILTER_KEY")
+        dupefilter = cls(
+            server, key, settings.getbool("DUPEFILTER_DEBUG"), spider.crawler.request_fingerprinter
+        )
+        dupefilter.retry = getattr(spider, "redis_retry", None) or RedisRetry()
+        return dupefilter
+
+    def request_fingerprint(self, request: Any) -> bytes:
+        fingerprint: bytes = self.fingerprinter.fingerprint(request)
+        return fingerprint[:8]
+
+    def request_seen(self, request: Any) -> bool:
+        fp = self.request_fingerprint(request)
+        added = self.retry("dupefilter", lambda: self.server.sadd(self.key, fp))
+        return bool(added == 0)
+
+    def close(self, reason: str = "") -> None:
+        """The fingerprints are the run's, not this worker's: they stay until the run ends."""
+
+
+class ClusterScheduler(Scheduler):  # type: ignore[misc]
+    """scrapy-redis's scheduler for one run's requests, shared by the run's workers."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ClusterScheduler:
+        spider = crawler.spider
+        retry: RedisRetry = spider.redis_retry
+        instance: ClusterScheduler = retry("connect", lambda: cls.from_settings(crawler.settings))
+        instance.stats = crawler.stats
+        instance.retry = retry
+        return instance
+
+    def close(self, reason: str) -> None:
+        """Never flush: other workers still work on the run (the run's end deletes its keys)."""
+
+    def enqueue_request(self, request: Any) -> bool:
+        # A retry or a redirect is a copy of a leased request: it goes into the queue as a new
+        # item, and the request it replaces is done once it is there.
+        token = request.meta.pop(LEASE, None)
+        queued = bool(super().enqueue_request(request))
+        if token is not None:
+            tracker = getattr(self.spider, "leases", None)
+            if tracker is not None:
+                tracker.done(token)
+        return queued
+
+    def has_pending_requests(self) -> bool:
+        return len(self) > 0

@@ -104,13 +104,14 @@ def cluster_commands(
         default=600.0,
         show_default=True,
         metavar="SECONDS",
-        help="How long Redis or PostgreSQL may be unreachable before the worker gives up.",
+        help="How long Redis may be unreachable before the worker gives up.",
     )
     @click.option(
         "--log-level",
         type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
         default="INFO",
         show_default=True,
+        help="Log lines from this level up, on stderr.",
     )
     def worker(
         redis_url: str,

@@ -34,6 +34,9 @@ NOT_RUN = {
     ".venv/bin/python bench/": "benchmarks: minutes to hours, run by hand (docs/benchmarks.md)",
     ".venv/bin/zhengwen crawl sites/example.toml": "crawls a site on the internet",
     ".venv/bin/zhengwen schedule": "runs until stopped (tests/test_schedule.py covers it)",
+    "zhengwen worker": "runs until stopped (tests/test_distributed_e2e.py runs workers)",
+    "zhengwen enqueue": "needs the cluster's Redis and PostgreSQL (tests/test_distributed_e2e.py)",
+    "redis-server": "starts a server (docs/distributed.md, ops)",
     ".venv/bin/warcio": "names the example site's WARC files (tests/test_raw_e2e.py runs warcio)",
 }
 

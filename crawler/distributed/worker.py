@@ -48,7 +48,7 @@ class WorkerOptions:
     #: Requests in flight per worker (Scrapy's CONCURRENT_REQUESTS); None: the project default.
     concurrency: int | None = None
     lease_seconds: float = 120.0
-    #: How long Redis or the database may be away before the worker gives up.
+    #: How long Redis may be away before the worker gives up.
     outage_seconds: float = 600.0
     log_level: str = "INFO"
     extra_settings: dict[str, Any] = field(default_factory=dict)
@@ -68,7 +68,6 @@ def cluster_settings(options: WorkerOptions, cluster: Cluster, run_id: str) -> d
         "ZHENGWEN_REDIS_URL": options.redis_url,
         "ZHENGWEN_REDIS_PREFIX": options.prefix,
         "ZHENGWEN_LEASE_SECONDS": options.lease_seconds,
-        "ZHENGWEN_DB_RETRY_SECONDS": options.outage_seconds,
         # The cluster's budget (crawler.distributed.throttle) spaces and bounds the requests
         # to a site for all workers together; a per-process delay on top would only slow them.
         "DOWNLOAD_DELAY": 0,

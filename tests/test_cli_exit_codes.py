@@ -32,8 +32,8 @@ READERS: dict[str, tuple[str, ...]] = {
 }
 #: The commands that write an archive (creating it when missing), and those that open none
 #: (``new-site`` writes a site config; its sample crawl goes to a temporary archive it removes).
-WRITERS = frozenset({"crawl", "demo", "reextract", "schedule"})
-NO_ARCHIVE = frozenset({"extract", "check-site", "new-site"})
+WRITERS = frozenset({"crawl", "demo", "reextract", "schedule", "worker", "enqueue"})
+NO_ARCHIVE = frozenset({"extract", "check-site", "new-site", "status"})
 
 
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:

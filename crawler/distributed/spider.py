@@ -114,20 +114,13 @@ class ClusterPortalSpider(PortalSpider):
             self._covered_said = True
             self._redis("shared", lambda: self.cluster.set_shared(self.cluster_run_id, "covered"))
 
-    def _within_budget(self) -> bool:
-        """The run's page budget, counted across its workers."""
-        if self.site.max_pages is None:
-            return True
+    def _budget_left(self, max_pages: int) -> bool:
+        """The run's page budget, counted across its workers (a refused request gives its
+        count back)."""
         issued = int(self._redis("budget", lambda: self.cluster.r.incr(self._key("issued"))))
-        if issued <= self.site.max_pages:
+        if issued <= max_pages:
             return True
         self._redis("budget", lambda: self.cluster.r.decr(self._key("issued")))
-        if not self.crawler.stats.get_value("zhengwen/spider/skipped/max_pages"):
-            self.logger.info(
-                "Page budget of %d reached (max_pages): further links are skipped",
-                self.site.max_pages,
-            )
-        self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
         return False
 
     def _on_idle(self) -> None:

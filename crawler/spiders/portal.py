@@ -439,7 +439,7 @@ class PortalSpider(scrapy.Spider):
         The budget is enforced when requests are issued, rather than by closing the spider after
         N responses: requests already in flight would overshoot that bound.
         """
-        if self.site.max_pages is None or len(self.issued) < self.site.max_pages:
+        if self.site.max_pages is None or self._budget_left(self.site.max_pages):
             return True
         if not self.crawler.stats.get_value("zhengwen/spider/skipped/max_pages"):
             # Once: a trap would log a line per link; the count is in the run record.
@@ -449,6 +449,10 @@ class PortalSpider(scrapy.Spider):
             )
         self.crawler.stats.inc_value("zhengwen/spider/skipped/max_pages")
         return False
+
+    def _budget_left(self, max_pages: int) -> bool:
+        """Whether fewer than ``max_pages`` requests were issued (this process's count)."""
+        return len(self.issued) < max_pages
 
     def _request(
         self,

@@ -406,7 +406,7 @@ class RawArchiveWriter:
             recover_open_files(folder)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        final = folder / f"{site_dir_name(site)}-{stamp}-{uuid.uuid4().hex}{WARC_SUFFIX}"
+        final = folder / f"{site_dir_name(site)}-{stamp}-{uuid.uuid4().hex[:8]}{WARC_SUFFIX}"
         tmp = final.with_name(final.name + OPEN_SUFFIX)
         fh = open(tmp, "xb")  # closed in _close_file
         _try_lock(fh)

@@ -104,7 +104,8 @@ def cluster_commands(
         default=600.0,
         show_default=True,
         metavar="SECONDS",
-        help="How long Redis may be unreachable before the worker gives up.",
+        help="How long Redis or the database may be unreachable before the worker gives up "
+        "(meanwhile it waits, retrying with backoff, and loses nothing).",
     )
     @click.option(
         "--log-level",

@@ -21,6 +21,7 @@ from w3lib.url import canonicalize_url
 from storage.article import key64
 from storage.batch import BatchWriter
 from storage.db import Database, FetchUpdate, KnownPage
+from storage.outage import database_outage
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class Incremental:
         now: datetime | None = None,
         batch_size: int = 200,
         batch_seconds: float = 2.0,
+        outage_seconds: float = 0.0,
+        stats: Any = None,
     ) -> None:
         self.site = site
         self.db = Database(db_url)
@@ -63,8 +66,15 @@ class Incremental:
         self.known: dict[int, KnownPage] = {
             key64(canonicalize_url(url)): page for url, page in self.db.known_pages(site).items()
         }
+        self.outage = database_outage(outage_seconds, stats)
         self.writer: BatchWriter[FetchUpdate] = BatchWriter(
-            self.db.record_fetches, batch_size, batch_seconds, name="zhengwen-fetch-state"
+            self._write, batch_size, batch_seconds, name="zhengwen-fetch-state"
+        )
+
+    def _write(self, updates: list[FetchUpdate]) -> None:
+        """On the writer thread; an upsert, so a batch retried after an outage adds nothing."""
+        self.outage.call(
+            f"recording {len(updates)} fetches", lambda: self.db.record_fetches(updates)
         )
 
     def _since(self, window: timedelta) -> datetime | None:

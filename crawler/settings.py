@@ -103,6 +103,10 @@ ZHENGWEN_DB_URL = None  # None: sqlite file inside the archive folder
 # ZHENGWEN_BATCH_SIZE articles or its oldest article has waited ZHENGWEN_BATCH_SECONDS.
 ZHENGWEN_BATCH_SIZE = 200
 ZHENGWEN_BATCH_SECONDS = 2.0
+# Seconds a crawl waits out a lost database server (PostgreSQL restarted, connections killed),
+# retrying the batch it was writing, before it fails; 0: fail at once. `zhengwen worker` sets it
+# from --outage (storage.outage).
+ZHENGWEN_OUTAGE_SECONDS = 0.0
 # Extraction worker processes: None = one per core; 0 = extract in the crawler process.
 ZHENGWEN_EXTRACT_WORKERS = None
 # Seconds one page may take in a worker before the worker is killed and the page recorded as

@@ -10,6 +10,7 @@ from storage.article import Article, key64
 from storage.db import Database
 from storage.duplicates import find_original
 from storage.keyset import KeyMap, KeySet
+from storage.outage import database_transient
 
 
 class DedupePipeline:
@@ -60,7 +61,15 @@ class DedupePipeline:
         copy archived so far; the SQL upsert re-checks the link in its own transaction."""
         if self.lookups is None:
             return item
-        found = find_original(self.lookups.sessions, item)
+        try:
+            found = find_original(self.lookups.sessions, item)
+        except Exception as exc:
+            if not database_transient(exc):
+                raise
+            # The database is away (the SQL writer waits it out): no waiting here, on the
+            # reactor; the SQL upsert links the copy when it writes the article.
+            self.stats.inc_value("zhengwen/dedupe/link_deferred")
+            return item
         if found is None:
             return item.replace(duplicate_of=None) if item.duplicate_of else item
         original, kind = found

@@ -10,17 +10,26 @@ from storage import testhooks
 from storage.article import Article
 from storage.batch import BatchWriter, StorageError
 from storage.db import Database
+from storage.outage import Outage, database_outage
 from storage.paths import sqlite_path
 
 
 class SqlWriterPipeline(StoreFailure):
     store = "SQL"
 
-    def __init__(self, stats: Any, url: str, batch_size: int, batch_seconds: float) -> None:
+    def __init__(
+        self,
+        stats: Any,
+        url: str,
+        batch_size: int,
+        batch_seconds: float,
+        outage_seconds: float = 0.0,
+    ) -> None:
         self.stats = stats
         self.url = url
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
+        self.outage: Outage = database_outage(outage_seconds, stats)
         self.db: Database | None = None
         self.writer: BatchWriter[Article] | None = None
 
@@ -31,6 +40,7 @@ class SqlWriterPipeline(StoreFailure):
             db_url(crawler.settings),
             crawler.settings.getint("ZHENGWEN_BATCH_SIZE", 200),
             crawler.settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
+            crawler.settings.getfloat("ZHENGWEN_OUTAGE_SECONDS", 0.0),
         )
         pipe.crawler = crawler
         return pipe
@@ -43,9 +53,14 @@ class SqlWriterPipeline(StoreFailure):
         )
 
     def write(self, batch: list[Article]) -> None:
-        """Runs on the writer thread; the Database's engine is used from this thread only."""
-        assert self.db is not None
-        result = self.db.upsert_articles(batch)
+        """Runs on the writer thread; the Database's engine is used from this thread only.
+        A lost database server is waited out (`storage.outage`): the batch is one transaction
+        and re-running it adds nothing, so it is simply written again."""
+        db = self.db
+        assert db is not None
+        result = self.outage.call(
+            f"writing {len(batch)} articles", lambda: db.upsert_articles(batch)
+        )
         testhooks.acknowledge("sql", ((a.url_hash, a.content_hash) for a in batch))
         self.stats.inc_value("zhengwen/sql/new", result.new)
         self.stats.inc_value("zhengwen/sql/updated", result.updated)

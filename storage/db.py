@@ -262,6 +262,10 @@ class Database:
             url,
             echo=echo,
             json_serializer=_json_dumps,
+            # A server's connection found dead at checkout (restarted, killed by an operator)
+            # is replaced instead of failing the next statement (storage.outage retries the
+            # rest).
+            pool_pre_ping=make_url(url).get_backend_name() != "sqlite",
             **(_read_only_engine_args(url) if read_only else {}),
         )
         self.dialect: str = self.engine.dialect.name

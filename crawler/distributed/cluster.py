@@ -362,16 +362,21 @@ def finish(cluster: Cluster, run_id: str, db_url: str, *, reason: str = "finishe
 
     if not cluster.r.set(cluster.run_key(run_id, "finishing"), "1", nx=True, ex=120):
         return None
-    job = cluster.job(run_id)
-    site = job.site.name if job is not None else None
-    stats = cluster.run_stats(run_id)
-    with Database(db_url) as db:
-        if site is None:
-            site = next((r.site for r in db.runs(limit=500) if r.id == run_id), None)
-        if site is None:  # neither Redis nor the database know it: only the keys go
-            cluster.r.srem(cluster.key("jobs"), run_id)
-            return None
-        status = record_end(db, site, run_id, reason, stats)
+    try:
+        job = cluster.job(run_id)
+        site = job.site.name if job is not None else None
+        stats = cluster.run_stats(run_id)
+        with Database(db_url) as db:
+            if site is None:
+                site = next((r.site for r in db.runs(limit=500) if r.id == run_id), None)
+            if site is None:  # neither Redis nor the database know it: only the keys go
+                cluster.r.srem(cluster.key("jobs"), run_id)
+                return None
+            status = record_end(db, site, run_id, reason, stats)
+    except BaseException:
+        # The database (or Redis) is away: the next worker's tick tries again.
+        cluster.r.delete(cluster.run_key(run_id, "finishing"))
+        raise
     cluster.drop_run(run_id, site)
     return status
 

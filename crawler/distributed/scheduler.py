@@ -20,7 +20,6 @@ a Scrapy user already knows: ``enqueue_request`` checks the dupefilter and pushe
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,6 +29,7 @@ from scrapy_redis.queue import Base  # type: ignore[import-untyped]
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 
 from crawler.distributed.leases import MAX_PRIORITY, LeaseQueue
+from storage.outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -41,38 +41,25 @@ TRANSIENT_META = frozenset({LEASE, "zhengwen_cluster_slot", "download_slot", "_s
 T = TypeVar("T")
 
 
-class RedisRetry:
-    """Call a Redis operation until it succeeds, backing off while Redis is unreachable.
+def redis_transient(exc: BaseException) -> bool:
+    """A Redis error that means "not reachable now" (refused, reset, timed out, loading its
+    data after a restart), not a wrong command."""
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
 
-    One warning when an outage starts and one line when Redis is back; after ``limit`` seconds
-    of outage the error is raised (a worker then stops and hands back what it can)."""
+
+class RedisRetry(Outage):
+    """Call a Redis operation until it succeeds, backing off while Redis is unreachable
+    (`storage.outage.Outage`: one warning when an outage starts, one line when Redis is back;
+    after ``limit`` seconds of outage the error is raised and the worker stops, handing back
+    what it can)."""
 
     def __init__(self, limit: float = 600.0, stats: Any = None) -> None:
-        self.limit = limit
-        self.stats = stats
-        self.down_since: float | None = None
+        super().__init__(
+            "Redis", limit, redis_transient, stats=stats, stat="zhengwen/cluster/redis_outages"
+        )
 
     def __call__(self, what: str, call: Callable[[], T]) -> T:
-        delay = 0.1
-        while True:
-            try:
-                result = call()
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-                now = time.monotonic()
-                if self.down_since is None:
-                    self.down_since = now
-                    logger.warning("Redis unavailable (%s: %s); retrying", what, exc)
-                    if self.stats is not None:
-                        self.stats.inc_value("zhengwen/cluster/redis_outages")
-                if now - self.down_since > self.limit:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            if self.down_since is not None:
-                logger.warning("Redis is back after %.1f s", time.monotonic() - self.down_since)
-                self.down_since = None
-            return result
+        return self.call(what, call)
 
 
 class LeasedQueue(Base):  # type: ignore[misc]

@@ -30,9 +30,10 @@ from typing import Any
 import redis
 
 from crawler.distributed.cluster import HEARTBEAT_SECONDS, Cluster, Job, finish, worker_info
-from crawler.distributed.scheduler import RedisRetry
+from crawler.distributed.scheduler import RedisRetry, redis_transient
 from crawler.interrupt import STOPPING
 from crawler.runner import build_settings, check_storage
+from storage.outage import database_outage
 from storage.paths import ArchivePaths, redact_url
 
 logger = logging.getLogger("zhengwen.worker")
@@ -48,7 +49,7 @@ class WorkerOptions:
     #: Requests in flight per worker (Scrapy's CONCURRENT_REQUESTS); None: the project default.
     concurrency: int | None = None
     lease_seconds: float = 120.0
-    #: How long Redis may be away before the worker gives up.
+    #: How long Redis or the database may be away before the worker gives up.
     outage_seconds: float = 600.0
     log_level: str = "INFO"
     extra_settings: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +69,8 @@ def cluster_settings(options: WorkerOptions, cluster: Cluster, run_id: str) -> d
         "ZHENGWEN_REDIS_URL": options.redis_url,
         "ZHENGWEN_REDIS_PREFIX": options.prefix,
         "ZHENGWEN_LEASE_SECONDS": options.lease_seconds,
+        # A lost database server is waited out as long as Redis would be (storage.outage).
+        "ZHENGWEN_OUTAGE_SECONDS": options.outage_seconds,
         # The cluster's budget (crawler.distributed.throttle) spaces and bounds the requests
         # to a site for all workers together; a per-process delay on top would only slow them.
         "DOWNLOAD_DELAY": 0,
@@ -96,6 +99,7 @@ class Worker:
         self.paths = ArchivePaths(options.archive)
         self.cluster = Cluster.from_url(options.redis_url, options.prefix)
         self.retry = RedisRetry(options.outage_seconds)
+        self.db_outage = database_outage(options.outage_seconds)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.info = worker_info()
         self.crawlers: dict[str, Any] = {}
@@ -104,7 +108,6 @@ class Worker:
         self.stopping = False
         self.exit_code = 0
         self.process: Any = None
-        self._redis_down = False
 
     # --- life -----------------------------------------------------------------------------------
 
@@ -178,15 +181,22 @@ class Worker:
             return
         try:
             self._tick()
-            if self._redis_down:
-                logger.warning("Redis is back")
-                self._redis_down = False
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-            if not self._redis_down:
-                logger.warning("Redis unavailable (%s); the worker waits for it", exc)
-                self._redis_down = True
         except Exception as exc:  # the loop must survive whatever one run does
-            logger.error("Worker loop: %s: %s", type(exc).__name__, exc)
+            if redis_transient(exc):
+                # The same outage policy as the crawlers' own Redis calls (storage.outage):
+                # waited out for --outage seconds, then the worker stops.
+                if not self.retry.failed(exc, "heartbeat"):
+                    logger.error(
+                        "Redis unreachable for more than %.0f s: the worker stops",
+                        self.options.outage_seconds,
+                    )
+                    self.exit_code = 1
+                    self.stop("Redis outage")
+            elif not self.db_outage.failed(exc, "ending a run"):
+                logger.error("Worker loop: %s: %s", type(exc).__name__, exc)
+            return
+        self.retry.recovered()
+        self.db_outage.recovered()
 
     def _tick(self) -> None:
         cluster = self.cluster

@@ -134,6 +134,8 @@ class PortalSpider(scrapy.Spider):
             self.site.recheck_days,
             batch_size=settings.getint("ZHENGWEN_BATCH_SIZE", 200),
             batch_seconds=settings.getfloat("ZHENGWEN_BATCH_SECONDS", 2.0),
+            outage_seconds=settings.getfloat("ZHENGWEN_OUTAGE_SECONDS", 0.0),
+            stats=self.crawler.stats,
         )
         self.crawler.stats.set_value("zhengwen/incremental/known", len(self.incremental.known))
 

@@ -46,7 +46,7 @@ def redis_option(required: bool = True) -> Callable[[Any], Any]:
     return decorate
 
 
-def _cluster(redis_url: str, prefix: str) -> Any:
+def cluster_or_exit(redis_url: str, prefix: str) -> Any:
     """The cluster, reachable now, or exit 3 with one line."""
     import redis
 
@@ -136,7 +136,7 @@ def cluster_commands(
         from crawler.distributed.worker import Worker, WorkerOptions
         from crawler.runner import StorageUnavailable
 
-        _cluster(redis_url, prefix)
+        cluster_or_exit(redis_url, prefix)
         options = WorkerOptions(
             redis_url=redis_url,
             db_url=_db_url(archive, db_url),
@@ -192,7 +192,7 @@ def cluster_commands(
             configs = [resolve_site(s) for s in sites]
         except ConfigError as exc:
             _fail(str(exc), EXIT_USAGE)
-        cluster = _cluster(redis_url, prefix)
+        cluster = cluster_or_exit(redis_url, prefix)
         url = _db_url(archive, db_url)
         try:
             check_storage(ArchivePaths(archive), url)
@@ -221,7 +221,7 @@ def cluster_commands(
 
         Example: zhengwen status --redis redis://127.0.0.1:6379/0
         """
-        cluster = _cluster(redis_url, prefix)
+        cluster = cluster_or_exit(redis_url, prefix)
         runs = cluster.status()
         workers = cluster.workers()
         memory = cluster.r.info("memory").get("used_memory", 0)

@@ -42,6 +42,21 @@ def schedule_command(
         help="Run every selected site once at start, then follow the schedule.",
     )
     @click.option(
+        "--redis",
+        "redis_url",
+        default=None,
+        metavar="URL",
+        help="Enqueue each run on the cluster of workers at this Redis (as `zhengwen enqueue` "
+        "does) instead of crawling here; --db must then be the cluster's PostgreSQL database.",
+    )
+    @click.option(
+        "--prefix",
+        default="zhengwen",
+        show_default=True,
+        envvar="ZHENGWEN_REDIS_PREFIX",
+        help="With --redis: the prefix of the cluster's Redis keys.",
+    )
+    @click.option(
         "--stop-timeout",
         type=NumberRange(0, 86_400).click_type(),
         default=300.0,
@@ -55,6 +70,8 @@ def schedule_command(
         db_url: str | None,
         max_parallel: int,
         run_now: bool,
+        redis_url: str | None,
+        prefix: str,
         stop_timeout: float,
     ) -> None:
         """Run scheduled crawls until stopped: each site at the times of its `schedule` key.
@@ -64,6 +81,10 @@ def schedule_command(
         once (a time that comes while its run is still going is skipped), not even beside a
         `zhengwen crawl` started by hand. Runs are logged to stdout and archive/logs/schedule.log;
         SIGTERM or Ctrl-C stops launching, lets the runs in flight stop cleanly, and exits 0.
+
+        With --redis, each run is enqueued on the cluster (docs/distributed.md) instead of
+        crawled here; a run ends for the scheduler when the workers record its end, and
+        stopping the scheduler leaves the runs it enqueued to the workers.
 
         Example: zhengwen schedule --archive archive --max-parallel 2
         """
@@ -95,9 +116,12 @@ def schedule_command(
             wake.wait(seconds)
             wake.clear()
 
+        launcher: Any = SubprocessLauncher(archive, db_url)
+        if redis_url is not None:
+            launcher = _cluster_launcher(redis_url, prefix, archive, db_url)
         scheduler = Scheduler(
             selected,
-            SubprocessLauncher(archive, db_url),
+            launcher,
             now=now(),
             log=log,
             max_parallel=max_parallel,
@@ -110,6 +134,26 @@ def schedule_command(
         try:
             scheduler.run(now, sleep, stop_timeout=stop_timeout)
         finally:
+            if hasattr(launcher, "close"):
+                launcher.close()
             log.close()
 
     return schedule
+
+
+def _cluster_launcher(redis_url: str, prefix: str, archive: Path, db_url: str | None) -> Any:
+    """The cluster's launcher, its Redis and database checked now (exit 3 with one line)."""
+    from crawler.cli_distributed import cluster_or_exit
+    from crawler.distributed.launch import ClusterLauncher
+    from crawler.runner import StorageUnavailable, check_storage
+    from storage.paths import ArchivePaths
+
+    paths = ArchivePaths(archive)
+    url = db_url or paths.default_db_url
+    cluster_or_exit(redis_url, prefix)
+    try:
+        check_storage(paths, url)
+    except StorageUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    return ClusterLauncher(redis_url, prefix, archive, url)

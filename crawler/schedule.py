@@ -96,10 +96,18 @@ def scheduled_sites(names: Sequence[str], sites_dirs: Iterable[Path]) -> list[Si
 # -- runs ------------------------------------------------------------------------------------
 
 
+class LaunchError(Exception):
+    """A run could not be started (the message says why); the scheduler logs it and goes on."""
+
+
 class RunHandle(Protocol):
     """One launched run, as the scheduler sees it."""
 
-    pid: int
+    #: How the log names the run: "pid 1234", "cluster run <id>".
+    label: str
+    #: True when the run belongs to something that outlives the scheduler (a cluster's
+    #: workers): a stopping scheduler leaves it running instead of interrupting it.
+    detached: bool
 
     def poll(self) -> int | None:
         """The exit code once the run has ended, else None."""
@@ -138,6 +146,8 @@ class ProcessRun:
             env={**os.environ, **env} if env else None,
         )
         self.pid = self.process.pid
+        self.label = f"pid {self.pid}"
+        self.detached = False
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -275,7 +285,7 @@ class Scheduler:
                 run = self.active[name]
                 self.log(
                     f"skip {name}: due {_local(site, due)} while the run started "
-                    f"{_local(site, run.started)} (pid {run.handle.pid}) is still going"
+                    f"{_local(site, run.started)} ({run.handle.label}) is still going"
                 )
             elif any(n == name for n, _ in self.waiting):
                 self.log(f"skip {name}: due {_local(site, due)} while still waiting for a slot")
@@ -292,9 +302,12 @@ class Scheduler:
         except OSError as exc:
             self.log(f"error {name}: cannot start the crawl: {exc.strerror or exc}")
             return
+        except LaunchError as exc:
+            self.log(f"error {name}: cannot start the crawl: {exc}")
+            return
         self.active[name] = _Active(site, handle, now)
         self.log(
-            f"start {name} (pid {handle.pid}, due {_local(site, due)}); "
+            f"start {name} ({handle.label}, due {_local(site, due)}); "
             f"next {_local(site, self.next_due[name])}"
         )
 
@@ -307,7 +320,7 @@ class Scheduler:
             secs = (now - run.started).total_seconds()
             what = "exit" if code >= 0 else "killed by signal"
             self.log(
-                f"end {name} (pid {run.handle.pid}) {what} {abs(code)} in {secs:.0f}s: "
+                f"end {name} ({run.handle.label}) {what} {abs(code)} in {secs:.0f}s: "
                 f"{run.handle.summary()}"
             )
 
@@ -320,6 +333,10 @@ class Scheduler:
         if self.stop_requests and not self.stopping:
             self.stopping = True
             self.waiting.clear()
+            for name, run in list(self.active.items()):
+                if run.handle.detached:
+                    del self.active[name]
+                    self.log(f"leave {name} ({run.handle.label}) running: it is not ours to stop")
             self.kill_at = datetime.fromtimestamp(now.timestamp() + stop_timeout, UTC)
             self.log(
                 f"stopping: no new runs; interrupting {len(self.active)} run(s) in flight "
@@ -333,7 +350,7 @@ class Scheduler:
         self.tick(now)
         if self.stopping and self.active and self.kill_at is not None and now >= self.kill_at:
             for name, run in self.active.items():
-                self.log(f"kill {name} (pid {run.handle.pid}): still running after the timeout")
+                self.log(f"kill {name} ({run.handle.label}): still running after the timeout")
                 run.handle.kill()
         if self.stopping and not self.active:
             self.log("stopped")

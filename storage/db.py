@@ -841,6 +841,12 @@ class Database:
             rows = [r for r in s.scalars(stmt) if "cluster" in (r.counters or {})]
             return _to_run(rows[0]) if rows else None
 
+    def run(self, run_id: str) -> RunInfo | None:
+        """One run by its id."""
+        with self.sessions() as s:
+            row = s.get(CrawlRunRow, run_id)
+            return _to_run(row) if row is not None else None
+
     def runs(self, site: str | None = None, limit: int = 50) -> list[RunInfo]:
         """Most recent first."""
         stmt = select(CrawlRunRow).order_by(CrawlRunRow.started_at.desc(), CrawlRunRow.id)

@@ -36,6 +36,7 @@ NOT_RUN = {
     ".venv/bin/zhengwen schedule": "runs until stopped (tests/test_schedule.py covers it)",
     "zhengwen worker": "runs until stopped (tests/test_distributed_e2e.py runs workers)",
     "zhengwen enqueue": "needs the cluster's Redis and PostgreSQL (tests/test_distributed_e2e.py)",
+    "zhengwen schedule --redis": "runs until stopped (tests/test_distributed_schedule.py)",
     "redis-server": "starts a server (docs/distributed.md, ops)",
     ".venv/bin/warcio": "names the example site's WARC files (tests/test_raw_e2e.py runs warcio)",
 }

@@ -47,6 +47,8 @@ class FakeRun:
     def __init__(self, site: SiteConfig) -> None:
         self.site = site
         self.pid = next(self.pids)
+        self.label = f"pid {self.pid}"
+        self.detached = False
         self.code: int | None = None
         self.interrupts = 0
         self.killed = False

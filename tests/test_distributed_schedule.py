@@ -56,21 +56,30 @@ def _wait(condition: object, timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
+def _terminate_when(proc: subprocess.Popen[str], condition: object) -> tuple[int, str]:
+    """SIGTERM the scheduler once ``condition()`` holds; its exit code and output."""
+    try:
+        _wait(condition)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out
+
+
 def test_a_scheduled_run_is_crawled_by_the_workers(tmp_path: Path, cluster: Cluster) -> None:
     with serve(Portal.generate(n_articles=60)) as server:
         config = _scheduled(tmp_path, server, 60)
         cluster.start_worker(1)
-        proc = _schedule(cluster, config, tmp_path)
-        try:
-            _wait(lambda: any(s == "ok" for _i, _t, s in _runs(cluster.db)))
-            log = tmp_path / "sched" / "logs" / "schedule.log"
-            _wait(lambda: log.exists() and " end demo " in log.read_text(encoding="utf-8"))
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 0, out
+        log = tmp_path / "sched" / "logs" / "schedule.log"
+
+        def ended() -> bool:
+            ok = any(s == "ok" for _i, _t, s in _runs(cluster.db))
+            return ok and log.exists() and " end demo " in log.read_text(encoding="utf-8")
+
+        code, out = _terminate_when(_schedule(cluster, config, tmp_path), ended)
+    assert code == 0, out
     ((run_id, trigger, status),) = _runs(cluster.db)
     assert (trigger, status) == ("schedule", "ok")
     lines = [line.split(" ", 1)[1] for line in log.read_text(encoding="utf-8").splitlines()]
@@ -90,15 +99,10 @@ def test_stopping_the_scheduler_leaves_the_run_to_the_workers(
 ) -> None:
     with serve(Portal.generate(n_articles=60)) as server:
         config = _scheduled(tmp_path, server, 60)
-        proc = _schedule(cluster, config, tmp_path)  # no worker yet: the run waits in Redis
-        try:
-            _wait(lambda: len(_runs(cluster.db)) == 1)
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == 0, out
+        # No worker yet: the run waits in Redis.
+        proc = _schedule(cluster, config, tmp_path)
+        code, out = _terminate_when(proc, lambda: len(_runs(cluster.db)) == 1)
+        assert code == 0, out
         assert "leave demo (cluster run " in out and ") running: it is not ours to stop" in out
         ((run_id, _trigger, status),) = _runs(cluster.db)
         assert status == "running"

@@ -69,12 +69,12 @@ class Outage:
                 self.down_since = now
                 self.outages += 1
                 self.log.warning(
-                    "%s is unavailable (%s: %s: %s); waiting up to %.0f s for it",
+                    "%s is unavailable (%s: %s: %s); waiting for it%s",
                     self.service,
                     what,
                     type(exc).__name__,
                     _first_line(exc),
-                    self.limit,
+                    f" up to {self.limit:.0f} s" if self.limit != float("inf") else "",
                 )
                 if self.stats is not None and self.stat:
                     self.stats.inc_value(self.stat)
@@ -135,6 +135,17 @@ def database_transient(exc: BaseException) -> bool:
             return False
         return isinstance(exc, (sa.OperationalError, sa.InterfaceError))
     return False
+
+
+def redis_transient(exc: BaseException) -> bool:
+    """A Redis error that means "not reachable now" (refused, reset, timed out, loading its
+    data after a restart), not a wrong command or a refused password."""
+    import redis
+    from redis.exceptions import AuthorizationError
+
+    if isinstance(exc, (redis.AuthenticationError, AuthorizationError)):
+        return False  # subclasses of ConnectionError, but no wait makes them pass
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
 
 
 def database_outage(limit: float, stats: Any = None) -> Outage:

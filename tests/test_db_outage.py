@@ -183,3 +183,15 @@ def test_a_connection_killed_mid_transaction_is_retried(pg_url: str) -> None:
         db.dispose()
         admin.dispose()
     assert _count(pg_url) == (4, 4)
+
+
+def test_a_refused_redis_password_is_no_outage() -> None:
+    import redis
+
+    from storage.outage import redis_transient
+
+    assert redis_transient(redis.ConnectionError("Connection refused"))
+    assert redis_transient(redis.BusyLoadingError("loading the dataset"))
+    # A subclass of ConnectionError, but waiting never makes a wrong password right.
+    assert not redis_transient(redis.AuthenticationError("invalid password"))
+    assert not redis_transient(redis.ResponseError("WRONGTYPE"))

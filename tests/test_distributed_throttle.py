@@ -323,7 +323,7 @@ def test_a_redis_outage_holds_the_request_until_redis_is_back(
     assert _stat(mw, "released") == 1
     assert _stat(mw, "redis_outages") == 1
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("Redis unreachable" in m for m in messages) == 1, messages
+    assert sum("Redis is unavailable" in m for m in messages) == 1, messages
     assert sum("Redis is back" in m for m in messages) == 1, messages
 
 

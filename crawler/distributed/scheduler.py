@@ -29,7 +29,7 @@ from scrapy_redis.queue import Base  # type: ignore[import-untyped]
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 
 from crawler.distributed.leases import MAX_PRIORITY, LeaseQueue
-from storage.outage import Outage
+from storage.outage import Outage, redis_transient
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,6 @@ LEASE = "zhengwen_lease"
 #: downloader middlewares attach for the one download (a politeness slot, Scrapy's slot name).
 TRANSIENT_META = frozenset({LEASE, "zhengwen_cluster_slot", "download_slot", "_slot"})
 T = TypeVar("T")
-
-
-def redis_transient(exc: BaseException) -> bool:
-    """A Redis error that means "not reachable now" (refused, reset, timed out, loading its
-    data after a restart), not a wrong command."""
-    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
 
 
 class RedisRetry(Outage):

@@ -29,8 +29,8 @@ Waiting never blocks the reactor: the Redis calls run in a thread and the waits 
 worker the requests waiting for one domain queue behind each other, so a worker polls Redis for
 a domain once at a time, however many of its requests wait. While Redis is unreachable
 (restarting, a network cut) no request goes out without a slot: the waiting one retries with
-a backoff of 0.1 s doubling to 5 s, one warning is logged per outage and a message when Redis
-is back. A stopping crawl (first interrupt) sends none of the requests still waiting here.
+the cluster's outage policy (`storage.outage`: a backoff of 0.1 s doubling to 5 s, one warning
+per outage and one line when Redis is back). A refused password fails the request at once. A stopping crawl (first interrupt) sends none of the requests still waiting here.
 
 Settings: ``ZHENGWEN_REDIS_URL`` (empty: the middleware is off), ``ZHENGWEN_REDIS_PREFIX``
 (default ``zhengwen``), ``ZHENGWEN_CLUSTER_SLOT_SECONDS``. The delay and concurrency are the
@@ -45,12 +45,12 @@ they had expired), ``waits`` (requests that had to wait), ``wait_seconds``, ``re
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthorizationError
 from redis.retry import Retry
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -62,6 +62,7 @@ from twisted.internet.defer import Deferred, DeferredLock
 from crawler.distributed.politeness import DomainBudget, Slot
 from crawler.drops import SKIP_PREFIX
 from crawler.interrupt import NOT_SENT, STOPPING, NotSent
+from storage.outage import Outage, redis_transient
 
 logger = logging.getLogger(__name__)
 
@@ -72,16 +73,9 @@ NO_BUDGET_META = "zhengwen_no_budget"
 STATS_PREFIX = "zhengwen/cluster_politeness/"
 #: URL schemes that reach no server.
 UNBUDGETED_SCHEMES = frozenset({"data", "file"})
-#: Backoff while Redis is unreachable: the first wait, doubling up to the last.
-BACKOFF_FIRST = 0.1
-BACKOFF_MAX = 5.0
 #: Redis client timeouts: a Redis that hangs counts as unreachable after this long.
 CONNECT_TIMEOUT = 2.0
 SOCKET_TIMEOUT = 5.0
-#: Errors of a Redis that is away for a while (restarting, loading its data, out of reach).
-#: A refused password is a ConnectionError too, but no outage to wait out: it fails the request.
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
-_PERMANENT = (redis.AuthenticationError, AuthorizationError)
 
 
 class ClusterPoliteness:
@@ -114,7 +108,16 @@ class ClusterPoliteness:
         self._queues: dict[str, DeferredLock] = {}
         self._held: dict[str, Slot] = {}
         self._releasing: set[Deferred[None]] = set()
-        self._outage_since: float | None = None
+        # The cluster's one outage policy (storage.outage), with no limit here: the worker
+        # gives up on its own after --outage and then stops the crawl, which sends nothing.
+        self.outage = Outage(
+            "Redis",
+            math.inf,
+            redis_transient,
+            stats=self.stats,
+            stat=f"{STATS_PREFIX}redis_outages",
+            log=logger,
+        )
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -179,14 +182,13 @@ class ClusterPoliteness:
         except redis.RedisError as exc:
             # The slot expires by itself after slot_seconds.
             self._inc("release_errors")
-            if isinstance(exc, _TRANSIENT):
-                self._redis_down(exc)
+            self.outage.failed(exc, f"giving back a slot of {slot.domain}")
             logger.debug("Could not give back the slot of %s: %s", slot.domain, exc)
             return
         except Exception:
             logger.exception("Could not give back the slot of %s", slot.domain)
             return
-        self._redis_up()
+        self.outage.recovered()
         self._inc("released" if freed is not None else "slots_expired")
 
     async def _wait_for_slot(self, domain: str, delay: float, concurrency: int) -> Slot:
@@ -201,21 +203,20 @@ class ClusterPoliteness:
 
     async def _poll(self, domain: str, delay: float, concurrency: int) -> Slot:
         started = time.monotonic()
-        backoff = BACKOFF_FIRST
+        backoff = self.outage.delays()
         waited = False
         while True:
             self._check_stopping()
             try:
                 got = await run_in_thread(self.budget.try_acquire, domain, delay, concurrency)
-            except _PERMANENT:
-                raise
-            except _TRANSIENT as exc:
-                self._redis_down(exc)
-                got = backoff
-                backoff = min(backoff * 2, BACKOFF_MAX)
+            except redis.RedisError as exc:
+                if not self.outage.failed(exc, f"a politeness slot of {domain}"):
+                    raise  # a refused password, a wrong command: no wait helps
+                self._inc("redis_errors")
+                got = next(backoff)
             else:
-                self._redis_up()
-                backoff = BACKOFF_FIRST
+                self.outage.recovered()
+                backoff = self.outage.delays()
                 if isinstance(got, Slot):
                     break
             waited = True
@@ -235,27 +236,6 @@ class ClusterPoliteness:
         if self.stats.get_value(STOPPING):
             self.stats.inc_value(f"{SKIP_PREFIX}{NOT_SENT}")
             raise NotSent("not sent: the crawl is stopping")
-
-    def _redis_down(self, exc: BaseException) -> None:
-        self._inc("redis_errors")
-        if self._outage_since is not None:
-            return
-        self._outage_since = time.monotonic()
-        self._inc("redis_outages")
-        logger.warning(
-            "Redis unreachable (%s): requests wait for their cluster politeness slot until it is "
-            "back (retrying every %.1f to %.0f s)",
-            exc,
-            BACKOFF_FIRST,
-            BACKOFF_MAX,
-        )
-
-    def _redis_up(self) -> None:
-        if self._outage_since is None:
-            return
-        down = time.monotonic() - self._outage_since
-        self._outage_since = None
-        logger.info("Redis is back after %.1f s: cluster politeness slots are granted", down)
 
     def _inc(self, metric: str, count: float = 1) -> None:
         self.stats.inc_value(f"{STATS_PREFIX}{metric}", count)

@@ -30,10 +30,10 @@ from typing import Any
 import redis
 
 from crawler.distributed.cluster import HEARTBEAT_SECONDS, Cluster, Job, finish, worker_info
-from crawler.distributed.scheduler import RedisRetry, redis_transient
+from crawler.distributed.scheduler import RedisRetry
 from crawler.interrupt import STOPPING
 from crawler.runner import build_settings, check_storage
-from storage.outage import database_outage
+from storage.outage import database_outage, redis_transient
 from storage.paths import ArchivePaths, redact_url
 
 logger = logging.getLogger("zhengwen.worker")

@@ -107,6 +107,9 @@ ZHENGWEN_BATCH_SECONDS = 2.0
 # retrying the batch it was writing, before it fails; 0: fail at once. `zhengwen worker` sets it
 # from --outage (storage.outage).
 ZHENGWEN_OUTAGE_SECONDS = 0.0
+# At the start of a crawl, copy into the archive folder's Parquet the versions the database holds
+# that it lacks (a crash, or other folders sharing the database). `zhengwen worker` turns it off.
+ZHENGWEN_PARQUET_RECONCILE = True
 # Extraction worker processes: None = one per core; 0 = extract in the crawler process.
 ZHENGWEN_EXTRACT_WORKERS = None
 # Seconds one page may take in a worker before the worker is killed and the page recorded as

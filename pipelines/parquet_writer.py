@@ -44,6 +44,10 @@ class ParquetWriterPipeline(StoreFailure):
         #: key64(url_hash, content_hash) of the rows the dataset holds (compact: see key64).
         self.stored = KeySet()  # storage.keyset: 8 bytes a key
         self.writer: BatchWriter[Article] | None = None
+        #: Copy into this folder, at open, the versions SQL holds that it lacks. Off for the
+        #: cluster's workers: there the union of the workers' folders is the dataset, each
+        #: version written once by the worker that stored it (docs/distributed.md).
+        self.reconcile_at_open = True
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ParquetWriterPipeline:
@@ -61,12 +65,14 @@ class ParquetWriterPipeline(StoreFailure):
             site.name if site else None,
         )
         pipe.crawler = crawler
+        pipe.reconcile_at_open = crawler.settings.getbool("ZHENGWEN_PARQUET_RECONCILE", True)
         return pipe
 
     def open_spider(self) -> None:
         self.dataset.cleanup_temp()
         self.stored = KeySet(key64(u, c) for u, c in self.dataset.keys(self.site))
-        self.reconcile()
+        if self.reconcile_at_open:
+            self.reconcile()
         self.writer = BatchWriter(
             self.write, self.batch_size, self.batch_seconds, name="zhengwen-parquet"
         )

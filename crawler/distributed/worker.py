@@ -71,6 +71,10 @@ def cluster_settings(options: WorkerOptions, cluster: Cluster, run_id: str) -> d
         "ZHENGWEN_LEASE_SECONDS": options.lease_seconds,
         # A lost database server is waited out as long as Redis would be (storage.outage).
         "ZHENGWEN_OUTAGE_SECONDS": options.outage_seconds,
+        # The union of the workers' folders is the run's Parquet, each version once: a worker
+        # joining late must not copy what the others wrote (check-archive --repair fills one
+        # folder with everything when one is wanted).
+        "ZHENGWEN_PARQUET_RECONCILE": False,
         # The cluster's budget (crawler.distributed.throttle) spaces and bounds the requests
         # to a site for all workers together; a per-process delay on top would only slow them.
         "DOWNLOAD_DELAY": 0,

@@ -689,13 +689,18 @@ class Database:
                 "last_checked": u.at,
                 "gone_at": u.at if gone else None,
             }
-        confirmed = [
-            {"u": hash_url(u.article_url), "at": u.at}
-            for u in updates
-            if u.status == 304 and u.article_url
-        ]
+        confirmed = sorted(
+            (
+                {"u": hash_url(u.article_url), "at": u.at}
+                for u in updates
+                if u.status == 304 and u.article_url
+            ),
+            key=lambda row: row["u"],
+        )
+        # Rows in one order (by key) for every writer: two workers' batches touching the same
+        # pages then lock them in the same order and cannot deadlock on PostgreSQL.
         with self._writes.begin() as s:
-            s.execute(self._fetch_upsert_statement(), list(rows.values()))
+            s.execute(self._fetch_upsert_statement(), [rows[k] for k in sorted(rows)])
             if confirmed:
                 at = bindparam("at", type_=UTCDateTime())
                 a = _ARTICLES.c

@@ -689,13 +689,13 @@ class Database:
                 "last_checked": u.at,
                 "gone_at": u.at if gone else None,
             }
-        confirmed = sorted(
+        confirmed: list[dict[str, Any]] = sorted(
             (
                 {"u": hash_url(u.article_url), "at": u.at}
                 for u in updates
                 if u.status == 304 and u.article_url
             ),
-            key=lambda row: row["u"],
+            key=lambda row: str(row["u"]),
         )
         # Rows in one order (by key) for every writer: two workers' batches touching the same
         # pages then lock them in the same order and cannot deadlock on PostgreSQL.

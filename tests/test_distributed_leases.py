@@ -113,6 +113,22 @@ def test_jobs_are_counted_apart(queue: LeaseQueue) -> None:
     assert queue.drained("a") and not queue.drained("b")
 
 
+def test_push_new_marks_seen_and_queues_in_one_step(queue: LeaseQueue) -> None:
+    assert queue.push_new(JOB, b"fp-1", b"one", priority=5)
+    assert not queue.push_new(JOB, b"fp-1", b"one again"), "seen: not queued twice"
+    assert queue.push_new(JOB, b"fp-2", b"two")
+    assert queue.pending(JOB) == 2
+    first = queue.take("w", 30)
+    assert first is not None and first[1] == b"one"  # its priority holds
+    queue.ack(first[0])
+    # Done is still seen: a link found again later in the run is not fetched again.
+    assert not queue.push_new(JOB, b"fp-1", b"one")
+    client = queue._r
+    assert client.sismember(queue.seen_key(), b"fp-2")
+    queue.clear()
+    assert not any(client.exists(k) for k in queue.keys())
+
+
 def test_release_hands_back_to_the_front(queue: LeaseQueue) -> None:
     queue.push(JOB, [b"first", b"second"])
     got = queue.take("w1", 30)

@@ -11,8 +11,9 @@ Keys, all under the prefix (default ``zhengwen``):
 
 - ``P:jobs``: set of the run ids in progress; ``P:job:RUN``: the job (site config as JSON, …);
 - ``P:site:SITE``: the run id holding the site (the cluster's same-site lock);
-- ``{P:run:RUN}:*``: the run's leased request queue (`crawler.distributed.leases`);
-- ``P:run:RUN:dupefilter``: request fingerprints seen (scrapy-redis's dupefilter);
+- ``{P:run:RUN}:*``: the run's leased request queue (`crawler.distributed.leases`) and, in the
+  same hash slot, ``{P:run:RUN}:dupefilter``: request fingerprints seen (scrapy-redis's
+  dupefilter; a new request is marked seen and queued in one step);
 - ``P:run:RUN:stats`` / ``:gauges`` / ``:notes``: the workers' counters, summed / maxed / texts;
 - ``P:run:RUN:members``: worker id -> last heartbeat (Redis server time, s);
 - ``P:run:RUN:shared``, ``:held``, ``:probes``: what the spider decides once per run (list pages
@@ -134,7 +135,8 @@ class Cluster:
         return LeaseQueue(self.r, self.key("run", run_id))
 
     def dupefilter_key(self, run_id: str) -> str:
-        return self.run_key(run_id, "dupefilter")
+        """In the queue's hash slot: a request is marked seen and queued in one script."""
+        return self.queue(run_id).seen_key()
 
     # --- jobs -----------------------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class Cluster:
 
     def run_keys(self, run_id: str) -> Iterator[str]:
         yield from self.queue(run_id).keys()
-        for part in ("dupefilter", "stats", "gauges", "notes", "members", "shared", "held"):
+        for part in ("stats", "gauges", "notes", "members", "shared", "held"):
             yield self.run_key(run_id, part)
         for part in ("probes", "issued", "finishing", "phase"):
             yield self.run_key(run_id, part)

@@ -60,22 +60,43 @@ local function reclaim(limit)
 end
 """
 
+#: Lua helper: queue `payloads` of `job` at `priority`. Score: higher priority first, then
+#: arrival order (sequence numbers stay below 1e9 per rank step, priorities within +-1e6:
+#: exact in doubles).
+_ENQUEUE = """
+local function enqueue(job, priority, payloads)
+  local rank = -tonumber(priority) * 1e9
+  for _, payload in ipairs(payloads) do
+    local id = redis.call('INCR', KEYS[10])
+    local score = string.format('%.0f', rank + id)
+    redis.call('HSET', KEYS[3], id, payload)
+    redis.call('HSET', KEYS[4], id, job)
+    redis.call('HSET', KEYS[9], id, score)
+    redis.call('ZADD', KEYS[1], score, id)
+  end
+  add(KEYS[7], job, #payloads)
+  return #payloads
+end
+"""
+
+# args: 1 job, 2 priority, then payloads.
 _PUSH = (
     _PRELUDE
+    + _ENQUEUE
     + """
--- args: 1 job, 2 priority, then payloads. Score: higher priority first, then arrival order
--- (sequence numbers stay below 1e9 per rank step, priorities within +-1e6: exact in doubles)
-local rank = -tonumber(ARGV[2]) * 1e9
-for i = 3, #ARGV do
-  local id = redis.call('INCR', KEYS[10])
-  local score = string.format('%.0f', rank + id)
-  redis.call('HSET', KEYS[3], id, ARGV[i])
-  redis.call('HSET', KEYS[4], id, ARGV[1])
-  redis.call('HSET', KEYS[9], id, score)
-  redis.call('ZADD', KEYS[1], score, id)
-end
-add(KEYS[7], ARGV[1], #ARGV - 2)
-return #ARGV - 2
+return enqueue(ARGV[1], ARGV[2], {unpack(ARGV, 3)})
+"""
+)
+
+# args: 1 job, 2 priority, 3 fingerprint, 4 payload; KEYS[11]: the set of fingerprints seen.
+# Marking the request seen and queueing it are one step: a worker dying between the two
+# cannot leave a request that is seen (so never queued again) but not queued.
+_PUSH_NEW = (
+    _PRELUDE
+    + _ENQUEUE
+    + """
+if redis.call('SADD', KEYS[11], ARGV[3]) == 0 then return 0 end
+return enqueue(ARGV[1], ARGV[2], {ARGV[4]})
 """
 )
 
@@ -181,6 +202,7 @@ class LeaseQueue:
         self._keys = [f"{{{prefix}}}:{name}" for name in _KEY_NAMES]
         self._seq = f"{{{prefix}}}:seq"
         self._push = client.register_script(_PUSH)
+        self._push_new = client.register_script(_PUSH_NEW)
         self._take = client.register_script(_TAKE)
         self._reclaim = client.register_script(_RECLAIM_ALL)
         self._ack = client.register_script(_ACK)
@@ -193,13 +215,12 @@ class LeaseQueue:
 
     def keys(self) -> list[str]:
         """Every key this queue may write (for cleanup and for memory reports)."""
-        return [*self._keys, self._seq]
+        return [*self._keys, self._seq, self.seen_key()]
 
     def push(self, job_id: str, payloads: Iterable[bytes | str], priority: int = 0) -> int:
         """Queue payloads for a job, in order, behind what is queued at their priority and
         ahead of every lower priority; returns how many."""
-        if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
-            raise ValueError(f"a priority must be within +-{MAX_PRIORITY}, not {priority}")
+        _check_priority(priority)
         batch: list[bytes | str] = []
         total = 0
         for payload in payloads:
@@ -214,6 +235,20 @@ class LeaseQueue:
     def _push_batch(self, job_id: str, priority: int, batch: list[bytes | str]) -> int:
         args = [job_id, priority, *batch]
         return int(self._push(keys=[*self._keys, self._seq], args=args))
+
+    def seen_key(self) -> str:
+        """The set of fingerprints `push_new` checks (in this queue's hash slot)."""
+        return f"{{{self.prefix}}}:dupefilter"
+
+    def push_new(
+        self, job_id: str, fingerprint: bytes | str, payload: bytes | str, priority: int = 0
+    ) -> bool:
+        """Queue the payload unless its fingerprint was seen before, marking it seen in the
+        same atomic step; True when it was queued."""
+        _check_priority(priority)
+        args: list[bytes | str | int] = [job_id, priority, fingerprint, payload]
+        keys = [*self._keys, self._seq, self.seen_key()]
+        return bool(self._push_new(keys=keys, args=args))
 
     def take(self, worker_id: str, lease_seconds: float) -> tuple[str, bytes] | None:
         """Lease the next item to `worker_id`: (token, payload), or None when nothing is queued
@@ -271,6 +306,11 @@ class LeaseQueue:
         pipe.hget(self._keys[7], job_id)
         queued, active = pipe.execute()
         return not queued and not active
+
+
+def _check_priority(priority: int) -> None:
+    if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ValueError(f"a priority must be within +-{MAX_PRIORITY}, not {priority}")
 
 
 def _millis(seconds: float) -> int:

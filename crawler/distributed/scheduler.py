@@ -11,7 +11,7 @@ a Scrapy user already knows: ``enqueue_request`` checks the dupefilter and pushe
   produced is durably stored. Priorities are kept (scrapy-redis's FIFO/LIFO queues drop them).
 - JSON instead of pickle in Redis (`crawler.distributed.serialize`).
 - `ClusterScheduler`: every Redis call waits out an outage (`RedisRetry`) instead of crashing
-  the spider, a retried or redirected request hands its parent's lease on, and the shared queue
+  the spider, a new request is marked seen and queued in one atomic step, a retried or redirected request hands its parent's lease on, and the shared queue
   is never flushed when one worker closes.
 - `ClusterDupeFilter`: Scrapy's own request fingerprints (the ones the local crawl uses), 8
   bytes each in Redis instead of 40 hex characters.
@@ -56,6 +56,10 @@ class RedisRetry(Outage):
         return self.call(what, call)
 
 
+def _priority(request: Any) -> int:
+    return max(-MAX_PRIORITY, min(MAX_PRIORITY, int(request.priority)))
+
+
 class LeasedQueue(Base):  # type: ignore[misc]
     """A scrapy-redis queue over `LeaseQueue`: one per run, shared by the run's workers."""
 
@@ -76,8 +80,18 @@ class LeasedQueue(Base):  # type: ignore[misc]
 
     def push(self, request: Any) -> None:
         payload = self._encode_request(request)
-        priority = max(-MAX_PRIORITY, min(MAX_PRIORITY, int(request.priority)))
+        priority = _priority(request)
         self.retry("push", lambda: self.leases.push(self.run_id, [payload], priority=priority))
+
+    def push_new(self, request: Any, fingerprint: bytes) -> bool:
+        """Queue the request unless the run has seen it: marked seen and queued in one step,
+        so a worker dying in between cannot lose it. True when it was queued."""
+        payload = self._encode_request(request)
+        priority = _priority(request)
+        return self.retry(
+            "push",
+            lambda: self.leases.push_new(self.run_id, fingerprint, payload, priority=priority),
+        )
 
     def pop(self, timeout: int = 0) -> Any:
         tracker = getattr(self.spider, "leases", None)
@@ -156,7 +170,17 @@ class ClusterScheduler(Scheduler):  # type: ignore[misc]
         # A retry or a redirect is a copy of a leased request: it goes into the queue as a new
         # item, and the request it replaces is done once it is there.
         token = request.meta.pop(LEASE, None)
-        queued = bool(super().enqueue_request(request))
+        if request.dont_filter:
+            self.queue.push(request)
+            queued = True
+        else:
+            # scrapy-redis marks the request seen, then pushes it: two calls, and a worker
+            # killed between them leaves a request seen by the run and in no queue.
+            queued = self.queue.push_new(request, self.df.request_fingerprint(request))
+            if not queued:
+                self.df.log(request, self.spider)
+        if queued and self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
         if token is not None:
             tracker = getattr(self.spider, "leases", None)
             if tracker is not None:

@@ -52,6 +52,9 @@ class Outage:
         self.most = most
         self.down_since: float | None = None
         self.outages = 0
+        #: The outage outlasted ``limit``: calls are tried once, without waiting, until one
+        #: succeeds (the caller is stopping; it must not wait the limit out again).
+        self.gave_up = False
         self._lock = threading.Lock()
 
     @property
@@ -78,7 +81,10 @@ class Outage:
                 )
                 if self.stats is not None and self.stat:
                     self.stats.inc_value(self.stat)
-            return now - self.down_since <= self.limit
+            if now - self.down_since <= self.limit and not self.gave_up:
+                return True
+            self.gave_up = True
+            return False
 
     def recovered(self) -> None:
         """Record a successful call (logs once when it ends an outage)."""
@@ -89,6 +95,7 @@ class Outage:
                 return
             down = time.monotonic() - self.down_since
             self.down_since = None
+            self.gave_up = False
         self.log.warning("%s is back after %.1f s", self.service, down)
 
     def delays(self) -> Iterator[float]:

@@ -3,7 +3,9 @@ PostgreSQL database through a real Redis; runs started with ``zhengwen enqueue``
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,12 +41,12 @@ def _zw(*args: str) -> list[str]:
 
 
 class Cluster:
-    def __init__(self, tmp: Path, db: str, prefix: str) -> None:
-        self.tmp, self.db, self.prefix = tmp, db, prefix
+    def __init__(self, tmp: Path, db: str, prefix: str, redis_url: str = REDIS_URL) -> None:
+        self.tmp, self.db, self.prefix, self.redis_url = tmp, db, prefix, redis_url
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def start_worker(self, i: int, *extra: str) -> subprocess.Popen[bytes]:
-        args = ["worker", "--redis", REDIS_URL, "--prefix", self.prefix, "--db", self.db]
+        args = ["worker", "--redis", self.redis_url, "--prefix", self.prefix, "--db", self.db]
         args += ["--archive", str(self.tmp / f"w{i}"), "--lease", "5", *extra]
         with open(self.tmp / f"w{i}.log", "ab") as log:  # the child keeps its own descriptor
             proc = subprocess.Popen(_zw(*args), cwd=ROOT, stderr=log, stdout=log)
@@ -54,7 +56,7 @@ class Cluster:
     def enqueue(self, config: Path) -> str:
         out = subprocess.run(
             [
-                *_zw("enqueue", str(config), "--redis", REDIS_URL, "--prefix", self.prefix),
+                *_zw("enqueue", str(config), "--redis", self.redis_url, "--prefix", self.prefix),
                 "--db",
                 self.db,
                 "--archive",
@@ -172,6 +174,31 @@ def test_a_worker_killed_mid_run_loses_nothing(
         fetched = Counter(p for p in server.requests if "content_" in p)
     assert len(fetched) == n  # nothing lost (a page the victim held may be fetched twice)
     assert _articles(cluster.db) == (n, n)  # nothing duplicated
+
+
+def test_a_sites_delay_holds_across_three_workers(tmp_path: Path, cluster: Cluster) -> None:
+    """download_delay = 0.5: the portal never sees two requests closer than that, though
+    three workers crawl the site at once (grants are spaced by the delay plus a margin for the
+    spread of grant-to-wire latencies: crawler.distributed.throttle.DELAY_MARGIN)."""
+    delay = 0.5
+    n = 40
+    with serve(Portal.generate(n_articles=n)) as server:
+        config = _site(tmp_path, server)
+        text_ = config.read_text(encoding="utf-8")
+        text_ = text_.replace("download_delay = 0\n", f"download_delay = {delay}\n")
+        config.write_text(text_.replace("concurrency = 8\n", "concurrency = 1\n"), "utf-8")
+        for i in range(3):
+            cluster.start_worker(i, "--concurrency", "4")
+        run_id = cluster.enqueue(config)
+        assert cluster.wait_finished(run_id) == "ok"
+        log = server.request_log
+    assert sum("content_" in path for _, path in log) == n
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(log)]
+    assert min(gaps) >= delay, sorted(gaps)[:5]
+    # More than one worker fetched pages of the site.
+    logs = "".join((tmp_path / f"w{i}.log").read_text() for i in range(3))
+    pages = [int(m) for m in re.findall(r"Left run \S+ \(\w+\): (\d+) pages", logs)]
+    assert sum(1 for p in pages if p > 0) >= 2, pages
 
 
 def test_a_site_runs_once_on_the_cluster(tmp_path: Path, cluster: Cluster) -> None:

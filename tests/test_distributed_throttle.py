@@ -41,10 +41,6 @@ from tests.test_distributed_leases import prefix, redis_url
 
 __all__ = ["prefix", "redis_url"]  # fixtures shared with the leases tests
 
-#: What two requests granted `delay` apart may still arrive closer by: the difference of their
-#: grant-to-wire latencies (Redis reply, thread to reactor, Scrapy's downloader, a loopback
-#: connect), a few milliseconds here; 25 ms leaves room for a loaded test machine.
-GRANT_TO_WIRE_SLACK = 0.025
 WORKERS = 3
 
 
@@ -213,7 +209,10 @@ def test_the_delay_holds_across_worker_processes(
     _check_workers(stats, recorder, per_worker)
     arrivals = sorted(t for _, t, _ in recorder.log)
     gaps = [round(b - a, 4) for a, b in itertools.pairwise(arrivals)]
-    assert min(gaps) >= delay - GRANT_TO_WIRE_SLACK, gaps
+    # Grants are a delay plus DELAY_MARGIN apart: the margin covers the difference of two
+    # requests' grant-to-wire latencies (Redis reply, thread to reactor, Scrapy's downloader,
+    # a loopback connect), so the portal sees at least the delay.
+    assert min(gaps) >= delay, gaps
 
 
 @pytest.mark.parametrize("recorder", [0.3], indirect=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
@@ -30,6 +31,8 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.portal = portal
         self.requests: list[str] = []
+        #: (monotonic arrival time, path) of each request, in arrival order.
+        self.request_log: list[tuple[float, str]] = []
         self.requests_lock = threading.Lock()
         super().__init__(address, handler or _Handler)
 
@@ -49,8 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, send_body: bool) -> None:
         parts = urlsplit(self.path)
+        arrived = time.monotonic()
         with self.server.requests_lock:
             self.server.requests.append(self.path)
+            self.server.request_log.append((arrived, self.path))
         portal = self.server.portal
         with portal.lock:
             page = route(portal, parts.path, parts.query)
@@ -124,6 +129,12 @@ class PortalServer:
         """Request paths (with query) in arrival order, e.g. to check robots.txt was honoured."""
         with self._server.requests_lock:
             return list(self._server.requests)
+
+    @property
+    def request_log(self) -> list[tuple[float, str]]:
+        """(arrival time on `time.monotonic`, path) of each request, in arrival order."""
+        with self._server.requests_lock:
+            return list(self._server.request_log)
 
     def stop(self) -> None:
         if self._stopped:

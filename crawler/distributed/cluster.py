@@ -14,7 +14,9 @@ Keys, all under the prefix (default ``zhengwen``):
 - ``{P:run:RUN}:*``: the run's leased request queue (`crawler.distributed.leases`) and, in the
   same hash slot, ``{P:run:RUN}:dupefilter``: request fingerprints seen (scrapy-redis's
   dupefilter; a new request is marked seen and queued in one step);
-- ``P:run:RUN:stats`` / ``:gauges`` / ``:notes``: the workers' counters, summed / maxed / texts;
+- ``P:run:RUN:stats:SENDER`` (one per crawler that worked on the run, listed in ``:senders``) /
+  ``:gauges`` / ``:notes``: the workers' counters (running totals, summed at the end) / maxed /
+  texts;
 - ``P:run:RUN:members``: worker id -> last heartbeat (Redis server time, s);
 - ``P:run:RUN:shared``, ``:held``, ``:probes``: what the spider decides once per run (list pages
   held until discovery has spoken, default-sitemap probes), shared by the run's workers;
@@ -215,22 +217,37 @@ class Cluster:
 
     # --- counters -------------------------------------------------------------------------------
 
-    def add_stats(self, run_id: str, deltas: Mapping[str, int], gauges: Mapping[str, int]) -> None:
+    def add_stats(
+        self, run_id: str, sender: str, totals: Mapping[str, int], gauges: Mapping[str, int]
+    ) -> None:
+        """Record one crawler's counters so far (``totals``: its own running totals, not
+        increments) and raise the run's gauges. Setting totals is idempotent: a send retried
+        after a lost reply (a Redis restart) counts nothing twice. The run's counters are the
+        sums over its senders (`run_stats`)."""
         pipe = self.r.pipeline(transaction=True)
-        for key, value in deltas.items():
-            pipe.hincrby(self.run_key(run_id, "stats"), key, value)
+        pipe.sadd(self.run_key(run_id, "senders"), sender)
+        if totals:
+            mapping: dict[Any, Any] = dict(totals)
+            pipe.hset(self.run_key(run_id, f"stats:{sender}"), mapping=mapping)
         for key, value in gauges.items():
             pipe.eval(_MAX, 1, self.run_key(run_id, "gauges"), key, value)
         pipe.execute()
+
+    def _senders(self, run_id: str) -> list[str]:
+        raw: set[bytes] = self.r.smembers(self.run_key(run_id, "senders"))  # type: ignore[assignment]
+        return sorted(m.decode() for m in raw)
 
     def note(self, run_id: str, key: str, value: str) -> None:
         self.r.hsetnx(self.run_key(run_id, "notes"), key, value)
 
     def run_stats(self, run_id: str) -> dict[str, Any]:
         stats: dict[str, Any] = {}
-        for part in ("stats", "gauges"):
-            raw: dict[bytes, bytes] = self.r.hgetall(self.run_key(run_id, part))  # type: ignore[assignment]
-            stats.update({k.decode(): int(v) for k, v in raw.items()})
+        for sender in self._senders(run_id):
+            raw: dict[bytes, bytes] = self.r.hgetall(self.run_key(run_id, f"stats:{sender}"))  # type: ignore[assignment]
+            for k, v in raw.items():
+                stats[k.decode()] = stats.get(k.decode(), 0) + int(v)
+        gauges: dict[bytes, bytes] = self.r.hgetall(self.run_key(run_id, "gauges"))  # type: ignore[assignment]
+        stats.update({k.decode(): int(v) for k, v in gauges.items()})
         notes: dict[bytes, bytes] = self.r.hgetall(self.run_key(run_id, "notes"))  # type: ignore[assignment]
         stats.update({k.decode(): v.decode() for k, v in notes.items()})
         return stats
@@ -256,7 +273,9 @@ class Cluster:
 
     def run_keys(self, run_id: str) -> Iterator[str]:
         yield from self.queue(run_id).keys()
-        for part in ("stats", "gauges", "notes", "members", "shared", "held"):
+        for sender in self._senders(run_id):
+            yield self.run_key(run_id, f"stats:{sender}")
+        for part in ("senders", "gauges", "notes", "members", "shared", "held"):
             yield self.run_key(run_id, part)
         for part in ("probes", "issued", "finishing", "phase"):
             yield self.run_key(run_id, part)

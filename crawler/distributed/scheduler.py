@@ -170,22 +170,47 @@ class ClusterScheduler(Scheduler):  # type: ignore[misc]
         # A retry or a redirect is a copy of a leased request: it goes into the queue as a new
         # item, and the request it replaces is done once it is there.
         token = request.meta.pop(LEASE, None)
-        if request.dont_filter:
-            self.queue.push(request)
-            queued = True
-        else:
-            # scrapy-redis marks the request seen, then pushes it: two calls, and a worker
-            # killed between them leaves a request seen by the run and in no queue.
-            queued = self.queue.push_new(request, self.df.request_fingerprint(request))
-            if not queued:
-                self.df.log(request, self.spider)
+        tracker = getattr(self.spider, "leases", None)
+        try:
+            if request.dont_filter:
+                self.queue.push(request)
+                queued = True
+            else:
+                # scrapy-redis marks the request seen, then pushes it: two calls, and a worker
+                # killed between them leaves a request seen by the run and in no queue.
+                queued = self.queue.push_new(request, self.df.request_fingerprint(request))
+                if not queued:
+                    self.df.log(request, self.spider)
+        except Exception as exc:
+            if not redis_transient(exc):
+                raise
+            # Redis stayed away past --outage: the request that produced this one is not
+            # acknowledged, so it is fetched again and this one found again (nothing lost).
+            if self.stats:
+                self.stats.inc_value("zhengwen/cluster/not_queued", spider=self.spider)
+            if tracker is not None:
+                tracker.push_failed()
+                if token is not None:
+                    tracker.held.pop(token, None)
+            return False
         if queued and self.stats:
             self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
-        if token is not None:
-            tracker = getattr(self.spider, "leases", None)
-            if tracker is not None:
-                tracker.done(token)
+        if token is not None and tracker is not None:
+            tracker.done(token)
         return queued
 
+    def next_request(self) -> Any:
+        try:
+            return super().next_request()
+        except Exception as exc:
+            if not redis_transient(exc):
+                raise
+            return None  # Redis stayed away past --outage: the worker is stopping (exit 3)
+
     def has_pending_requests(self) -> bool:
-        return len(self) > 0
+        try:
+            return len(self) > 0
+        except Exception as exc:
+            if not redis_transient(exc):
+                raise
+            return False

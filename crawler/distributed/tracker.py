@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from scrapy import signals
@@ -85,7 +86,12 @@ class LeaseTracker:
         self.crawler: Any = None
         self._loop: task.LoopingCall | None = None
         self._sent: dict[str, int] = {}
+        #: This crawler's name among the run's counters (a worker may join a run twice).
+        self.sender = f"{worker_id}:{uuid.uuid4().hex[:8]}"
         self._last_stats = 0.0
+        #: A request this worker produced could not be queued (Redis gone past the limit):
+        #: nothing more is acknowledged, so the requests that produced it are fetched again.
+        self.acks_stopped = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> LeaseTracker:
@@ -143,7 +149,21 @@ class LeaseTracker:
         accepted = tuple(w.accepted for w in self.writers)
         self.waiting.append((token, accepted, renewed))
 
+    def push_failed(self) -> None:
+        """A request yielded by a leased one was not queued: acknowledging its parent would
+        lose it. Every lease of this worker is left to run out instead (its pages fetched
+        again by another worker, stored once)."""
+        if not self.acks_stopped:
+            self.acks_stopped = True
+            logger.error(
+                "A new request could not be queued (Redis unreachable): this worker "
+                "acknowledges nothing more; its leases run out and go back to the queue"
+            )
+
     def _stored(self) -> list[str]:
+        if self.acks_stopped:
+            self.waiting = []
+            return []
         written = [w.written for w in self.writers]
         due, still = [], []
         for entry in self.waiting:
@@ -188,8 +208,9 @@ class LeaseTracker:
     # --- counters ---------------------------------------------------------------------------------
 
     def send_stats(self) -> None:
-        """This worker's counters since the last send, added to the run's."""
-        deltas: dict[str, int] = {}
+        """This crawler's counters that changed since the last send, as running totals (a
+        retried send counts nothing twice)."""
+        totals: dict[str, int] = {}
         gauges: dict[str, int] = {}
         for key, value in self.stats.get_stats().items():
             if key in NOTES and value:
@@ -200,13 +221,14 @@ class LeaseTracker:
             if key in GAUGES:
                 gauges[key] = value
                 continue
-            delta = value - self._sent.get(key, 0)
-            if delta:
-                deltas[key] = delta
-        if deltas or gauges:
-            self.retry("stats", lambda: self.cluster.add_stats(self.run_id, deltas, gauges))
-            for key, delta in deltas.items():
-                self._sent[key] = self._sent.get(key, 0) + delta
+            if value != self._sent.get(key):
+                totals[key] = value
+        if totals or gauges:
+            self.retry(
+                "stats",
+                lambda: self.cluster.add_stats(self.run_id, self.sender, totals, gauges),
+            )
+            self._sent.update(totals)
 
     # --- the end ----------------------------------------------------------------------------------
 
@@ -219,8 +241,12 @@ class LeaseTracker:
             except Exception as exc:  # its items are not acknowledged: another worker redoes them
                 logger.error("A writer failed at the end: %s", exc)
         due = self._stored()
-        back = [*self.held, *(e[0] for e in self.waiting)]
+        back = [] if self.acks_stopped else [*self.held, *(e[0] for e in self.waiting)]
         self.held, self.waiting = {}, []
+        if self.retry.gave_up:
+            # Redis stayed away past the limit: not waited for again; the leases run out.
+            logger.error("Redis is unreachable: the leases of this worker run out by themselves")
+            return
         try:
             if due:
                 self.retry("ack", lambda: self.queue.ack_many(due))

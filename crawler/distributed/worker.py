@@ -194,7 +194,8 @@ class Worker:
                         "Redis unreachable for more than %.0f s: the worker stops",
                         self.options.outage_seconds,
                     )
-                    self.exit_code = 1
+                    # The exit code of a store that cannot be reached (README's table).
+                    self.exit_code = 3
                     self.stop("Redis outage")
             elif not self.db_outage.failed(exc, "ending a run"):
                 logger.error("Worker loop: %s: %s", type(exc).__name__, exc)
@@ -216,6 +217,9 @@ class Worker:
                 self.left.discard(run_id)
                 continue
             queue = cluster.queue(run_id)
+            # Leases of a dead worker run out: back in the queue now, even while no worker
+            # of the run is taking (a take reclaims too, but only where the run has takers).
+            queue.reclaim_expired()
             if not queue.pending(run_id):
                 # Nothing to take. Joined only to make the run's idle decisions (held list
                 # pages, sitemap probes) when no live worker is there to make them.

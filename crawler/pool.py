@@ -53,6 +53,9 @@ class Task:
     html: bytes
     url: str
     http_encoding: str | None = None
+    #: The page's site options; None: the pool's. One pool serves several sites this way (a
+    #: cluster worker keeps one pool for every run it joins).
+    options: ExtractOptions | None = None
 
 
 @dataclass(slots=True)
@@ -80,7 +83,9 @@ def _work(conn: Connection, options: ExtractOptions, target: str) -> None:
             return
         task_id, task = message
         try:
-            result = fn(task.html, task.url, options, http_encoding=task.http_encoding)
+            result = fn(
+                task.html, task.url, task.options or options, http_encoding=task.http_encoding
+            )
             if isinstance(result, tuple):
                 # extract_with_report: the Article and the counters of its Report.
                 article, report = result
@@ -145,6 +150,7 @@ class ExtractionPool:
         self.stats = PoolStats()
         self._queue: deque[tuple[int, Task, Future[Article]]] = deque()
         self._futures: dict[int, Future[Article]] = {}
+        self._notes: dict[int, Counter[str]] = {}
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = Pipe(duplex=False)
         self._next_id = 0
@@ -157,13 +163,17 @@ class ExtractionPool:
 
     # --- public -------------------------------------------------------------------------------
 
-    def submit(self, task: Task) -> Future[Article]:
+    def submit(self, task: Task, notes: Counter[str] | None = None) -> Future[Article]:
+        """``notes``: also add the page's report counters there (a caller sharing the pool
+        with others keeps its own sums; `stats.notes` has everyone's)."""
         future: Future[Article] = Future()
         with self._lock:
             if self._closed:
                 raise PoolClosed("the extraction pool is closed")
             self._next_id += 1
             self._queue.append((self._next_id, task, future))
+            if notes is not None:
+                self._notes[self._next_id] = notes
         self._wake()
         return future
 
@@ -250,6 +260,8 @@ class ExtractionPool:
         if worker.busy is not None:
             task_id, task = worker.busy
             future = self._futures.pop(task_id, None)
+            with self._lock:
+                self._notes.pop(task_id, None)
             if future is not None:
                 self._fail(future, reason, f"{message}: {task.url}")
             logger.warning("Extraction worker %s on %s; replaced", reason, task.url)
@@ -265,8 +277,9 @@ class ExtractionPool:
                 if not self._queue:
                     return
                 task_id, task, future = self._queue.popleft()
-            if not future.set_running_or_notify_cancel():
-                continue
+                if not future.set_running_or_notify_cancel():
+                    self._notes.pop(task_id, None)
+                    continue
             self._futures[task_id] = future
             worker.busy = (task_id, task)
             worker.started = time.monotonic()
@@ -280,11 +293,15 @@ class ExtractionPool:
         task_id = message[0]
         worker.busy = None
         future = self._futures.pop(task_id, None)
+        with self._lock:
+            sink = self._notes.pop(task_id, None)
         if future is None:
             return
         if message[1] == "ok":
             self.stats.done += 1
             self.stats.notes.update(message[3])
+            if sink is not None:
+                sink.update(message[3])
             future.set_result(message[2])
         else:
             self._fail(future, message[2], message[3])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from typing import Any
 
 from crawler.drops import drop
@@ -21,12 +22,24 @@ from storage.article import Article
 
 
 class ExtractPipeline:
-    def __init__(self, stats: Any, options: ExtractOptions, workers: int, timeout: float) -> None:
+    def __init__(
+        self,
+        stats: Any,
+        options: ExtractOptions,
+        workers: int,
+        timeout: float,
+        shared_pool: ExtractionPool | None = None,
+    ) -> None:
         self.stats = stats
         self.options = options
         self.workers = workers
         self.timeout = timeout
+        #: A pool that outlives this crawl (a cluster worker's, kept across the runs it
+        #: joins, so that joining a run does not start interpreters): used, not closed.
+        self.shared_pool = shared_pool
         self.pool: ExtractionPool | None = None
+        self.notes: Counter[str] = Counter()
+        self._restarts_before = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ExtractPipeline:
@@ -37,17 +50,23 @@ class ExtractPipeline:
             ExtractOptions.from_site(site) if site else ExtractOptions(),
             (os.cpu_count() or 1) if workers is None else int(workers),
             crawler.settings.getfloat("ZHENGWEN_EXTRACT_TIMEOUT", DEFAULT_TIMEOUT),
+            shared_pool=getattr(crawler.spider, "extract_pool", None),
         )
 
     def open_spider(self) -> None:
-        if self.workers > 0:
+        if self.shared_pool is not None:
+            self.pool = self.shared_pool
+            self._restarts_before = self.pool.stats.restarts
+        elif self.workers > 0:
             self.pool = ExtractionPool(self.options, workers=self.workers, timeout=self.timeout)
 
     def close_spider(self) -> None:
         if self.pool is not None:
-            self.pool.close()
-            self.stats.set_value("zhengwen/extract/worker_restarts", self.pool.stats.restarts)
-            self._count(self.pool.stats.notes)
+            if self.pool is not self.shared_pool:
+                self.pool.close()
+            restarts = self.pool.stats.restarts - self._restarts_before
+            self.stats.set_value("zhengwen/extract/worker_restarts", restarts)
+            self._count(self.notes)
 
     def _count(self, counters: Any) -> None:
         """Report counters (`crawler.extract.report`): the body candidate chosen, characters
@@ -93,5 +112,8 @@ class ExtractPipeline:
             )
             self._count(report.counters())
             return article
-        future = self.pool.submit(Task(page.body, page.url, page.http_encoding))
+        options = self.options if self.pool is self.shared_pool else None
+        future = self.pool.submit(
+            Task(page.body, page.url, page.http_encoding, options), notes=self.notes
+        )
         return await asyncio.wrap_future(future)

@@ -852,6 +852,18 @@ class Database:
             row = s.get(CrawlRunRow, run_id)
             return _to_run(row) if row is not None else None
 
+    def versions_of_run(self, run_id: str) -> tuple[int, int]:
+        """(new, changed): the articles whose version this run stored first (version 1) and
+        the ones it stored a new text of. What the archive took, whichever process stored it
+        and however often a page was fetched (a cluster run's counters)."""
+        v = _VERSIONS.c
+        stmt = select(
+            func.count().filter(v.version == 1), func.count().filter(v.version > 1)
+        ).where(v.crawl_run_id == run_id)
+        with self.sessions() as s:
+            new, changed = s.execute(stmt).one()
+        return int(new or 0), int(changed or 0)
+
     def runs(self, site: str | None = None, limit: int = 50) -> list[RunInfo]:
         """Most recent first."""
         stmt = select(CrawlRunRow).order_by(CrawlRunRow.started_at.desc(), CrawlRunRow.id)

@@ -174,6 +174,9 @@ def test_a_worker_killed_mid_run_loses_nothing(
         fetched = Counter(p for p in server.requests if "content_" in p)
     assert len(fetched) == n  # nothing lost (a page the victim held may be fetched twice)
     assert _articles(cluster.db) == (n, n)  # nothing duplicated
+    # The run's record counts what the archive took, not what was fetched twice.
+    _status, counters = cluster.run_row(run_id)
+    assert counters["articles_new"] == n, counters
 
 
 def test_a_sites_delay_holds_across_three_workers(tmp_path: Path, cluster: Cluster) -> None:

@@ -62,7 +62,9 @@ def test_a_redis_restart_mid_run_is_waited_out(
     assert len(fetched) == n  # nothing lost
     assert _articles(own_cluster.db) == (n, n)  # nothing twice
     _status, counters = own_cluster.run_row(run_id)
-    assert counters["articles_new"] == n
+    import json
+
+    assert counters["articles_new"] == n, json.dumps(counters)
     logs = _logs(tmp_path, 3)
     assert "Redis is unavailable" in logs and "Redis is back after" in logs
     assert all(w.poll() is None for w in own_cluster.workers)  # no worker gave up

@@ -3,7 +3,9 @@ that hangs or crashes its worker fails alone, with a reason, and the pool goes o
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import Future
+from dataclasses import replace
 
 import pytest
 
@@ -32,6 +34,24 @@ def test_results_equal_in_process_extraction(workers: int) -> None:
     assert got == expected
     assert pool.stats.done == len(tasks)
     assert pool.stats.restarts == 0
+
+
+def test_one_pool_serves_several_sites_with_their_own_options_and_counters() -> None:
+    """A cluster worker keeps one pool for every run it joins: each page is extracted with
+    its own site's options, and each caller gets the report counters of its own pages."""
+    tasks = demo_tasks(4)
+    with ExtractionPool(ExtractOptions(site="pool-default"), workers=1) as pool:
+        mine: Counter[str] = Counter()
+        theirs: Counter[str] = Counter()
+        a = [pool.submit(replace(t, options=ExtractOptions(site="a")), notes=mine) for t in tasks]
+        b = pool.submit(replace(tasks[0], options=ExtractOptions(site="b")), notes=theirs)
+        plain = pool.submit(tasks[1])
+        assert {f.result(timeout=60).site for f in a} == {"a"}
+        assert b.result(timeout=60).site == "b"
+        assert plain.result(timeout=60).site == "pool-default"
+    assert sum(mine.values()) > 0 and sum(theirs.values()) > 0
+    assert mine + theirs <= pool.stats.notes  # the pool's sums hold every caller's
+    assert sum(pool.stats.notes.values()) > sum((mine + theirs).values())  # and the plain page's
 
 
 def outcome(future: Future[Article]) -> str:

@@ -39,6 +39,19 @@ def test_an_idle_writer_flushes_by_age() -> None:
     writer.close()
 
 
+def test_hurry_writes_what_waits_without_waiting_for_its_age() -> None:
+    sink = Sink()
+    writer = BatchWriter(sink, max_items=1000, max_seconds=3600)
+    writer.put(1)
+    writer.put(2)
+    writer.hurry()  # returns at once; the batch's age (an hour) is not waited out
+    assert sink.written.wait(timeout=30)
+    assert sink.batches == [[1, 2]]
+    writer.hurry()  # nothing waiting: nothing written
+    writer.close()
+    assert sink.batches == [[1, 2]]
+
+
 def test_flush_blocks_until_written() -> None:
     sink = Sink()
     writer = BatchWriter(sink, max_items=1000, max_seconds=3600)

@@ -393,6 +393,7 @@ def finish(cluster: Cluster, run_id: str, db_url: str, *, reason: str = "finishe
             if site is None:  # neither Redis nor the database know it: only the keys go
                 cluster.r.srem(cluster.key("jobs"), run_id)
                 return None
+            _count_from_archive(db, run_id, stats)
             status = record_end(db, site, run_id, reason, stats)
     except BaseException:
         # The database (or Redis) is away: the next worker's tick tries again.
@@ -400,6 +401,21 @@ def finish(cluster: Cluster, run_id: str, db_url: str, *, reason: str = "finishe
         raise
     cluster.drop_run(run_id, site)
     return status
+
+
+def _count_from_archive(db: Database, run_id: str, stats: dict[str, Any]) -> None:
+    """New and changed articles as the archive took them. The workers' own counts come from
+    each worker's dedupe step, which knows the archive as it was when the worker joined: a
+    page fetched again after its lease ran out (a worker stalled or killed) would count as new
+    twice. The versions the run stored are exact; the difference is counted unchanged."""
+    new, changed = db.versions_of_run(run_id)
+    counted = int(stats.get("zhengwen/articles/new", 0)) + int(
+        stats.get("zhengwen/articles/changed", 0)
+    )
+    stats["zhengwen/articles/new"] = new
+    stats["zhengwen/articles/changed"] = changed
+    extra = max(0, counted - new - changed)
+    stats["zhengwen/articles/unchanged"] = int(stats.get("zhengwen/articles/unchanged", 0)) + extra
 
 
 def worker_info() -> dict[str, Any]:

@@ -48,9 +48,12 @@ class ClusterPortalSpider(PortalSpider):
         cluster: Cluster,
         worker_id: str,
         redis_retry: RedisRetry | None = None,
+        extract_pool: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(site=site, **kwargs)
+        #: The worker's extraction pool, shared by its runs (pipelines.extract).
+        self.extract_pool = extract_pool
         self.cluster_run_id = run_id
         self.cluster = cluster
         self.worker_id = worker_id

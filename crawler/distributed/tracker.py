@@ -176,6 +176,12 @@ class LeaseTracker:
 
     def tick(self) -> None:
         try:
+            if self.waiting and not self.held:
+                # Nothing of this worker in flight: its last pages wait only for the writers'
+                # batch age. Write them now, so the run's end (or the decisions taken when it
+                # drains) does not wait out the batch seconds.
+                for writer in self.writers:
+                    writer.hurry()
             due = self._stored()
             if due:
                 self.retry("ack", lambda: self.queue.ack_many(due))

@@ -112,14 +112,25 @@ class Worker:
         self.stopping = False
         self.exit_code = 0
         self.process: Any = None
+        #: One extraction pool for every run this worker joins (started with the worker, so
+        #: joining a run starts no interpreter).
+        self.pool: Any = None
 
     # --- life -----------------------------------------------------------------------------------
 
     def run(self) -> int:
-        from scrapy.crawler import CrawlerProcess
-
         check_storage(self.paths, self.options.db_url)
         settings = build_settings(self.paths, self.options.db_url, log_level=self.options.log_level)
+        self.pool = _extraction_pool(settings)
+        try:
+            return self._run(settings)
+        finally:
+            if self.pool is not None:
+                self.pool.close()
+
+    def _run(self, settings: Any) -> int:
+        from scrapy.crawler import CrawlerProcess
+
         # Installs the project's reactor: nothing may import twisted.internet.reactor before.
         self.process = CrawlerProcess(settings)
         from scrapy.utils.reactor import install_reactor, is_reactor_installed
@@ -258,6 +269,7 @@ class Worker:
             cluster=self.cluster,
             worker_id=self.worker_id,
             redis_retry=self.retry,
+            extract_pool=self.pool,
         )
         d.addBoth(self._left, run_id)
 
@@ -285,6 +297,20 @@ class Worker:
         except Exception as exc:
             logger.error("Could not finish run %s: %s", run_id, exc)
         self._maybe_exit()
+
+
+def _extraction_pool(settings: Any) -> Any:
+    """The worker's extraction pool, sized and bounded as a crawl's (None: extraction in the
+    crawler's process, ``ZHENGWEN_EXTRACT_WORKERS = 0``)."""
+    from crawler.extract.options import ExtractOptions
+    from crawler.pool import DEFAULT_TIMEOUT, ExtractionPool
+
+    workers = settings.get("ZHENGWEN_EXTRACT_WORKERS")
+    size = (os.cpu_count() or 1) if workers is None else int(workers)
+    if size <= 0:
+        return None
+    timeout = settings.getfloat("ZHENGWEN_EXTRACT_TIMEOUT", DEFAULT_TIMEOUT)
+    return ExtractionPool(ExtractOptions(), workers=size, timeout=timeout)
 
 
 def main_worker(options: WorkerOptions) -> int:

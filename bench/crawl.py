@@ -302,13 +302,19 @@ def measure(
 
 
 class Server:
-    """The static portal in its own process, so its CPU is its own."""
+    """The static portal in its own process, so its CPU is its own; ``latency``: seconds before
+    each answer (`bench/portal_static.py --latency`)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, latency: float = 0.0) -> None:
         import psutil
 
         self.popen = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "portal_static.py"), str(folder)],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "portal_static.py"),
+                str(folder),
+                *(["--latency", str(latency)] if latency else []),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -336,9 +342,11 @@ class Server:
 # --- the three measurements --------------------------------------------------------------------
 
 
-def site_config(path: Path, url: str) -> Path:
+def site_config(path: Path, url: str, concurrency: int = CONCURRENCY) -> Path:
+    """The site config of the static portal; ``concurrency``: the site's requests in flight
+    (for a cluster, of all its workers together)."""
     text = f"""\
-# Written by bench/crawl.py for its static portal on loopback.
+# Written by the benchmarks (bench/crawl.py) for their static portal on loopback.
 name = "{SITE}"
 site_name = "法治晨报"
 start_urls = ["{url}/"]
@@ -354,7 +362,7 @@ pagination = ['{portal_static.PAGINATION_PATTERN}']
 
 [politeness]
 download_delay = 0
-concurrency = {CONCURRENCY}
+concurrency = {concurrency}
 obey_robots = true
 """
     path.write_text(text, encoding="utf-8")

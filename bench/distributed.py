@@ -330,8 +330,9 @@ def measure_cluster(
             server_before, ticks = server.cpu(), bench_crawl._cpu_ticks()
             started = time.monotonic()
             run_id = enqueue(cluster, site, db_url, folder / "enqueue", redis_url=opts.redis)
+            queued: list[tuple[float, int, int, int]] = []
             samples, status, counters = _follow(
-                run_id, started, progress, cluster, opts, payloads, workers
+                run_id, started, progress, cluster, opts, payloads, workers, queued
             )
             wall = time.monotonic() - started
             machine = bench_crawl._machine_share(ticks, bench_crawl._cpu_ticks())
@@ -356,6 +357,8 @@ def measure_cluster(
         "server_cpu": server_cpu,
         "busy_before": busy_before,
         "joins": _joins(folder, n),
+        "all_joined_s": next((t for t, m, _, _ in queued if m >= n), None),
+        "queue": queued,
     }
 
 
@@ -367,16 +370,22 @@ def _follow(
     opts: argparse.Namespace,
     payloads: list[bytes],
     workers: Workers,
+    queued: list[tuple[float, int, int, int]],
 ) -> tuple[list[tuple[float, int]], str, dict[str, Any]]:
     """Poll the run until ``crawl_runs`` records its end; (articles stored over time, status,
-    counters). Samples the queue's payloads once while it is well filled."""
+    counters). Appends (seconds, workers attached, requests queued, leased) to ``queued``, and
+    samples the queue's payloads once while it is well filled."""
     deadline = started + 300 + opts.articles * MAX_SECONDS_PER_ARTICLE
     samples: list[tuple[float, int]] = []
+    queue = cluster.queue(run_id)
     while True:  # bounded by the deadline
         status, counters = progress.run(run_id)
-        samples.append((time.monotonic() - started, progress.articles()))
+        now = time.monotonic() - started
+        samples.append((now, progress.articles()))
         if status != "running":
             return samples, status, counters
+        members = len(cluster.r.hkeys(cluster.run_key(run_id, "members")))
+        queued.append((round(now, 2), members, queue.pending(run_id), queue.in_flight(run_id)))
         if not payloads:
             least = min(20, max(1, opts.articles // 4))
             payloads.extend(sample_payloads(cluster, run_id, least))
@@ -462,10 +471,13 @@ def label(config: str) -> str:
     return f"{config} worker" + ("s" if config != "1" else "")
 
 
-def derive(run: dict[str, dict[str, Any]]) -> None:
-    """Ratios of one repetition, against its own 1-worker and single-process figures."""
+def derive(run: dict[str, dict[str, Any]], cores: int) -> None:
+    """Ratios of one repetition, against its own 1-worker and single-process figures, and the
+    share of the machine that neither the crawler nor the portal used."""
     one, local = run.get("1"), run.get(LOCAL)
     for config, r in run.items():
+        server_share = r["server_cpu"] / (r["wall"] * cores)
+        r["other_busy"] = max(0.0, r["machine_busy"] - r["own_share"] - server_share)
         if one is not None and config != LOCAL:
             for key in ("articles_per_s", "after_startup_per_s", "steady_per_s"):
                 if r.get(key) and one.get(key):
@@ -487,6 +499,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ),
     ("articles_per_s", "**articles/s, end to end**", "1f"),
     ("articles_per_s_x1", "**× 1 worker** (targets: 2 workers ≥ 1.8, 4 workers ≥ 3.4)", "2f"),
+    ("all_joined_s", "every worker attached to the run after (s)", "1f"),
     ("first_s", "first article stored after (s)", "1f"),
     ("last_s", "last article stored after (s)", "1f"),
     ("after_startup_per_s", "articles/s from the first article stored to the last", "1f"),
@@ -501,6 +514,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("cpu_from_enqueue_x_local", "÷ `zhengwen crawl`", "2f"),
     ("own_share", "crawler CPU ÷ (wall × cores)", "2f"),
     ("machine_busy", "machine busy during the run (all processes)", "2f"),
+    ("other_busy", "of which neither crawler nor portal (PostgreSQL, Redis, other jobs)", "2f"),
     ("busy_before", "machine busy just before the run (other jobs)", "2f"),
     ("server_cpu", "portal server CPU during the run (s)", "1f"),
 )
@@ -602,6 +616,8 @@ docstring for what is measured and how."""
 
 
 def report(saved: dict[str, Any], doc: bool) -> None:
+    for run in saved["runs"]:
+        derive(run, saved["meta"]["machine"]["cores"])
     text = table(saved) + "\n\n" + "\n".join(verdicts(saved))
     print()
     print(text)
@@ -673,19 +689,21 @@ def measure_all(opts: argparse.Namespace, say: Callable[[str], None]) -> dict[st
         local_config = bench_crawl.site_config(work / "local.toml", server.url, opts.concurrency)
         for i in range(1, opts.runs + 1):
             run: dict[str, dict[str, Any]] = {}
+            # Archive folders of their own each time: a folder whose Parquet already holds the
+            # portal's articles (an earlier run's) would skip writing them, and cost less.
+            run_work = work / f"run-{i}"
+            run_work.mkdir()
             if not opts.no_local:
                 say(f"run {i}/{opts.runs}: zhengwen crawl (one process) ...")
-                run[LOCAL] = measure_local(server, local_config, work, opts)
+                run[LOCAL] = measure_local(server, local_config, run_work, opts)
                 say(_say("zhengwen crawl", run[LOCAL]))
-                if not opts.keep:
-                    shutil.rmtree(work / "local", ignore_errors=True)
             for n in counts:
                 say(f"run {i}/{opts.runs}: {n} worker(s) ...")
-                run[str(n)] = measure_cluster(n, server, cluster_config, work, opts, payloads)
+                run[str(n)] = measure_cluster(n, server, cluster_config, run_work, opts, payloads)
                 say(_say(f"{n} worker(s)", run[str(n)]))
-                if not opts.keep:
-                    shutil.rmtree(work / f"cluster-{n}", ignore_errors=True)
-            derive(run)
+            if not opts.keep:
+                shutil.rmtree(run_work, ignore_errors=True)
+            derive(run, hw["cores"])
             runs.append(run)
             if payloads:
                 memory.append(queue_memory(opts.redis, payloads, opts.queue_items))

@@ -21,6 +21,7 @@ CPU of a crawl is the crawler process plus all its children (extraction workers)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,9 +257,18 @@ def _archive_count(db: Path | None) -> int:
 
 
 def measure(
-    cmd: Sequence[str], log: Path, timeout: float, db: Path | None = None, cwd: Path = ROOT
+    cmd: Sequence[str],
+    log: Path,
+    timeout: float,
+    db: Path | None = None,
+    cwd: Path = ROOT,
+    counter: Callable[[], int] | None = None,
 ) -> Measured:
-    """Run ``cmd``, sampling its process tree; CPU from wait4 includes reaped grandchildren."""
+    """Run ``cmd``, sampling its process tree; CPU from wait4 includes reaped grandchildren.
+    Articles in the archive are counted from the SQLite file ``db``, or by ``counter`` (another
+    database)."""
+    if counter is None and db is not None:
+        counter = functools.partial(_archive_count, db)
     import psutil
 
     env = {
@@ -281,8 +291,8 @@ def measure(
             now = time.monotonic() - started
             rss, pss = _tree_memory(proc)
             peak, peak_pss = max(peak, rss), max(peak_pss, pss)
-            if db is not None and now - last_count >= COUNT_SECONDS:
-                count, last_count = max(count, _archive_count(db)), now
+            if counter is not None and now - last_count >= COUNT_SECONDS:
+                count, last_count = max(count, counter()), now
             samples.append((now, rss, count))
             if now > timeout:
                 for child in proc.children(recursive=True):
@@ -295,20 +305,26 @@ def measure(
         popen.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     machine = _machine_share(ticks, _cpu_ticks())
-    if db is not None:
-        samples.append((wall, 0, _archive_count(db)))
+    if counter is not None:
+        samples.append((wall, 0, counter()))
     cpu = usage.ru_utime + usage.ru_stime
     return Measured(popen.returncode, wall, cpu, peak, peak_pss, machine, samples)
 
 
 class Server:
-    """The static portal in its own process, so its CPU is its own."""
+    """The static portal in its own process, so its CPU is its own; ``latency``: seconds before
+    each answer (`bench/portal_static.py --latency`)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, latency: float = 0.0) -> None:
         import psutil
 
         self.popen = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "portal_static.py"), str(folder)],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "portal_static.py"),
+                str(folder),
+                *(["--latency", str(latency)] if latency else []),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -336,9 +352,11 @@ class Server:
 # --- the three measurements --------------------------------------------------------------------
 
 
-def site_config(path: Path, url: str) -> Path:
+def site_config(path: Path, url: str, concurrency: int = CONCURRENCY) -> Path:
+    """The site config of the static portal; ``concurrency``: the site's requests in flight
+    (for a cluster, of all its workers together)."""
     text = f"""\
-# Written by bench/crawl.py for its static portal on loopback.
+# Written by the benchmarks (bench/crawl.py) for their static portal on loopback.
 name = "{SITE}"
 site_name = "法治晨报"
 start_urls = ["{url}/"]
@@ -354,7 +372,7 @@ pagination = ['{portal_static.PAGINATION_PATTERN}']
 
 [politeness]
 download_delay = 0
-concurrency = {CONCURRENCY}
+concurrency = {concurrency}
 obey_robots = true
 """
     path.write_text(text, encoding="utf-8")

@@ -14,6 +14,9 @@ Two halves:
   keep-alive, one asyncio loop, bodies sliced from an mmap). It does no rendering per request so
   that, on a small machine, the server takes as little CPU as possible from the crawler it is
   measured against; the benchmark still measures its CPU and reports it separately.
+  ``--latency SECONDS`` answers every request that long after it arrived, as a real portal's
+  application server does (a timer on the loop, so a waiting request holds up no other
+  connection); the default, 0, answers at once.
 
 ``Portal.generate`` is quadratic in the number of articles (each new article is checked against
 all earlier ones) and renders list pages by sorting every article, so a 50,000-article portal is
@@ -31,6 +34,7 @@ import os
 import random
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from html import escape
@@ -398,13 +402,20 @@ def build(folder: Path, n_articles: int, seed: int) -> dict[str, Any]:
 
 
 class _Http(asyncio.Protocol):
-    """Just enough HTTP/1.1 for a crawler: GET/HEAD, keep-alive, pipelining, 404."""
+    """Just enough HTTP/1.1 for a crawler: GET/HEAD, keep-alive, pipelining, 404; each answer
+    ``latency`` seconds after its request arrived."""
 
-    def __init__(self, pages: dict[bytes, tuple[int, int, bytes]], data: memoryview) -> None:
+    def __init__(
+        self, pages: dict[bytes, tuple[int, int, bytes]], data: memoryview, latency: float = 0.0
+    ) -> None:
         self.pages = pages
         self.data = data
+        self.latency = latency
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        #: Request heads waiting for their latency, oldest first. Every head waits the same
+        #: time, so each timer answers the oldest one: pipelined answers keep their order.
+        self.waiting: deque[bytes] = deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -419,8 +430,20 @@ class _Http(asyncio.Protocol):
                     self.transport.close()
                 return
             head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
-            if not self._answer(head):
+            if self.latency > 0:
+                self.waiting.append(head)
+                asyncio.get_running_loop().call_later(self.latency, self._answer_oldest)
+            elif not self._answer(head):
                 return
+
+    def _answer_oldest(self) -> None:
+        if not self.waiting:
+            return
+        head = self.waiting.popleft()
+        if self.transport is None or self.transport.is_closing():
+            self.waiting.clear()  # closed (by the client, or after a "Connection: close")
+            return
+        self._answer(head)
 
     def _answer(self, head: bytes) -> bool:
         assert self.transport is not None
@@ -456,7 +479,7 @@ class _Http(asyncio.Protocol):
         return True
 
 
-async def _serve(folder: Path, host: str, port: int) -> None:
+async def _serve(folder: Path, host: str, port: int, latency: float = 0.0) -> None:
     index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     with (folder / "pages.bin").open("rb") as f:
         data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
@@ -465,7 +488,7 @@ async def _serve(folder: Path, host: str, port: int) -> None:
         for path, (offset, length, _kind, ctype) in index["pages"].items()
     }
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Http(pages, data), host, port, backlog=512)
+    server = await loop.create_server(lambda: _Http(pages, data, latency), host, port, backlog=512)
     bound = server.sockets[0].getsockname()[1]
     print(f"READY http://{host}:{bound}", flush=True)
     async with server:
@@ -473,16 +496,26 @@ async def _serve(folder: Path, host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python bench/portal_static.py FOLDER [--port P]``: serve a built portal until killed."""
+    """``python bench/portal_static.py FOLDER [--port P] [--latency S]``: serve a built portal
+    until killed."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="answer each request this long after it arrived (default 0: at once)",
+    )
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the benchmark portal serves loopback only")
+    if not 0 <= args.latency <= 60:
+        parser.error("--latency must be between 0 and 60 seconds")
     try:
-        asyncio.run(_serve(args.folder, args.host, args.port))
+        asyncio.run(_serve(args.folder, args.host, args.port, args.latency))
     except KeyboardInterrupt:
         pass
     return 0

@@ -189,9 +189,7 @@ class ClusterScheduler(Scheduler):  # type: ignore[misc]
             if self.stats:
                 self.stats.inc_value("zhengwen/cluster/not_queued", spider=self.spider)
             if tracker is not None:
-                tracker.push_failed()
-                if token is not None:
-                    tracker.held.pop(token, None)
+                tracker.push_failed(token)
             return False
         if queued and self.stats:
             self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)

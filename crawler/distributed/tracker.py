@@ -149,10 +149,12 @@ class LeaseTracker:
         accepted = tuple(w.accepted for w in self.writers)
         self.waiting.append((token, accepted, renewed))
 
-    def push_failed(self) -> None:
-        """A request yielded by a leased one was not queued: acknowledging its parent would
-        lose it. Every lease of this worker is left to run out instead (its pages fetched
-        again by another worker, stored once)."""
+    def push_failed(self, token: str | None) -> None:
+        """A request yielded by the leased one ``token`` was not queued: acknowledging its
+        parent would lose it. Every lease of this worker is left to run out instead (its pages
+        fetched again by another worker, stored once); the parent's is not even renewed."""
+        if token is not None:
+            self.held.pop(token, None)
         if not self.acks_stopped:
             self.acks_stopped = True
             logger.error(

@@ -46,6 +46,9 @@ DEPTH_LIMIT = 8
 DEPTH_PRIORITY = 0
 
 COOKIES_ENABLED = False
+# A site's first request is never held back by its delay on a machine booted less than the
+# delay ago (crawler.downloader: Scrapy's monotonic clock starts every site at "boot").
+DOWNLOADER = "crawler.downloader.Downloader"
 # Scrapy's dupefilter with 8 bytes a seen request (crawler.dupefilter).
 DUPEFILTER_CLASS = "crawler.dupefilter.CompactDupeFilter"
 TELNETCONSOLE_ENABLED = False

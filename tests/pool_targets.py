@@ -14,6 +14,8 @@ from storage.article import Article
 
 
 def hang_or_crash(html: bytes, url: str, options: Any, http_encoding: str | None = None) -> Article:
+    if "slow" in url:
+        time.sleep(1.0)
     if "hang" in url:
         time.sleep(3600)
     if "crash" in url:

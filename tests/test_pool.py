@@ -86,6 +86,20 @@ def test_hanging_and_crashing_pages_fail_alone() -> None:
     }
 
 
+def test_processes_start_only_when_pages_wait_for_them() -> None:
+    tasks = demo_tasks(4)
+    with ExtractionPool(
+        ExtractOptions(), workers=3, target="tests.pool_targets:hang_or_crash"
+    ) as pool:
+        for task in tasks:  # one page at a time: one process is enough
+            pool.submit(task).result(timeout=60)
+        assert pool.processes == 1
+        slow = [pool.submit(Task(t.html, BASE + f"/slow-{i}.html")) for i, t in enumerate(tasks)]
+        assert [outcome(f) for f in slow] == ["ok"] * 4
+        assert pool.processes == 3  # four pages waited: grown to the limit, not past it
+    assert pool.stats.restarts == 0
+
+
 def test_closed_pool_refuses_work() -> None:
     pool = ExtractionPool(ExtractOptions(), workers=1)
     pool.close()

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
+from scrapy import Request
+from scrapy.http.request import _find_method
 from scrapy_redis.dupefilter import RFPDupeFilter  # type: ignore[import-untyped]
 from scrapy_redis.queue import Base  # type: ignore[import-untyped]
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
@@ -60,6 +62,37 @@ def _priority(request: Any) -> int:
     return max(-MAX_PRIORITY, min(MAX_PRIORITY, int(request.priority)))
 
 
+def _method_name(spider: Any, func: Any) -> Any:
+    """The name of the spider method ``func`` (a bound method of the spider), as
+    ``Request.to_dict`` finds it. Scrapy lists every member of the spider with
+    ``inspect.getmembers`` to find it: about 1 ms a callback, twice per request queued. The
+    method's own name is tried first; Scrapy's search (and its error) otherwise."""
+    if not callable(func):
+        return func
+    inner = getattr(func, "__func__", None)
+    name = getattr(inner, "__name__", None)
+    if inner is not None and isinstance(name, str):
+        found = getattr(getattr(spider, name, None), "__func__", None)
+        if found is inner:
+            return name
+    return _find_method(spider, func)
+
+
+def request_dict(request: Any, spider: Any) -> dict[str, Any]:
+    """``request.to_dict(spider=spider)``, the same dict, found faster (`_method_name`)."""
+    data: dict[str, Any] = {
+        "url": request.url,
+        "callback": _method_name(spider, request.callback),
+        "errback": _method_name(spider, request.errback),
+        "headers": dict(request.headers),
+    }
+    for attr in request.attributes:
+        data.setdefault(attr, getattr(request, attr))
+    if type(request) is not Request:
+        data["_class"] = f"{type(request).__module__}.{type(request).__name__}"
+    return data
+
+
 class LeasedQueue(Base):  # type: ignore[misc]
     """A scrapy-redis queue over `LeaseQueue`: one per run, shared by the run's workers."""
 
@@ -73,7 +106,7 @@ class LeasedQueue(Base):  # type: ignore[misc]
         return self.retry("queue length", lambda: self.leases.pending(self.run_id))
 
     def _encode_request(self, request: Any) -> bytes:
-        data = request.to_dict(spider=self.spider)
+        data = request_dict(request, self.spider)
         data["meta"] = {k: v for k, v in data["meta"].items() if k not in TRANSIENT_META}
         encoded: bytes = self.serializer.dumps(data)
         return encoded

@@ -711,6 +711,9 @@ for _command in query_commands(archive_option, db_option):
 from crawler.cli_newsite import new_site_command  # noqa: E402
 
 cli.add_command(new_site_command(_echo_table))
+from crawler.cli_serve import serve_command  # noqa: E402
+
+cli.add_command(serve_command(archive_option, db_option))
 from crawler.cli_distributed import cluster_commands  # noqa: E402
 
 for _command in cluster_commands(archive_option, db_option):

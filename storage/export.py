@@ -224,13 +224,18 @@ def json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | time) else value
 
 
+def jsonl_lines(batches: Iterator[pa.RecordBatch], fields: list[str]) -> Iterator[str]:
+    """The lines of a JSON Lines export (also streamed as they are by ``zhengwen serve``)."""
+    for batch in batches:
+        for row in batch.select(fields).to_pylist():
+            record = {k: json_value(v) for k, v in row.items()}
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
 def _write_jsonl(path: Path, batches: Iterator[pa.RecordBatch], fields: list[str]) -> None:
     with _open_text(path) as f:
-        for batch in batches:
-            for row in batch.select(fields).to_pylist():
-                record = {k: json_value(v) for k, v in row.items()}
-                f.write(json.dumps(record, ensure_ascii=False))
-                f.write("\n")
+        for line in jsonl_lines(batches, fields):
+            f.write(line)
 
 
 def csv_value(value: Any) -> Any:
@@ -240,13 +245,29 @@ def csv_value(value: Any) -> Any:
     return json_value(value)
 
 
+def csv_lines(batches: Iterator[pa.RecordBatch], fields: list[str]) -> Iterator[str]:
+    """The header and rows of a CSV export, one line (or quoted multi-line cell) at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def take() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(fields)
+    yield take()
+    for batch in batches:
+        for row in batch.select(fields).to_pylist():
+            writer.writerow([csv_value(row[k]) for k in fields])
+            yield take()
+
+
 def _write_csv(path: Path, batches: Iterator[pa.RecordBatch], fields: list[str]) -> None:
     with _open_text(path, newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(fields)
-        for batch in batches:
-            for row in batch.select(fields).to_pylist():
-                writer.writerow([csv_value(row[k]) for k in fields])
+        for line in csv_lines(batches, fields):
+            f.write(line)
 
 
 class _open_text:

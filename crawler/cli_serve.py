@@ -1,0 +1,90 @@
+"""``zhengwen serve``: the read-only web interface (``web/``) on a local port."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def serve_command(
+    archive_option: Callable[[Any], Any], db_option: Callable[[Any], Any]
+) -> click.Command:
+    @click.command("serve")
+    @archive_option
+    @db_option
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option(
+        "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port."
+    )
+    def serve(archive: Path, db_url: str | None, host: str, port: int) -> None:
+        """Browse the archive in a web browser: search, articles with their versions and
+        diffs, raw captures (sandboxed), sites with articles per day, runs. Read-only: the
+        archive is opened as `zhengwen query` opens it. Every page also answers
+        ?format=json. Listens on 127.0.0.1 unless --host says otherwise.
+
+        Example: zhengwen serve --archive archive --port 8080
+        """
+        from storage.browse import ArchiveBrowser
+        from storage.paths import ArchivePaths
+        from storage.query import ArchiveError
+
+        _check_host(host)
+        listener = _bind(host, port)
+        try:
+            browser = ArchiveBrowser(db_url or archive)
+        except ArchiveError as exc:
+            listener.close()
+            _fail(str(exc), EXIT_STORAGE)
+            return
+        raw_dir = ArchivePaths(archive).raw_dir if archive.is_dir() else None
+        from web.app import create_app, run_server
+
+        app = create_app(browser, raw_dir=raw_dir)
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(
+            f"zhengwen serve: http://{shown}:{port}/ ({browser.name}, read-only; Ctrl-C stops)"
+        )
+        try:
+            run_server(app, listener)
+        finally:
+            browser.close()
+
+    return serve
+
+
+def _check_host(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            _fail(f"--host {host!r} is not an IP address (127.0.0.1, 0.0.0.0, ::1 …)", EXIT_USAGE)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the archive is opened: a port in use is one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"port {port} on {host} is in use (--port chooses another)", EXIT_FAILED)
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_FAILED)
+    sock.listen(128)
+    return sock

@@ -1,0 +1,234 @@
+"""What a reader browsing the archive asks beyond `storage.query.Archive`: facet counts of a
+search, an article's versions, its copies and its raw capture, a site's articles per day, one
+run. The web interface (``web/``) is built on this and nothing else; every call is a read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Date, String, cast, func, select
+
+from storage.article import Article
+from storage.db import ArticleVersion, RunInfo, _to_article
+from storage.models import Base
+from storage.query import Archive, Filters, SearchHit
+
+_ARTICLES: Final = Base.metadata.tables["articles"]
+
+#: Facet values shown per facet (the largest counts); the rest is summed as "other".
+FACET_LIMIT: Final = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """Counts of a selection per site and per publication month (UTC), largest first for
+    sites, newest first for months; ``undated`` counts articles without a date."""
+
+    sites: list[tuple[str, int]]
+    months: list[tuple[str, int]]
+    undated: int
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """Where the raw response of a page lies in the archive's WARC files."""
+
+    url: str
+    file: Path
+    offset: int
+    warc_date: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a selection: its items, the total and whether more follow."""
+
+    items: list[Any]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+
+class ArchiveBrowser(Archive):
+    """`Archive` plus the reads of a browsing reader (read-only, like its base)."""
+
+    def page(self, filters: Filters, *, page: int, size: int, order: str | None = None) -> Page:
+        """Page ``page`` (from 1) of the selection: `SearchHit` values with ``q``, else `Article`
+        values. Deep pages read and skip the ones before (pages are bounded by the caller)."""
+        want = page * size
+        order = order or ("rank" if filters.q else "published")
+        rows = self.rows(filters, _fields(), order=order, limit=want)  # type: ignore[arg-type]
+        items: list[Any] = []
+        for i, row in enumerate(rows):
+            if i < want - size:
+                continue
+            if filters.q is None:
+                items.append(_to_article(row._mapping))
+            else:
+                items.append(row)
+        if filters.q is not None:
+            items = [_hit(row, filters.q) for row in items]
+        return Page(items=items, total=self.count(filters), page=page, size=size)
+
+    def facets(self, filters: Filters) -> Facets:
+        """Per site and per month counts of what ``filters`` select (a site or month filter
+        of the caller narrows them too)."""
+        inner = self._select(filters, ["url_hash", "site", "published_at"]).subquery()
+        month = _month(inner.c.published_at, self.dialect)
+        with self._db.engine.connect() as conn:
+            sites = conn.execute(
+                select(inner.c.site, func.count())
+                .group_by(inner.c.site)
+                .order_by(func.count().desc(), inner.c.site)
+                .limit(FACET_LIMIT)
+            ).all()
+            months = conn.execute(
+                select(month.label("month"), func.count())
+                .where(inner.c.published_at.is_not(None))
+                .group_by("month")
+                .order_by(month.desc())
+            ).all()
+            undated = conn.execute(
+                select(func.count()).where(inner.c.published_at.is_(None))
+            ).scalar_one()
+        return Facets(
+            sites=[(str(s), int(n)) for s, n in sites],
+            months=[(str(m)[:7], int(n)) for m, n in months],
+            undated=int(undated),
+        )
+
+    def article_by_id(self, url_hash: str) -> Article | None:
+        """The current version of the article whose URL hash (its id in links) is given."""
+        stmt = select(*self._db.article_columns()).where(_ARTICLES.c.url_hash == url_hash)
+        with self._db.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _to_article(row._mapping)
+
+    def versions(self, url: str) -> list[ArticleVersion]:
+        """Every stored version of the article, oldest first."""
+        return self._db.versions(url)
+
+    def removed_at(self, article: Article) -> datetime | None:
+        """When the page was first found gone from its site (404/410 on a re-check)."""
+        state = self._db.fetch_state(article.fetched_url or article.url)
+        return None if state is None else state.get("gone_at")
+
+    def copies(self, article: Article, limit: int = 50) -> list[Article]:
+        """Articles stored as copies of this one (``duplicate_of`` is its URL hash)."""
+        a = _ARTICLES.c
+        stmt = (
+            select(*self._db.article_columns())
+            .where(a.duplicate_of == article.url_hash)
+            .order_by(a.published_at.asc().nulls_last(), a.url_hash)
+            .limit(limit)
+        )
+        with self._db.engine.connect() as conn:
+            return [_to_article(r._mapping) for r in conn.execute(stmt)]
+
+    def run(self, run_id: str) -> RunInfo | None:
+        return self._db.run(run_id)
+
+    def per_day(
+        self, site: str, days: int = 90, today: date | None = None
+    ) -> list[tuple[date, int]]:
+        """Articles published per UTC day over the last ``days`` days up to the site's latest
+        article (or ``today``), zeros included, oldest first."""
+        a = _ARTICLES.c
+        with self._db.engine.connect() as conn:
+            last = conn.execute(select(func.max(a.published_at)).where(a.site == site)).scalar()
+        if last is None:
+            return []
+        if isinstance(last, str):  # SQLite may hand the stored text back
+            last = datetime.fromisoformat(last)
+        end = today or last.astimezone(UTC).date()
+        start = end - timedelta(days=days - 1)
+        day = _day(a.published_at, self.dialect)
+        stmt = (
+            select(day.label("day"), func.count())
+            .where(a.site == site)
+            .where(a.published_at >= datetime(start.year, start.month, start.day, tzinfo=UTC))
+            .where(
+                a.published_at
+                < datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+            )
+            .group_by("day")
+        )
+        with self._db.engine.connect() as conn:
+            counts = {str(d)[:10]: int(n) for d, n in conn.execute(stmt)}
+        return [
+            (start + timedelta(days=i), counts.get((start + timedelta(days=i)).isoformat(), 0))
+            for i in range(days)
+        ]
+
+    def capture(self, article: Article, raw_dir: Path | None) -> Capture | None:
+        """The raw capture of the article's page in ``raw_dir``'s WARC files (the index the
+        crawler keeps, opened read-only), or None when there is none."""
+        if raw_dir is None:
+            return None
+        from storage.raw import INDEX_NAME
+
+        index = raw_dir / INDEX_NAME
+        if not index.is_file():
+            return None
+        conn = sqlite3.connect(f"{index.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            for url in dict.fromkeys([article.fetched_url, article.url]):
+                if not url:
+                    continue
+                row = conn.execute(
+                    "SELECT file, offset, warc_date, status FROM raw_latest WHERE url = ?", (url,)
+                ).fetchone()
+                if row is not None:
+                    file = (raw_dir / row[0]).resolve()
+                    if raw_dir.resolve() not in file.parents or not file.is_file():
+                        return None  # an index row pointing outside the archive is not served
+                    return Capture(url, file, int(row[1]), str(row[2]), int(row[3]))
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
+        return None
+
+
+def _fields() -> Sequence[str]:
+    from storage.query import FIELDS
+
+    return FIELDS
+
+
+def _hit(row: Any, q: str) -> SearchHit:
+    from storage.search import snippet
+
+    article = _to_article(row._mapping)
+    text = snippet(article.body, q, mark=MARKS)
+    if MARKS[0] not in text and article.title:  # the match is in the title only
+        text = snippet(article.title, q, mark=MARKS)
+    return SearchHit(article, float(row._mapping["rank"]), text)
+
+
+#: Snippet marks that no stored text holds (control characters), turned into HTML by the web
+#: layer after escaping: 【】, the default marks, are common in Chinese text itself.
+MARKS: Final = ("\x02", "\x03")
+
+
+def _month(column: Any, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return func.substr(cast(column, String), 1, 7)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def _day(column: Any, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return func.substr(cast(column, String), 1, 10)
+    return cast(func.timezone("UTC", column), Date)

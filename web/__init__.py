@@ -1,0 +1,1 @@
+"""The read-only web interface onto an archive (``zhengwen serve``); it imports `storage` only."""

@@ -1,0 +1,146 @@
+"""``zhengwen serve``: a read-only web interface onto an archive (Starlette, Jinja2 templates).
+
+Every page is rendered on the server from `storage.browse.ArchiveBrowser` (a read-only
+connection, SQLite or PostgreSQL alike) and also answers ``?format=json`` with the same data.
+No script runs in any page; stored text is escaped by the templates (autoescape), and a page's
+raw HTML capture is served only under a ``sandbox`` Content-Security-Policy, in a sandboxed
+frame. Every asset is served from ``web/static``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from storage.browse import ArchiveBrowser
+from web import views
+from web.params import BadRequest, wants_json
+
+logger = logging.getLogger("zhengwen.web")
+
+HERE: Final = Path(__file__).parent
+
+#: Pages may load only their own stylesheet and images; no script, no frame but the raw
+#: capture (itself sandboxed), no form posting elsewhere.
+PAGE_CSP: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+)
+
+
+class SecurityHeaders:
+    """Adds the page policy to every response that has none of its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", PAGE_CSP.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                headers.append((b"referrer-policy", b"no-referrer"))
+                if b"x-frame-options" not in names:
+                    headers.append((b"x-frame-options", b"SAMEORIGIN"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "xml"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mark"] = views.mark_snippet
+    env.filters["when"] = views.when
+    return env
+
+
+def create_app(archive: ArchiveBrowser, raw_dir: Path | None = None) -> Starlette:
+    """The web application over an open archive (the caller closes it)."""
+    env = templates()
+
+    def page(view: Callable[..., views.Result | Response]) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            try:
+                as_json = wants_json(request.query_params)
+                result = view(archive, request, raw_dir=raw_dir)
+            except BadRequest as exc:
+                return _error(env, request, 400, str(exc))
+            except views.NotFound as exc:
+                return _error(env, request, 404, str(exc))
+            if isinstance(result, Response):
+                return result
+            if as_json:
+                return JSONResponse(views.jsonable(result.data))
+            html = env.get_template(result.template).render(
+                **result.data, **result.extra, request=request
+            )
+            return HTMLResponse(html)
+
+        return endpoint
+
+    routes = [
+        Route("/", page(views.search)),
+        Route("/export.{fmt}", page(views.export)),
+        Route("/article/{id}", page(views.article)),
+        Route("/article/{id}/diff", page(views.diff)),
+        Route("/article/{id}/raw", page(views.raw)),
+        Route("/sites", page(views.sites)),
+        Route("/sites/{site}", page(views.site)),
+        Route("/runs/{run_id}", page(views.run)),
+        Route("/api", page(views.api)),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        code = exc.status_code if isinstance(exc, HTTPException) else 404
+        return _error(env, request, code, "no such page" if code == 404 else str(exc))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        logger.error("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+        return _error(env, request, 500, "the archive could not answer (see the server's log)")
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: not_found, 500: server_error},
+    )
+
+
+def _error(env: Environment, request: Request, code: int, message: str) -> Response:
+    if request.query_params.get("format") == "json":
+        return JSONResponse({"error": message, "status": code}, status_code=code)
+    html = env.get_template("error.html").render(code=code, message=message, request=request)
+    return HTMLResponse(html, status_code=code)
+
+
+def run_server(app: Any, listener: Any, log_level: str = "warning") -> None:
+    """Serve ``app`` on an already bound socket until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[listener])

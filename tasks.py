@@ -104,7 +104,7 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         run([str(PY), "-m", "pytest", *extra])
     else:
-        names = ("crawler", "pipelines", "storage", "tests", "bench", "tasks.py")
+        names = ("crawler", "pipelines", "storage", "web", "tests", "bench", "tasks.py")
         paths = [name for name in names if (ROOT / name).exists()]
         run([str(BIN / "ruff"), "check", *paths])
         run([str(BIN / "ruff"), "format", "--check", *paths])

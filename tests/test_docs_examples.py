@@ -38,6 +38,9 @@ NOT_RUN = {
     "zhengwen enqueue": "needs the cluster's Redis and PostgreSQL (tests/test_distributed_e2e.py)",
     "zhengwen schedule --redis": "runs until stopped (tests/test_distributed_schedule.py)",
     "redis-server": "starts a server (docs/distributed.md, ops)",
+    "zhengwen serve": "runs until stopped (tests/test_web_cli.py starts it on a demo archive)",
+    ".venv/bin/zhengwen serve": "runs until stopped (tests/test_web_cli.py starts it)",
+    "curl -s 'http://127.0.0.1:8080": "needs the server above (tests/test_web_cli.py)",
     ".venv/bin/warcio": "names the example site's WARC files (tests/test_raw_e2e.py runs warcio)",
 }
 

@@ -10,6 +10,7 @@ frame. Every asset is served from ``web/static``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -41,7 +42,8 @@ PAGE_CSP: Final = (
 
 
 class SecurityHeaders:
-    """Adds the page policy to every response that has none of its own."""
+    """Adds the page policy to every response that has none of its own, and the time the
+    response took to start (``Server-Timing: app;dur=MS``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,9 +53,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = time.perf_counter()
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                # Time from the request to the response's start (bench/web.py reads it).
+                spent = (time.perf_counter() - started) * 1000
+                headers.append((b"server-timing", f"app;dur={spent:.1f}".encode()))
                 names = {k.lower() for k, _ in headers}
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", PAGE_CSP.encode()))
@@ -139,8 +146,18 @@ def _error(env: Environment, request: Request, code: int, message: str) -> Respo
 
 
 def run_server(app: Any, listener: Any, log_level: str = "warning") -> None:
-    """Serve ``app`` on an already bound socket until Ctrl-C or SIGTERM."""
+    """Serve ``app`` on an already bound socket until Ctrl-C or SIGTERM, then return (the
+    command exits 0, as a stopped crawl does)."""
+    import signal
+
     import uvicorn
 
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-sends the signal to the handler
+    # that was there before it: this one, which only lets the command end normally.
+    def stopped(_signum: int, _frame: Any) -> None:
+        return None
+
+    signal.signal(signal.SIGINT, stopped)
+    signal.signal(signal.SIGTERM, stopped)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[listener])

@@ -1,0 +1,312 @@
+"""Web interface benchmark (issue 18): ``zhengwen serve`` on the query benchmark's archive.
+
+    python bench/web.py                          # 1,000,000 articles (bench/query.py's archive)
+    python bench/web.py --articles 20000 --seconds 10 --no-doc   # smoke run
+
+The archive is `bench/query.py`'s (built once into ``--work`` and reused; building the million
+takes hours). ``zhengwen serve`` runs as a user starts it, in its own process; the benchmark
+is its client over loopback.
+
+- **Search page:** each of `bench/query.py`'s searches (a rare and a common Chinese word, an
+  English word, a mixed query) and a filtered listing (one site, one month) as a first page,
+  ``--repeat`` times each after a warm-up; server time from the ``Server-Timing`` header (from
+  the request reaching the application to the response starting), p50 and p95 over all.
+- **Article page:** ``--articles-sampled`` articles taken from the search results, each page
+  fetched once after a warm-up pass; server time p50/p95.
+- **Load:** ``--clients`` threads for ``--seconds`` each fetching, in turn, a search page (a
+  random one of the searches above, a random page 1-5) and an article page; errors (any status
+  but 200, any exception) and the client-side latency p95.
+- **Memory:** the server process's peak RSS, sampled every 50 ms over the whole benchmark.
+
+Targets: search p95 < 150 ms, article p95 < 50 ms, 50 clients for 60 s with no error and
+p95 < 500 ms, peak RSS < 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import query as qbench  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+HEADING = "## Web interface (`bench/web.py`)"
+BEGIN, END = "<!-- web:begin -->", "<!-- web:end -->"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch(url: str) -> tuple[int, float, float, bytes]:
+    """(status, server ms, client ms, body)."""
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            body, status, timing = r.read(), r.status, r.headers.get("server-timing", "")
+    except urllib.error.HTTPError as exc:
+        body, status, timing = exc.read(), exc.code, exc.headers.get("server-timing", "")
+    client = (time.perf_counter() - started) * 1000
+    server = float(timing.split("dur=")[1]) if "dur=" in timing else float("nan")
+    return status, server, client, body
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+class RssPeak(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.stop = False
+
+    def run(self) -> None:
+        while not self.stop:
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except Exception:
+                return
+            time.sleep(0.05)
+
+
+def search_urls(base: str, p: Any) -> list[tuple[str, str]]:
+    out = [(kind, f"{base}/?{urlencode({'q': q})}") for kind, q in p.searches]
+    site, month = p.filters[1]
+    out.append(
+        ("site and month", f"{base}/?{urlencode({'site': site, 'since': month, 'until': month})}")
+    )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--articles", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=20201003)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "zhengwen-bench-query"
+    )
+    ap.add_argument("--repeat", type=int, default=20, help="timed fetches of each search page")
+    ap.add_argument("--articles-sampled", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+
+    folder, _meta = qbench.archive(a.work, a.articles, a.seed, a.workers)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "serve",
+            "--archive",
+            str(folder),
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rss = RssPeak(server.pid)
+    rss.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"zhengwen serve exited: {server.communicate()[1]}")
+            try:
+                if fetch(base + "/api")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("zhengwen serve did not answer")
+            time.sleep(0.2)
+        figures = measure(base, a)
+    finally:
+        rss.stop = True
+        server.terminate()
+        server.communicate(timeout=60)
+    figures["peak_rss_mb"] = rss.peak / 1024 / 1024
+    figures["archive"] = {"articles": a.articles, "folder": str(folder)}
+    report = text(figures, a)
+    print(report)
+    if a.json is not None:
+        a.json.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    if not a.no_doc:
+        write_doc(report)
+    return 0
+
+
+def measure(base: str, a: Any) -> dict[str, Any]:
+    p = qbench.plan(1, a.seed)
+    searches = search_urls(base, p)
+    per_kind: dict[str, list[float]] = {}
+    ids: list[str] = []
+    for _kind, url in searches:  # warm-up, and the article ids
+        status, _, _, body = fetch(url + "&format=json")
+        assert status == 200, (url, body[:300])
+        ids += [r["id"] for r in json.loads(body)["results"]]
+    for _ in range(a.repeat):
+        for kind, url in searches:
+            status, server, _, _ = fetch(url)
+            assert status == 200, url
+            per_kind.setdefault(kind, []).append(server)
+    every = [v for vs in per_kind.values() for v in vs]
+    rng = random.Random(a.seed)
+    sample = rng.sample(ids, min(a.articles_sampled, len(ids))) if ids else []
+    for i in sample:  # warm-up
+        fetch(f"{base}/article/{i}")
+    article_ms = []
+    for i in sample:
+        status, server, _, _ = fetch(f"{base}/article/{i}")
+        assert status == 200, i
+        article_ms.append(server)
+    load = under_load(base, searches, ids, a.clients, a.seconds, a.seed)
+    return {
+        "search": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in per_kind.items()},
+        "search_p50": pct(every, 50),
+        "search_p95": pct(every, 95),
+        "article_p50": pct(article_ms, 50),
+        "article_p95": pct(article_ms, 95),
+        "articles_sampled": len(article_ms),
+        "load": load,
+    }
+
+
+def under_load(
+    base: str,
+    searches: list[tuple[str, str]],
+    ids: list[str],
+    clients: int,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def client(n: int) -> None:
+        rng = random.Random(f"{seed}/{n}")
+        while time.monotonic() < end:
+            _, url = rng.choice(searches)
+            for target in (f"{url}&page={rng.randint(1, 5)}", f"{base}/article/{rng.choice(ids)}"):
+                try:
+                    status, _, ms, _ = fetch(target)
+                    problem = None if status == 200 else f"HTTP {status}"
+                except Exception as exc:
+                    problem, ms = f"{type(exc).__name__}: {exc}", float("nan")
+                with lock:
+                    if problem:
+                        errors.append(problem)
+                    else:
+                        latencies.append(ms)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - started
+    return {
+        "clients": clients,
+        "seconds": wall,
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors))[:5],
+        "p50": pct(latencies, 50),
+        "p95": pct(latencies, 95),
+        "per_second": (len(latencies) + len(errors)) / wall if wall else 0.0,
+    }
+
+
+def _ok(value: float, limit: float) -> str:
+    return "met" if value < limit else "NOT met"
+
+
+def text(f: dict[str, Any], a: Any) -> str:
+    from bench.machine import describe
+
+    load = f["load"]
+    lines = [
+        f"Machine: {describe()}. Archive: {f['archive']['articles']:,} articles "
+        f"(bench/query.py's). Run on {time.strftime('%Y-%m-%d')}.",
+        "",
+        "| page | p50 (ms) | p95 (ms) |",
+        "|---|---:|---:|",
+    ]
+    for kind, v in f["search"].items():
+        lines.append(f"| search: {kind} | {v['p50']:.1f} | {v['p95']:.1f} |")
+    lines.append(
+        f"| **search, all** (target p95 < 150) | {f['search_p50']:.1f} | {f['search_p95']:.1f} |"
+    )
+    lines.append(
+        f"| **article page** ({f['articles_sampled']} articles; target p95 < 50) | "
+        f"{f['article_p50']:.1f} | {f['article_p95']:.1f} |"
+    )
+    lines += [
+        "",
+        f"Load: {load['clients']} clients for {load['seconds']:.0f} s: {load['requests']:,} requests "
+        f"({load['per_second']:.1f}/s), {load['errors']} errors, client latency p50 "
+        f"{load['p50']:.0f} ms, p95 {load['p95']:.0f} ms. Peak RSS of the server: "
+        f"{f['peak_rss_mb']:.0f} MB.",
+        "",
+        f"- search p95 < 150 ms: {f['search_p95']:.1f} ms ({_ok(f['search_p95'], 150)})",
+        f"- article p95 < 50 ms: {f['article_p95']:.1f} ms ({_ok(f['article_p95'], 50)})",
+        f"- {load['clients']} clients, no error and p95 < 500 ms: {load['errors']} errors, "
+        f"p95 {load['p95']:.0f} ms ({'met' if load['errors'] == 0 and load['p95'] < 500 else 'NOT met'})",
+        f"- peak RSS < 300 MB: {f['peak_rss_mb']:.0f} MB ({_ok(f['peak_rss_mb'], 300)})",
+    ]
+    return "\n".join(lines)
+
+
+def write_doc(report: str) -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n{report}\n{END}"
+    if BEGIN in doc:
+        head, rest = doc.split(BEGIN, 1)
+        doc = head + block + rest.split(END, 1)[1]
+    else:
+        doc = doc.rstrip() + f"\n\n{HEADING}\n\n{(__doc__ or '').strip()}\n\n{block}\n"
+    DOC.write_text(doc, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,8 @@ run. The web interface (``web/``) is built on this and nothing else; every call 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,9 +19,10 @@ from sqlalchemy import Date, String, cast, func, select
 from storage.article import Article
 from storage.db import ArticleVersion, RunInfo, _to_article
 from storage.models import Base
-from storage.query import Archive, Filters, SearchHit
+from storage.query import Archive, Filters, SearchHit, SiteSummary
 
 _ARTICLES: Final = Base.metadata.tables["articles"]
+_RUNS: Final = Base.metadata.tables["crawl_runs"]
 
 #: Facet values shown per facet (the largest counts); the rest is summed as "other".
 FACET_LIMIT: Final = 24
@@ -60,8 +63,37 @@ class Page:
         return max(1, -(-self.total // self.size))
 
 
+#: Seconds the per-site summary is reused: it counts every article (a scan of the whole table
+#: on a large archive), and a crawl adds articles at most every few seconds anyway.
+SITES_TTL: Final = 30.0
+
+
 class ArchiveBrowser(Archive):
     """`Archive` plus the reads of a browsing reader (read-only, like its base)."""
+
+    def __init__(self, path_or_url: Any) -> None:
+        super().__init__(path_or_url)
+        self._sites: tuple[float, tuple[Any, ...], list[SiteSummary]] | None = None
+        self._sites_lock = threading.Lock()
+
+    def sites(self) -> list[SiteSummary]:
+        """`Archive.sites`, reused for up to `SITES_TTL` seconds while no run started or ended
+        (the front page and every site page read it)."""
+        runs = self._runs_state()
+        with self._sites_lock:
+            now = time.monotonic()
+            cached = self._sites
+            if cached is None or now - cached[0] > SITES_TTL or cached[1] != runs:
+                cached = self._sites = (now, runs, super().sites())
+            return list(cached[2])
+
+    def _runs_state(self) -> tuple[Any, ...]:
+        """What changes when a run starts or ends (``crawl_runs`` is small: no scan of the
+        articles): a summary cached before a crawl's end is not reused after it."""
+        r = _RUNS.c
+        stmt = select(func.count(), func.max(r.started_at), func.max(r.finished_at))
+        with self._db.engine.connect() as conn:
+            return tuple(conn.execute(stmt).one())
 
     def page(self, filters: Filters, *, page: int, size: int, order: str | None = None) -> Page:
         """Page ``page`` (from 1) of the selection: `SearchHit` values with ``q``, else `Article`

@@ -317,3 +317,30 @@ def test_the_archive_is_opened_read_only(served: Served) -> None:
     with ArchiveBrowser(served.db_url) as archive, pytest.raises(SQLAlchemyError):
         with archive._db.engine.begin() as conn:
             conn.execute(text("DELETE FROM crawl_runs"))
+
+
+def test_the_site_summary_follows_the_runs(tmp_path: Path) -> None:
+    """The per-site summary is reused between requests (it counts every article), but a run
+    that starts or ends is seen at once."""
+    from dataclasses import replace
+
+    from storage.db import Database
+
+    url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
+    web_archive.build(url)
+    with ArchiveBrowser(url) as archive:
+        before = {s.site: s.articles for s in archive.sites()}
+        db = Database(url)
+        try:
+            run = db.start_run(web_archive.LEGAL, "manual")
+            extra = replace(
+                web_archive.articles()[1],
+                url="https://legal-news.example.cn/a/99.html",
+                url_hash="",
+            )
+            db.upsert_articles([replace(extra, crawl_run_id=run)])
+            db.finish_run(run, "ok", {"pages": 1})
+        finally:
+            db.dispose()
+        after = {s.site: s.articles for s in archive.sites()}
+    assert after[web_archive.LEGAL] == before[web_archive.LEGAL] + 1

@@ -43,13 +43,16 @@ def serve_command(
         from storage.query import ArchiveError
 
         _check_host(host)
-        listener = _bind(host, port)
         try:
             browser = ArchiveBrowser(db_url or archive)
         except ArchiveError as exc:
-            listener.close()
             _fail(str(exc), EXIT_STORAGE)
             return
+        try:
+            listener = _bind(host, port)
+        except SystemExit:
+            browser.close()
+            raise
         raw_dir = ArchivePaths(archive).raw_dir if archive.is_dir() else None
         from web.app import create_app, run_server
 
@@ -75,7 +78,7 @@ def _check_host(host: str) -> None:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before the archive is opened: a port in use is one line."""
+    """The listening socket: a port in use is one line, not a server's traceback."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -29,6 +29,8 @@ READERS: dict[str, tuple[str, ...]] = {
     "query": ("query",),
     "export": ("export", "--format", "jsonl", "--out", "out.jsonl"),
     "check-archive": ("check-archive",),
+    # Runs until stopped on a good archive; every test here gives it a bad one.
+    "serve": ("serve",),
 }
 #: The commands that write an archive (creating it when missing), and those that open none
 #: (``new-site`` writes a site config; its sample crawl goes to a temporary archive it removes).

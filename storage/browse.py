@@ -24,8 +24,12 @@ from storage.query import Archive, Filters, SearchHit, SiteSummary
 _ARTICLES: Final = Base.metadata.tables["articles"]
 _RUNS: Final = Base.metadata.tables["crawl_runs"]
 
-#: Facet values shown per facet (the largest counts); the rest is summed as "other".
+#: Facet values shown per facet (the largest counts).
 FACET_LIMIT: Final = 24
+#: Matches counted exactly; beyond, "more than" (`ArchiveBrowser.bounded_count`).
+COUNT_CAP: Final = 10_000
+#: Matches the facet counts are taken from (`ArchiveBrowser.facets`).
+FACET_WINDOW: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Facets:
     sites: list[tuple[str, int]]
     months: list[tuple[str, int]]
     undated: int
+    sampled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,8 @@ class Page:
     total: int
     page: int
     size: int
+    #: More than ``total`` match (the count stopped at the cap).
+    capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -71,8 +78,12 @@ SITES_TTL: Final = 30.0
 class ArchiveBrowser(Archive):
     """`Archive` plus the reads of a browsing reader (read-only, like its base)."""
 
-    def __init__(self, path_or_url: Any) -> None:
+    def __init__(
+        self, path_or_url: Any, *, count_cap: int = COUNT_CAP, facet_window: int = FACET_WINDOW
+    ) -> None:
         super().__init__(path_or_url)
+        self.count_cap = count_cap
+        self.facet_window = facet_window
         self._sites: tuple[float, tuple[Any, ...], list[SiteSummary]] | None = None
         self._sites_lock = threading.Lock()
 
@@ -111,33 +122,49 @@ class ArchiveBrowser(Archive):
                 items.append(row)
         if filters.q is not None:
             items = [_hit(row, filters.q) for row in items]
-        return Page(items=items, total=self.count(filters), page=page, size=size)
+        total, capped = self.bounded_count(filters)
+        return Page(items=items, total=total, page=page, size=size, capped=capped)
+
+    def bounded_count(self, filters: Filters) -> tuple[int, bool]:
+        """(count, capped): how many articles match, counted up to ``count_cap``; capped is
+        True when more match. A common word matches a large part of a big archive, and an
+        exact count of it costs a scan of all its matches (a quarter of a second and more on a
+        million articles); a reader needs to know "more than 10,000", not the exact figure."""
+        inner = self._select(filters, ["url_hash"]).limit(self.count_cap + 1).subquery()
+        with self._db.engine.connect() as conn:
+            n = int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+        return min(n, self.count_cap), n > self.count_cap
 
     def facets(self, filters: Filters) -> Facets:
-        """Per site and per month counts of what ``filters`` select (a site or month filter
-        of the caller narrows them too)."""
-        inner = self._select(filters, ["url_hash", "site", "published_at"]).subquery()
-        month = _month(inner.c.published_at, self.dialect)
+        """Per site and per month counts of what ``filters`` select (a site or month filter of
+        the caller narrows them too), in one pass over at most ``facet_window`` matches:
+        ``sampled`` says when the selection is larger and the counts are those of a part of
+        it (the first matches the database yields)."""
+        inner = (
+            self._select(filters, ["url_hash", "site", "published_at"])
+            .limit(self.facet_window)
+            .subquery()
+        )
+        month = _month(inner.c.published_at, self.dialect).label("month")
+        stmt = select(inner.c.site, month, func.count()).group_by(inner.c.site, month)
         with self._db.engine.connect() as conn:
-            sites = conn.execute(
-                select(inner.c.site, func.count())
-                .group_by(inner.c.site)
-                .order_by(func.count().desc(), inner.c.site)
-                .limit(FACET_LIMIT)
-            ).all()
-            months = conn.execute(
-                select(month.label("month"), func.count())
-                .where(inner.c.published_at.is_not(None))
-                .group_by("month")
-                .order_by(month.desc())
-            ).all()
-            undated = conn.execute(
-                select(func.count()).where(inner.c.published_at.is_(None))
-            ).scalar_one()
+            groups = [(str(s), m, int(n)) for s, m, n in conn.execute(stmt)]
+        # As many as the window holds: there may be more (exactly as many is read as more).
+        sampled = sum(n for _, _, n in groups) >= self.facet_window
+        sites: dict[str, int] = {}
+        months: dict[str, int] = {}
+        undated = 0
+        for site, m, n in groups:
+            sites[site] = sites.get(site, 0) + n
+            if m is None:
+                undated += n
+            else:
+                months[str(m)[:7]] = months.get(str(m)[:7], 0) + n
         return Facets(
-            sites=[(str(s), int(n)) for s, n in sites],
-            months=[(str(m)[:7], int(n)) for m, n in months],
-            undated=int(undated),
+            sites=sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT],
+            months=sorted(months.items(), reverse=True),
+            undated=undated,
+            sampled=sampled,
         )
 
     def article_by_id(self, url_hash: str) -> Article | None:

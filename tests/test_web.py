@@ -344,3 +344,27 @@ def test_the_site_summary_follows_the_runs(tmp_path: Path) -> None:
             db.dispose()
         after = {s.site: s.articles for s in archive.sites()}
     assert after[web_archive.LEGAL] == before[web_archive.LEGAL] + 1
+
+
+def test_large_selections_are_counted_up_to_a_cap_and_faceted_on_a_window(tmp_path: Path) -> None:
+    """A common word matches much of a big archive: its count stops at a cap ("more than")
+    and its facets come from a window of matches, so that the page stays fast."""
+    from storage.query import Filters
+
+    url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
+    web_archive.build(url)
+    with ArchiveBrowser(url, count_cap=10, facet_window=12) as archive:
+        filters = Filters.build(q="滚动新闻")  # 30 matches
+        assert archive.bounded_count(filters) == (10, True)
+        page = archive.page(filters, page=1, size=5)
+        assert (page.total, page.capped, len(page.items)) == (10, True, 5)
+        facets = archive.facets(filters)
+        assert facets.sampled
+        assert sum(n for _, n in facets.sites) == 12 == sum(n for _, n in facets.months)
+        few = Filters.build(q="驻点招商")  # 2 matches: exact
+        assert archive.bounded_count(few) == (2, False)
+        assert not archive.facets(few).sampled
+    with ArchiveBrowser(url) as archive:
+        assert archive.bounded_count(Filters.build(q="滚动新闻")) == (30, False)
+        exact = archive.facets(Filters.build(q="滚动新闻"))
+        assert not exact.sampled and sum(n for _, n in exact.sites) == 30

@@ -71,12 +71,15 @@ def search(archive: ArchiveBrowser, request: Request, **_: Any) -> Result:
     facets = archive.facets(wanted.filters)
     data.update(
         total=result.total,
-        pages=result.pages,
+        total_is_lower_bound=result.capped,
+        pages=min(result.pages, params.MAX_PAGE),
         results=[_result(item) for item in result.items],
         facets={
             "site": [{"value": s, "count": n} for s, n in facets.sites],
             "month": [{"value": m, "count": n} for m, n in facets.months],
             "undated": facets.undated,
+            "sampled": facets.sampled,
+            "window": archive.facet_window,
         },
     )
     exports = {fmt: f"/export.{fmt}?{_export_query(wanted)}" for fmt in EXPORT_TYPES}

@@ -40,6 +40,21 @@ TEMP_PREFIX: Final = TEMP_MARK
 PARTITION_COLUMNS: Final = ("site", "date")
 UNKNOWN_DATE: Final = "unknown"
 COMPRESSION: Final = "zstd"
+#: Part files a batch holds open at most (`ParquetDataset.write_batch`); fewer when the
+#: process's descriptor limit is low (a quarter of it, for the crawl's own sockets and files).
+MAX_OPEN_PARTS: Final = 1000
+
+
+def max_open_parts() -> int:
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # no resource module (Windows)
+        return MAX_OPEN_PARTS
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return MAX_OPEN_PARTS
+    return max(1, min(MAX_OPEN_PARTS, soft // 4))
 
 
 def _arrow_type(hint: Any) -> tuple[pa.DataType, bool]:
@@ -115,7 +130,10 @@ class ParquetDataset:
 
         All parts are written and fsynced before the first rename, so a failure while writing
         leaves none of the batch visible; only a failure between renames (a crash in a window
-        of a few syscalls) can leave part of a batch, each part whole.
+        of a few syscalls) can leave part of a batch, each part whole. A batch spanning more
+        than `MAX_OPEN_PARTS` partitions (a backfill of years of many sites) is written that
+        many parts at a time, each group as above: each temp file is held open and locked until
+        renamed, and a process may hold only so many descriptors.
         """
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for article in articles:
@@ -126,11 +144,21 @@ class ParquetDataset:
         if not groups:
             return []
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        items = list(groups.items())
+        bound = max_open_parts()
+        written: list[Path] = []
+        for start in range(0, len(items), bound):
+            written += self._write_parts(items[start : start + bound], stamp)
+        return written
+
+    def _write_parts(
+        self, parts: list[tuple[tuple[str, str], list[dict[str, Any]]]], stamp: str
+    ) -> list[Path]:
         pending: list[tuple[Path, Path]] = []
         to_sync: set[Path] = set()
         held: list[int] = []  # temp files' descriptors, locked until renamed
         try:
-            for (site, date), rows in groups.items():
+            for (site, date), rows in parts:
                 folder = self.partition_dir(site, date)
                 for created in _make_dirs(folder):
                     to_sync.add(created.parent)

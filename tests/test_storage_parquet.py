@@ -224,3 +224,28 @@ def test_naive_datetimes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="naive"):
         ParquetDataset(tmp_path).write_batch([naive])
     assert parts(tmp_path) == []
+
+
+def test_a_batch_over_more_partitions_than_descriptors_is_written_whole(tmp_path: Path) -> None:
+    # A backfill batch spans years of days: one held temp file per partition used to exhaust
+    # the process's descriptors (EMFILE) and lose the whole batch.
+    script = textwrap.dedent(
+        f"""
+        import resource
+        from datetime import datetime, timedelta, timezone
+        from pathlib import Path
+        from storage import Article, ParquetDataset
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        day = datetime(2020, 1, 1, 8, tzinfo=timezone.utc)
+        arts = [Article(url=f"https://x.cn/{{i}}", site="demo", body=f"正文 {{i}}",
+                        published_at=day + timedelta(days=i)) for i in range(400)]
+        print(len(ParquetDataset(Path({str(tmp_path)!r})).write_batch(arts)))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, check=False, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "400"
+    assert len(parts(tmp_path)) == 400 and temps(tmp_path) == []
+    assert ParquetDataset(tmp_path).count() == 400

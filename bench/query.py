@@ -550,6 +550,7 @@ def archive(work: Path, n: int, seed: int, workers: int) -> tuple[Path, dict[str
     if done.exists():
         meta = json.loads(done.read_text(encoding="utf-8"))
         print(f"reusing the archive in {folder} (built {meta['built']})", flush=True)
+        _upgrade(folder)
         return folder, meta | {"reused": True}
     rows = folder / ROWS_JSON
     if rows.exists():  # every row is in: only the index may be incomplete
@@ -566,6 +567,19 @@ def archive(work: Path, n: int, seed: int, workers: int) -> tuple[Path, dict[str
     meta = build(folder, n, seed, workers)
     print(f"  {_build_text(meta)}", flush=True)
     return folder, meta | {"reused": False}
+
+
+def _upgrade(folder: Path) -> None:
+    """Bring a reused archive to the current schema (indexes added since it was built), as
+    the next crawl or reextract into it would."""
+    from storage.db import Database
+    from storage.paths import ArchivePaths
+
+    db = Database(ArchivePaths(folder).default_db_url)
+    try:
+        db.create_schema()
+    finally:
+        db.dispose()
 
 
 # --- what is measured --------------------------------------------------------------------------

@@ -5,10 +5,10 @@ run. The web interface (``web/``) is built on this and nothing else; every call 
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,28 +19,33 @@ from sqlalchemy import Date, String, cast, func, select
 from storage.article import Article
 from storage.db import ArticleVersion, RunInfo, _to_article
 from storage.models import Base
-from storage.query import Archive, Filters, SearchHit, SiteSummary
+from storage.query import FIELDS, Archive, Filters, SiteSummary
 
 _ARTICLES: Final = Base.metadata.tables["articles"]
 _RUNS: Final = Base.metadata.tables["crawl_runs"]
 
 #: Facet values shown per facet (the largest counts).
 FACET_LIMIT: Final = 24
-#: Matches counted exactly; beyond, "more than" (`ArchiveBrowser.bounded_count`).
+#: Matches counted: a selection of this many or more is "at least" this many, with facet
+#: counts of its first this many matches (`ArchiveBrowser.tally`).
 COUNT_CAP: Final = 10_000
-#: Matches the facet counts are taken from (`ArchiveBrowser.facets`).
-FACET_WINDOW: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
-class Facets:
-    """Counts of a selection per site and per publication month (UTC), largest first for
-    sites, newest first for months; ``undated`` counts articles without a date."""
+class Tally:
+    """How many articles a selection holds and its counts per site and per publication month
+    (UTC), largest first for sites, newest first for months; ``undated`` counts articles
+    without a date. ``capped``: the count stopped at the cap, ``total`` or more match, and the
+    counts are those of the first ``total`` matches the database yields (a sample)."""
 
+    total: int
+    capped: bool
     sites: list[tuple[str, int]]
     months: list[tuple[str, int]]
     undated: int
-    sampled: bool = False
+
+    def pages(self, size: int) -> int:
+        return max(1, -(-self.total // size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +59,6 @@ class Capture:
     status: int
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a selection: its items, the total and whether more follow."""
-
-    items: list[Any]
-    total: int
-    page: int
-    size: int
-    #: More than ``total`` match (the count stopped at the cap).
-    capped: bool = False
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-
 #: Seconds the per-site summary is reused: it counts every article (a scan of the whole table
 #: on a large archive), and a crawl adds articles at most every few seconds anyway.
 SITES_TTL: Final = 30.0
@@ -78,12 +67,9 @@ SITES_TTL: Final = 30.0
 class ArchiveBrowser(Archive):
     """`Archive` plus the reads of a browsing reader (read-only, like its base)."""
 
-    def __init__(
-        self, path_or_url: Any, *, count_cap: int = COUNT_CAP, facet_window: int = FACET_WINDOW
-    ) -> None:
+    def __init__(self, path_or_url: Any, *, count_cap: int = COUNT_CAP) -> None:
         super().__init__(path_or_url)
         self.count_cap = count_cap
-        self.facet_window = facet_window
         self._sites: tuple[float, tuple[Any, ...], list[SiteSummary]] | None = None
         self._sites_lock = threading.Lock()
 
@@ -106,51 +92,37 @@ class ArchiveBrowser(Archive):
         with self._db.engine.connect() as conn:
             return tuple(conn.execute(stmt).one())
 
-    def page(self, filters: Filters, *, page: int, size: int, order: str | None = None) -> Page:
+    def page(
+        self, filters: Filters, *, page: int, size: int, order: str | None = None
+    ) -> list[Any]:
         """Page ``page`` (from 1) of the selection: `SearchHit` values with ``q``, else `Article`
         values. Deep pages read and skip the ones before (pages are bounded by the caller)."""
         want = page * size
         order = order or ("rank" if filters.q else "published")
-        rows = self.rows(filters, _fields(), order=order, limit=want)  # type: ignore[arg-type]
-        items: list[Any] = []
-        for i, row in enumerate(rows):
-            if i < want - size:
-                continue
-            if filters.q is None:
-                items.append(_to_article(row._mapping))
-            else:
-                items.append(row)
-        if filters.q is not None:
-            items = [_hit(row, filters.q) for row in items]
-        total, capped = self.bounded_count(filters)
-        return Page(items=items, total=total, page=page, size=size, capped=capped)
+        rows = self.rows(filters, FIELDS, order=order, limit=want)  # type: ignore[arg-type]
+        items = list(itertools.islice(rows, want - size, None))
+        if filters.q is None:
+            return [_to_article(row._mapping) for row in items]
+        return list(self._hits(iter(items), filters.q, mark=MARKS))
 
-    def bounded_count(self, filters: Filters) -> tuple[int, bool]:
-        """(count, capped): how many articles match, counted up to ``count_cap``; capped is
-        True when more match. A common word matches a large part of a big archive, and an
-        exact count of it costs a scan of all its matches (a quarter of a second and more on a
-        million articles); a reader needs to know "more than 10,000", not the exact figure."""
-        inner = self._select(filters, ["url_hash"]).limit(self.count_cap + 1).subquery()
-        with self._db.engine.connect() as conn:
-            n = int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
-        return min(n, self.count_cap), n > self.count_cap
+    def tally(self, filters: Filters) -> Tally:
+        """The count and the per site and per month counts of what ``filters`` select (a site
+        or month filter of the caller narrows them too), in one GROUP BY over at most
+        ``count_cap`` matches, unranked, read from the cover index where the archive has it.
 
-    def facets(self, filters: Filters) -> Facets:
-        """Per site and per month counts of what ``filters`` select (a site or month filter of
-        the caller narrows them too), in one pass over at most ``facet_window`` matches:
-        ``sampled`` says when the selection is larger and the counts are those of a part of
-        it (the first matches the database yields)."""
+        A common word matches a large part of a big archive: an exact count and exact facets
+        cost a pass over all its matches (seconds on a million articles), and a reader needs to
+        know "at least 10,000" and where most of them lie, not the exact figures."""
         inner = (
-            self._select(filters, ["url_hash", "site", "published_at"])
-            .limit(self.facet_window)
+            self._select(filters, ["site", "published_at"], ranked=False)
+            .limit(self.count_cap)
             .subquery()
         )
         month = _month(inner.c.published_at, self.dialect).label("month")
         stmt = select(inner.c.site, month, func.count()).group_by(inner.c.site, month)
         with self._db.engine.connect() as conn:
             groups = [(str(s), m, int(n)) for s, m, n in conn.execute(stmt)]
-        # As many as the window holds: there may be more (exactly as many is read as more).
-        sampled = sum(n for _, _, n in groups) >= self.facet_window
+        seen = sum(n for _, _, n in groups)
         sites: dict[str, int] = {}
         months: dict[str, int] = {}
         undated = 0
@@ -160,11 +132,12 @@ class ArchiveBrowser(Archive):
                 undated += n
             else:
                 months[str(m)[:7]] = months.get(str(m)[:7], 0) + n
-        return Facets(
+        return Tally(
+            total=seen,
+            capped=seen >= self.count_cap,  # exactly as many is read as more
             sites=sorted(sites.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT],
             months=sorted(months.items(), reverse=True),
             undated=undated,
-            sampled=sampled,
         )
 
     def article_by_id(self, url_hash: str) -> Article | None:
@@ -258,22 +231,6 @@ class ArchiveBrowser(Archive):
         finally:
             conn.close()
         return None
-
-
-def _fields() -> Sequence[str]:
-    from storage.query import FIELDS
-
-    return FIELDS
-
-
-def _hit(row: Any, q: str) -> SearchHit:
-    from storage.search import snippet
-
-    article = _to_article(row._mapping)
-    text = snippet(article.body, q, mark=MARKS)
-    if MARKS[0] not in text and article.title:  # the match is in the title only
-        text = snippet(article.title, q, mark=MARKS)
-    return SearchHit(article, float(row._mapping["rank"]), text)
 
 
 #: Snippet marks that no stored text holds (control characters), turned into HTML by the web

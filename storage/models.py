@@ -84,6 +84,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+#: The index that covers a search match's site, date and copy link (see `ArticleRow`).
+COVER_INDEX: Final = "ix_articles_url_hash_cover"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
@@ -98,7 +102,15 @@ class ArticleRow(Base):
     # index answers "site S, month M, newest first, LIMIT 20" in a few page reads, and a
     # site-only filter through its prefix. (Separate site and time indexes made SQLite walk one
     # of them and test the other condition on every row: over a second on 1M articles.)
-    __table_args__ = (Index("ix_articles_site_published", "site", "published_at", "url_hash"),)
+    #
+    # A search's count and facets join every match (up to 10,000) to its site, date and copy
+    # link: ``ix_articles_url_hash_cover`` answers that from the index alone. Without it each
+    # match reads its row, and on SQLite ``published_at`` lies after the body, in the row's
+    # overflow pages (a common word on 1M articles: 5x slower).
+    __table_args__ = (
+        Index("ix_articles_site_published", "site", "published_at", "url_hash"),
+        Index(COVER_INDEX, "url_hash", "site", "published_at", "duplicate_of"),
+    )
 
     url: Mapped[str] = mapped_column(Text)
     site: Mapped[str] = mapped_column(String(64))

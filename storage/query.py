@@ -70,7 +70,6 @@ _CONVERTED: Final = frozenset(
 """Columns whose values SQLAlchemy converts one by one on the way out."""
 Order = Literal["published", "site", "rank"]
 _ORDERS: Final = ("published", "site", "rank")
-_MARK: Final = "【"  # the opening mark of `storage.search.snippet`
 _PARTIAL_DATE: Final = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 
 
@@ -353,14 +352,18 @@ class Archive(AbstractContextManager["Archive"]):
             return (_to_article(row._mapping) for row in rows)
         return self._hits(rows, chosen.q)
 
-    def _hits(self, rows: Iterator[Row[Any]], q: str) -> Iterator[SearchHit]:
+    def _hits(
+        self, rows: Iterator[Row[Any]], q: str, *, mark: tuple[str, str] = ("【", "】")
+    ) -> Iterator[SearchHit]:
+        """Rows as hits, each with a snippet of its body around the match (of its title when
+        the body does not hold it) between ``mark``."""
         from storage.search import snippet
 
         for row in rows:
             article = _to_article(row._mapping)
-            text = snippet(article.body, q)
-            if _MARK not in text and article.title:  # the match is in the title only
-                text = snippet(article.title, q)
+            text = snippet(article.body, q, mark=mark)
+            if mark[0] not in text and article.title:  # the match is in the title only
+                text = snippet(article.title, q, mark=mark)
             yield SearchHit(article, float(row._mapping["rank"]), text)
 
     def table(
@@ -443,7 +446,7 @@ class Archive(AbstractContextManager["Archive"]):
 
     def count(self, filters: Filters) -> int:
         """How many articles match (the total of an export's progress bar)."""
-        stmt = self._select(filters, ["url_hash"])
+        stmt = self._select(filters, ["url_hash"], ranked=False)
         with self._db.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
 
@@ -567,7 +570,10 @@ class Archive(AbstractContextManager["Archive"]):
         *,
         top: int | None = None,
         stored_text: bool = False,
+        ranked: bool = True,
     ) -> Select[Any]:
+        """SELECT ``fields`` of what ``filters`` select, with ``rank`` and ``tie`` for a search
+        (``ranked=False``: without them, for counting)."""
         a = _ARTICLES.c
         # A column an older archive lacks reads as a typed NULL (readers never migrate).
         present = {c.name for c in self._db.article_columns() if isinstance(c, Column)}
@@ -584,10 +590,11 @@ class Archive(AbstractContextManager["Archive"]):
             from storage import search
 
             self._check_search_index()
-            matches = search.matching(filters.q, self.dialect, since_id=since_id, top=top).subquery(
-                "matches"
-            )
-            stmt = select(*columns, matches.c.rank, matches.c.tie).join_from(
+            matches = search.matching(
+                filters.q, self.dialect, since_id=since_id, top=top, ranked=ranked
+            ).subquery("matches")
+            ranking = [matches.c.rank, matches.c.tie] if ranked else []
+            stmt = select(*columns, *ranking).join_from(
                 _ARTICLES, matches, matches.c.url_hash == a.url_hash
             )
         for name in ("site", "source", "author", "category"):

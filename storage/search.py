@@ -220,8 +220,13 @@ def _fts_match(terms: Sequence[Term]) -> Any:
 
 
 def matching(
-    q: str, dialect: str, *, since_id: int | None = None, top: int | None = None
-) -> Select[tuple[str, float, Any]]:
+    q: str,
+    dialect: str,
+    *,
+    since_id: int | None = None,
+    top: int | None = None,
+    ranked: bool = True,
+) -> Select[Any]:
     """SELECT ``url_hash``, ``rank`` (lower = better) and ``tie`` of the articles matching `q`.
 
     An index lookup on either database. Callers join it to ``articles`` on ``url_hash``, add
@@ -232,10 +237,18 @@ def matching(
     row on (FTS5 reads only that part of each document list, so only those are ranked); ``top``
     keeps the best ``top`` in (rank, tie) order before anything is joined, for a query with no
     other filter (each join costs more than ranking the match).
+
+    ``ranked=False``: ``url_hash`` alone, for counting matches (no rank computed: on SQLite
+    bm25 reads each match's column sizes and phrase positions).
     """
     terms = parse_query(q)
     if dialect == "sqlite":
         keys = table("article_search_keys", column("id", Integer), column("url_hash", String))
+        if not ranked:
+            ids = select(_FTS.c.rowid).where(_fts_match(terms))
+            if since_id is not None:
+                ids = ids.where(_FTS.c.rowid >= since_id)
+            return select(keys.c.url_hash.label("url_hash")).where(keys.c.id.in_(ids))
         bm25 = func.bm25(_FTS_ME, TITLE_WEIGHT, 1.0, type_=Float).label("rank")
         hits = select(_FTS.c.rowid.label("id"), bm25).where(_fts_match(terms))
         if since_id is not None:
@@ -252,6 +265,8 @@ def matching(
             literal_column("'simple'::regconfig"), literal(_tsquery(terms), String)
         )
         # Normalisation 1 divides by 1 + log(length): a long text does not win by length alone.
+        if not ranked:
+            return select(s.c.url_hash.label("url_hash")).where(s.c.tsv.op("@@")(query))
         rank = -func.ts_rank(s.c.tsv, query, 1, type_=Float)
         return select(
             s.c.url_hash.label("url_hash"), rank.label("rank"), s.c.url_hash.label("tie")

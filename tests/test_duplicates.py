@@ -135,6 +135,7 @@ def test_an_archive_from_before_the_columns_is_upgraded(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "old.sqlite")
     conn.executescript(
         "DROP TABLE simhash_bands; DROP INDEX ix_articles_duplicate_of;"
+        "DROP INDEX ix_articles_url_hash_cover;"
         "ALTER TABLE articles DROP COLUMN duplicate_of; ALTER TABLE articles DROP COLUMN simhash;"
     )
     conn.close()

@@ -347,24 +347,72 @@ def test_the_site_summary_follows_the_runs(tmp_path: Path) -> None:
 
 
 def test_large_selections_are_counted_up_to_a_cap_and_faceted_on_a_window(tmp_path: Path) -> None:
-    """A common word matches much of a big archive: its count stops at a cap ("more than")
-    and its facets come from a window of matches, so that the page stays fast."""
+    """A common word matches much of a big archive: its count stops at a cap ("at least") and
+    its facets come from the same window of matches, so that the page stays fast."""
     from storage.query import Filters
 
     url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
     web_archive.build(url)
-    with ArchiveBrowser(url, count_cap=10, facet_window=12) as archive:
+    with ArchiveBrowser(url, count_cap=10) as archive:
         filters = Filters.build(q="滚动新闻")  # 30 matches
-        assert archive.bounded_count(filters) == (10, True)
-        page = archive.page(filters, page=1, size=5)
-        assert (page.total, page.capped, len(page.items)) == (10, True, 5)
-        facets = archive.facets(filters)
-        assert facets.sampled
-        assert sum(n for _, n in facets.sites) == 12 == sum(n for _, n in facets.months)
-        few = Filters.build(q="驻点招商")  # 2 matches: exact
-        assert archive.bounded_count(few) == (2, False)
-        assert not archive.facets(few).sampled
+        tally = archive.tally(filters)
+        assert (tally.total, tally.capped) == (10, True)
+        assert sum(n for _, n in tally.sites) == 10 == sum(n for _, n in tally.months)
+        assert len(archive.page(filters, page=1, size=5)) == 5
+        few = archive.tally(Filters.build(q="驻点招商"))  # 2 matches: exact
+        assert (few.total, few.capped) == (2, False)
+        assert archive.tally(Filters.build(q="滚动新闻", site="no-such-site")).total == 0
     with ArchiveBrowser(url) as archive:
-        assert archive.bounded_count(Filters.build(q="滚动新闻")) == (30, False)
-        exact = archive.facets(Filters.build(q="滚动新闻"))
-        assert not exact.sampled and sum(n for _, n in exact.sites) == 30
+        exact = archive.tally(Filters.build(q="滚动新闻"))
+        assert (exact.total, exact.capped) == (30, False)
+        assert sum(n for _, n in exact.sites) == 30 == sum(n for _, n in exact.months)
+        # The same figures as the archive's exact count, per site.
+        for site, n in exact.sites:
+            assert archive.count(Filters.build(q="滚动新闻", site=site)) == n
+
+
+def test_the_tally_reads_the_cover_index_and_works_without_it(tmp_path: Path) -> None:
+    """The count and facets of a search read site and date from the cover index (SQLite is
+    told by a statistics row that it finds one row per URL hash); an archive written before
+    the index existed gives the same figures, reading the rows."""
+    import sqlite3
+
+    from sqlalchemy import func, select, text
+
+    from storage.browse import _month
+    from storage.models import COVER_INDEX
+    from storage.query import Filters
+
+    path = tmp_path / "zhengwen.sqlite"
+    url = f"sqlite:///{path}"
+    web_archive.build(url)
+    filters = Filters.build(q="滚动新闻")
+    with ArchiveBrowser(url) as archive:
+        inner = archive._select(filters, ["site", "published_at"], ranked=False).subquery()
+        stmt = select(inner.c.site, _month(inner.c.published_at, "sqlite"), func.count()).group_by(
+            inner.c.site, _month(inner.c.published_at, "sqlite")
+        )
+        sql = str(stmt.compile(archive._db.engine, compile_kwargs={"literal_binds": True}))
+        with archive._db.engine.connect() as conn:
+            plan = " | ".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        assert f"COVERING INDEX {COVER_INDEX}" in plan, plan
+        with_index = archive.tally(filters)
+    conn = sqlite3.connect(path)
+    conn.execute(f"DROP INDEX {COVER_INDEX}")
+    conn.execute("DELETE FROM sqlite_stat1")
+    conn.commit()
+    conn.close()
+    with ArchiveBrowser(url) as archive:
+        assert archive.tally(filters) == with_index
+    # The next writer puts both back.
+    from storage.db import Database
+
+    db = Database(url)
+    try:
+        db.create_schema()
+    finally:
+        db.dispose()
+    conn = sqlite3.connect(path)
+    stat = conn.execute("SELECT stat FROM sqlite_stat1 WHERE idx = ?", (COVER_INDEX,)).fetchone()
+    conn.close()
+    assert stat is not None and stat[0].split()[1:] == ["1", "1", "1", "1"]

@@ -65,21 +65,21 @@ def search(archive: ArchiveBrowser, request: Request, **_: Any) -> Result:
         # The front page: what the archive holds, no listing of everything.
         data.update(total=None, results=[], facets=None, sites=[_site(s) for s in archive.sites()])
         return Result("search.html", data, {"search": wanted})
-    result = archive.page(
+    items = archive.page(
         wanted.filters, page=wanted.page, size=params.PAGE_SIZE, order=wanted.order
     )
-    facets = archive.facets(wanted.filters)
+    tally = archive.tally(wanted.filters)
     data.update(
-        total=result.total,
-        total_is_lower_bound=result.capped,
-        pages=min(result.pages, params.MAX_PAGE),
-        results=[_result(item) for item in result.items],
+        total=tally.total,
+        total_is_lower_bound=tally.capped,
+        pages=min(tally.pages(params.PAGE_SIZE), params.MAX_PAGE),
+        results=[_result(item) for item in items],
         facets={
-            "site": [{"value": s, "count": n} for s, n in facets.sites],
-            "month": [{"value": m, "count": n} for m, n in facets.months],
-            "undated": facets.undated,
-            "sampled": facets.sampled,
-            "window": archive.facet_window,
+            "site": [{"value": s, "count": n} for s, n in tally.sites],
+            "month": [{"value": m, "count": n} for m, n in tally.months],
+            "undated": tally.undated,
+            "sampled": tally.capped,
+            "window": tally.total,
         },
     )
     exports = {fmt: f"/export.{fmt}?{_export_query(wanted)}" for fmt in EXPORT_TYPES}

@@ -9,6 +9,8 @@ import itertools
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,9 +61,42 @@ class Capture:
     status: int
 
 
-#: Seconds the per-site summary is reused: it counts every article (a scan of the whole table
-#: on a large archive), and a crawl adds articles at most every few seconds anyway.
-SITES_TTL: Final = 30.0
+#: Seconds the per-site summary and a selection's tally are reused while no run starts or
+#: ends: the summary counts every article (a scan of the whole table on a large archive), a
+#: tally up to 10,000 matches, and each page of a search shows the same tally. A crawl adds
+#: articles at most every few seconds anyway.
+REUSE_TTL: Final = 30.0
+#: Tallies kept (the most recently used).
+TALLIES_KEPT: Final = 256
+
+
+class _Recent:
+    """Values reused for `REUSE_TTL` seconds while the archive's runs state (`ArchiveBrowser.
+    _runs_state`) is the one they were computed in; the least recently used go beyond `size`.
+    Computed outside the lock: a slow value does not hold up the others."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[Any, tuple[float, tuple[Any, ...], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any, state: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None and time.monotonic() - found[0] <= REUSE_TTL and found[1] == state:
+                self._values.move_to_end(key)
+                self.hits += 1
+                return found[2]
+            self.misses += 1
+        value = compute()
+        with self._lock:
+            self._values[key] = (time.monotonic(), state, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
 
 
 class ArchiveBrowser(Archive):
@@ -70,19 +105,13 @@ class ArchiveBrowser(Archive):
     def __init__(self, path_or_url: Any, *, count_cap: int = COUNT_CAP) -> None:
         super().__init__(path_or_url)
         self.count_cap = count_cap
-        self._sites: tuple[float, tuple[Any, ...], list[SiteSummary]] | None = None
-        self._sites_lock = threading.Lock()
+        self._sites = _Recent(1)
+        self._tallies = _Recent(TALLIES_KEPT)
 
     def sites(self) -> list[SiteSummary]:
-        """`Archive.sites`, reused for up to `SITES_TTL` seconds while no run started or ended
+        """`Archive.sites`, reused for up to `REUSE_TTL` seconds while no run started or ended
         (the front page and every site page read it)."""
-        runs = self._runs_state()
-        with self._sites_lock:
-            now = time.monotonic()
-            cached = self._sites
-            if cached is None or now - cached[0] > SITES_TTL or cached[1] != runs:
-                cached = self._sites = (now, runs, super().sites())
-            return list(cached[2])
+        return list(self._sites.get(None, self._runs_state(), super().sites))
 
     def _runs_state(self) -> tuple[Any, ...]:
         """What changes when a run starts or ends (``crawl_runs`` is small: no scan of the
@@ -106,6 +135,13 @@ class ArchiveBrowser(Archive):
         return list(self._hits(iter(items), filters.q, mark=MARKS))
 
     def tally(self, filters: Filters) -> Tally:
+        """`count_tally`, reused for up to `REUSE_TTL` seconds while no run started or ended:
+        each page of a search, and each reader of a shared search URL, shows the same one."""
+        return self._tallies.get(  # type: ignore[no-any-return]
+            filters, self._runs_state(), lambda: self.count_tally(filters)
+        )
+
+    def count_tally(self, filters: Filters) -> Tally:
         """The count and the per site and per month counts of what ``filters`` select (a site
         or month filter of the caller narrows them too), in one GROUP BY over at most
         ``count_cap`` matches, unranked, read from the cover index where the archive has it.

@@ -319,30 +319,34 @@ def test_the_archive_is_opened_read_only(served: Served) -> None:
             conn.execute(text("DELETE FROM crawl_runs"))
 
 
-def test_the_site_summary_follows_the_runs(tmp_path: Path) -> None:
-    """The per-site summary is reused between requests (it counts every article), but a run
-    that starts or ends is seen at once."""
+def test_the_site_summary_and_tallies_follow_the_runs(tmp_path: Path) -> None:
+    """The per-site summary (it counts every article) and a search's tally (each of its pages
+    shows the same) are reused between requests, but a run that starts or ends is seen at
+    once."""
     from dataclasses import replace
 
     from storage.db import Database
+    from storage.query import Filters
 
     url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
     web_archive.build(url)
+    extra = replace(
+        web_archive.articles()[1], url="https://legal-news.example.cn/a/99.html", url_hash=""
+    )
+    wanted = Filters.build(q="legal aid")
     with ArchiveBrowser(url) as archive:
         before = {s.site: s.articles for s in archive.sites()}
+        tally = archive.tally(wanted)
+        assert archive.tally(Filters.build(q="legal aid")) is tally  # reused: the same object
         db = Database(url)
         try:
             run = db.start_run(web_archive.LEGAL, "manual")
-            extra = replace(
-                web_archive.articles()[1],
-                url="https://legal-news.example.cn/a/99.html",
-                url_hash="",
-            )
             db.upsert_articles([replace(extra, crawl_run_id=run)])
             db.finish_run(run, "ok", {"pages": 1})
         finally:
             db.dispose()
         after = {s.site: s.articles for s in archive.sites()}
+        assert archive.tally(wanted).total == tally.total + 1
     assert after[web_archive.LEGAL] == before[web_archive.LEGAL] + 1
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from crawler.bounds import NumberRange
+
 EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3
 
 
@@ -30,7 +32,17 @@ def serve_command(
     @click.option(
         "--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="Port."
     )
-    def serve(archive: Path, db_url: str | None, host: str, port: int) -> None:
+    @click.option(
+        "--reuse-seconds",
+        type=NumberRange(0, 86_400, unit="seconds").click_type(),
+        default=30.0,
+        show_default=True,
+        help="Reuse a search's count and facets and the per-site summary for this long while "
+        "no run starts or ends (0: recount on every request).",
+    )
+    def serve(
+        archive: Path, db_url: str | None, host: str, port: int, reuse_seconds: float
+    ) -> None:
         """Browse the archive in a web browser: search, articles with their versions and
         diffs, raw captures (sandboxed), sites with articles per day, runs. Read-only: the
         archive is opened as `zhengwen query` opens it. Every page also answers
@@ -44,7 +56,7 @@ def serve_command(
 
         _check_host(host)
         try:
-            browser = ArchiveBrowser(db_url or archive)
+            browser = ArchiveBrowser(db_url or archive, reuse_seconds=reuse_seconds)
         except ArchiveError as exc:
             _fail(str(exc), EXIT_STORAGE)
             return

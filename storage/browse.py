@@ -61,8 +61,8 @@ class Capture:
     status: int
 
 
-#: Seconds the per-site summary and a selection's tally are reused while no run starts or
-#: ends: the summary counts every article (a scan of the whole table on a large archive), a
+#: Seconds (by default) the per-site summary and a selection's tally are reused while no run
+#: starts or ends: the summary counts every article (a scan of the whole table on a large archive), a
 #: tally up to 10,000 matches, and each page of a search shows the same tally. A crawl adds
 #: articles at most every few seconds anyway.
 REUSE_TTL: Final = 30.0
@@ -71,12 +71,13 @@ TALLIES_KEPT: Final = 256
 
 
 class _Recent:
-    """Values reused for `REUSE_TTL` seconds while the archive's runs state (`ArchiveBrowser.
+    """Values reused for ``ttl`` seconds while the archive's runs state (`ArchiveBrowser.
     _runs_state`) is the one they were computed in; the least recently used go beyond `size`.
     Computed outside the lock: a slow value does not hold up the others."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, ttl: float) -> None:
         self.size = size
+        self.ttl = ttl
         self._values: OrderedDict[Any, tuple[float, tuple[Any, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -85,7 +86,7 @@ class _Recent:
     def get(self, key: Any, state: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         with self._lock:
             found = self._values.get(key)
-            if found is not None and time.monotonic() - found[0] <= REUSE_TTL and found[1] == state:
+            if found is not None and time.monotonic() - found[0] < self.ttl and found[1] == state:
                 self._values.move_to_end(key)
                 self.hits += 1
                 return found[2]
@@ -102,14 +103,16 @@ class _Recent:
 class ArchiveBrowser(Archive):
     """`Archive` plus the reads of a browsing reader (read-only, like its base)."""
 
-    def __init__(self, path_or_url: Any, *, count_cap: int = COUNT_CAP) -> None:
+    def __init__(
+        self, path_or_url: Any, *, count_cap: int = COUNT_CAP, reuse_seconds: float = REUSE_TTL
+    ) -> None:
         super().__init__(path_or_url)
         self.count_cap = count_cap
-        self._sites = _Recent(1)
-        self._tallies = _Recent(TALLIES_KEPT)
+        self._sites = _Recent(1, reuse_seconds)
+        self._tallies = _Recent(TALLIES_KEPT, reuse_seconds)
 
     def sites(self) -> list[SiteSummary]:
-        """`Archive.sites`, reused for up to `REUSE_TTL` seconds while no run started or ended
+        """`Archive.sites`, reused for up to ``reuse_seconds`` while no run started or ended
         (the front page and every site page read it)."""
         return list(self._sites.get(None, self._runs_state(), super().sites))
 
@@ -135,7 +138,7 @@ class ArchiveBrowser(Archive):
         return list(self._hits(iter(items), filters.q, mark=MARKS))
 
     def tally(self, filters: Filters) -> Tally:
-        """`count_tally`, reused for up to `REUSE_TTL` seconds while no run started or ended:
+        """`count_tally`, reused for up to ``reuse_seconds`` while no run started or ended:
         each page of a search, and each reader of a shared search URL, shows the same one."""
         return self._tallies.get(  # type: ignore[no-any-return]
             filters, self._runs_state(), lambda: self.count_tally(filters)

@@ -348,6 +348,9 @@ def test_the_site_summary_and_tallies_follow_the_runs(tmp_path: Path) -> None:
         after = {s.site: s.articles for s in archive.sites()}
         assert archive.tally(wanted).total == tally.total + 1
     assert after[web_archive.LEGAL] == before[web_archive.LEGAL] + 1
+    with ArchiveBrowser(url, reuse_seconds=0) as archive:  # `zhengwen serve --reuse-seconds 0`
+        assert archive.tally(wanted) is not archive.tally(wanted)
+        assert archive.tally(wanted) == archive.tally(wanted)
 
 
 def test_large_selections_are_counted_up_to_a_cap_and_faceted_on_a_window(tmp_path: Path) -> None:

@@ -160,3 +160,10 @@ def test_pages_answer_while_a_crawl_writes_the_same_archive(
     assert len(statuses) >= 3 and set(statuses) == {200}
     after = json.loads(_get(base + "/sites?format=json")[2])["sites"]
     assert {s["site"]: s["articles"] for s in after}["demo"] >= 40  # the new articles are seen
+
+
+def test_a_bad_reuse_time_is_one_line_exit_2(demo_archive: Path) -> None:
+    for bad in ("-1", "nan", "1e9"):
+        _one_line_error(
+            ["serve", "--archive", str(demo_archive), "--reuse-seconds", bad], 2, "--reuse-seconds"
+        )

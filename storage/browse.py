@@ -5,12 +5,11 @@ run. The web interface (``web/``) is built on this and nothing else; every call 
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from sqlalchemy import Date, String, cast, func, select
 from storage.article import Article
 from storage.db import ArticleVersion, RunInfo, _to_article
 from storage.models import Base
-from storage.query import FIELDS, Archive, Filters, SiteSummary
+from storage.query import Archive, Filters, SiteSummary, search_hit
 
 _ARTICLES: Final = Base.metadata.tables["articles"]
 _RUNS: Final = Base.metadata.tables["crawl_runs"]
@@ -66,8 +65,12 @@ class Capture:
 #: tally up to 10,000 matches, and each page of a search shows the same tally. A crawl adds
 #: articles at most every few seconds anyway.
 REUSE_TTL: Final = 30.0
-#: Tallies kept (the most recently used).
+#: Tallies and rankings kept (the most recently used).
 TALLIES_KEPT: Final = 256
+#: Ids ranked at once (`ArchiveBrowser.ranking`): the first five pages of 20. Search engines
+#: keep such a window of each query's ordered ids (Solr's queryResultWindowSize), since a
+#: reader who opens page 1 often opens the next ones.
+RANKED_AT_ONCE: Final = 100
 
 
 class _Recent:
@@ -110,6 +113,7 @@ class ArchiveBrowser(Archive):
         self.count_cap = count_cap
         self._sites = _Recent(1, reuse_seconds)
         self._tallies = _Recent(TALLIES_KEPT, reuse_seconds)
+        self._rankings = _Recent(TALLIES_KEPT, reuse_seconds)
 
     def sites(self) -> list[SiteSummary]:
         """`Archive.sites`, reused for up to ``reuse_seconds`` while no run started or ended
@@ -128,14 +132,43 @@ class ArchiveBrowser(Archive):
         self, filters: Filters, *, page: int, size: int, order: str | None = None
     ) -> list[Any]:
         """Page ``page`` (from 1) of the selection: `SearchHit` values with ``q``, else `Article`
-        values. Deep pages read and skip the ones before (pages are bounded by the caller)."""
+        values.
+
+        The order is taken from a ranking of the selection's ids (`ranking`), reused while
+        the reader pages through it; the articles themselves are read afresh."""
         want = page * size
         order = order or ("rank" if filters.q else "published")
-        rows = self.rows(filters, FIELDS, order=order, limit=want)  # type: ignore[arg-type]
-        items = list(itertools.islice(rows, want - size, None))
+        chosen = self.ranking(filters, order, want)[want - size : want]
+        found = self._by_hash([h for h, _ in chosen])
+        articles = [(found[h], rank) for h, rank in chosen if h in found]  # none deleted since
         if filters.q is None:
-            return [_to_article(row._mapping) for row in items]
-        return list(self._hits(iter(items), filters.q, mark=MARKS))
+            return [a for a, _ in articles]
+        return [search_hit(a, float(r or 0.0), filters.q, mark=MARKS) for a, r in articles]
+
+    def ranking(self, filters: Filters, order: str, want: int) -> list[tuple[str, float | None]]:
+        """The ids (url hashes) of the first ``want`` articles of the selection in ``order``,
+        with their rank for a search: `RANKED_AT_ONCE` at a time (the ids alone, no text) and
+        reused for up to ``reuse_seconds`` while no run starts or ends, so that the next
+        pages of a search cost a read of their own rows only."""
+        depth = -(-want // RANKED_AT_ONCE) * RANKED_AT_ONCE
+
+        def rank() -> list[tuple[str, float | None]]:
+            rows = self.rows(filters, ["url_hash"], order=order, limit=depth)  # type: ignore[arg-type]
+            if filters.q is None:
+                return [(str(r.url_hash), None) for r in rows]
+            return [(str(r.url_hash), float(r._mapping["rank"])) for r in rows]
+
+        ranked: list[tuple[str, float | None]] = self._rankings.get(
+            (filters, order, depth), self._runs_state(), rank
+        )
+        return ranked[:want]
+
+    def _by_hash(self, hashes: Sequence[str]) -> dict[str, Article]:
+        if not hashes:
+            return {}
+        stmt = select(*self._db.article_columns()).where(_ARTICLES.c.url_hash.in_(hashes))
+        with self._db.engine.connect() as conn:
+            return {r.url_hash: _to_article(r._mapping) for r in conn.execute(stmt)}
 
     def tally(self, filters: Filters) -> Tally:
         """`count_tally`, reused for up to ``reuse_seconds`` while no run started or ended:

@@ -352,19 +352,9 @@ class Archive(AbstractContextManager["Archive"]):
             return (_to_article(row._mapping) for row in rows)
         return self._hits(rows, chosen.q)
 
-    def _hits(
-        self, rows: Iterator[Row[Any]], q: str, *, mark: tuple[str, str] = ("【", "】")
-    ) -> Iterator[SearchHit]:
-        """Rows as hits, each with a snippet of its body around the match (of its title when
-        the body does not hold it) between ``mark``."""
-        from storage.search import snippet
-
+    def _hits(self, rows: Iterator[Row[Any]], q: str) -> Iterator[SearchHit]:
         for row in rows:
-            article = _to_article(row._mapping)
-            text = snippet(article.body, q, mark=mark)
-            if mark[0] not in text and article.title:  # the match is in the title only
-                text = snippet(article.title, q, mark=mark)
-            yield SearchHit(article, float(row._mapping["rank"]), text)
+            yield search_hit(_to_article(row._mapping), float(row._mapping["rank"]), q)
 
     def table(
         self,
@@ -629,6 +619,19 @@ class Archive(AbstractContextManager["Archive"]):
 
 #: The largest LIMIT both databases take (a signed 64-bit integer); no archive holds more rows.
 MAX_SQL_LIMIT: Final = 2**63 - 1
+
+
+def search_hit(
+    article: Article, rank: float, q: str, *, mark: tuple[str, str] = ("【", "】")
+) -> SearchHit:
+    """The hit of ``article`` for ``q``: a snippet of its body around the match (of its title
+    when the body does not hold it), each matched term between ``mark``."""
+    from storage.search import snippet
+
+    text = snippet(article.body, q, mark=mark)
+    if mark[0] not in text and article.title:  # the match is in the title only
+        text = snippet(article.title, q, mark=mark)
+    return SearchHit(article, rank, text)
 
 
 def _no_larger_than_sql(limit: int | None) -> int | None:

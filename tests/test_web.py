@@ -423,3 +423,37 @@ def test_the_tally_reads_the_cover_index_and_works_without_it(tmp_path: Path) ->
     stat = conn.execute("SELECT stat FROM sqlite_stat1 WHERE idx = ?", (COVER_INDEX,)).fetchone()
     conn.close()
     assert stat is not None and stat[0].split()[1:] == ["1", "1", "1", "1"]
+
+
+@pytest.mark.parametrize("q", ["滚动新闻", None])
+def test_pages_follow_one_ranking_reused_while_paging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, q: str | None
+) -> None:
+    """Pages come from a ranking of ids taken a window at a time and reused: read one after
+    another, they hold exactly the selection in the order `Archive.articles` gives it."""
+    import storage.browse
+    from storage.query import Filters
+
+    monkeypatch.setattr(storage.browse, "RANKED_AT_ONCE", 10)  # windows end inside pages
+    url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
+    web_archive.build(url)
+    filters = Filters.build(q=q) if q else Filters.build()
+    with ArchiveBrowser(url) as archive:
+        expected = [
+            (hit.article.url, hit.snippet) if q else (hit.url, None)
+            for hit in archive.articles(**({"q": q} if q else {}))
+        ]
+        assert len(expected) >= 30
+        pages = []
+        for number in range(1, 7):
+            items = archive.page(filters, page=number, size=7)
+            pages += [
+                (i.article.url, i.snippet.replace("\x02", "【").replace("\x03", "】"))
+                if q
+                else (i.url, None)
+                for i in items
+            ]
+        assert pages == expected
+        misses = archive._rankings.misses
+        archive.page(filters, page=2, size=7)
+        assert archive._rankings.misses == misses  # page 2 again: the ranking is reused

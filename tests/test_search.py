@@ -8,6 +8,8 @@ import unicodedata
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, insert, select, text
 
 from storage import search
@@ -78,6 +80,31 @@ def test_index_tokens_and_snippet_tokens_agree() -> None:
 
 def test_width_and_case_fold_before_tokenizing() -> None:
     assert tokens("ＡＢＣ１２３ Shenzhen") == tokens("abc123 SHENZHEN") == "abc123 shenzhen"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cs"])
+        | st.sampled_from("，：（）！？…\u00a0\u3000ＡＢｃ１２ﬁ①㎡Ⅳ\u0301\u0308é𝐀丽")
+    )
+)
+def test_normalisation_is_nfkc_then_case_folding(text: str) -> None:
+    # The fast path (each character NFKC changes replaced first) gives exactly the same text.
+    assert search._normalize(text) == unicodedata.normalize("NFKC", text).casefold()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "法律援助，见（附件）……",
+        "Ａｐｐｌｅ\u00a0Café",
+        "e\u0301\u0308 ﬁne 𝐀𝐁 丽",
+        "Straße ＳＴＲＡＳＳＥ",
+    ],
+)
+def test_normalisation_of_typical_and_composing_text(text: str) -> None:
+    assert search._normalize(text) == unicodedata.normalize("NFKC", text).casefold()
 
 
 @pytest.mark.parametrize("q", ["", "   ", "，。！？", '""', "*", "- _ /"])

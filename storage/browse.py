@@ -9,7 +9,8 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -114,19 +115,38 @@ class ArchiveBrowser(Archive):
         self._sites = _Recent(1, reuse_seconds)
         self._tallies = _Recent(TALLIES_KEPT, reuse_seconds)
         self._rankings = _Recent(TALLIES_KEPT, reuse_seconds)
+        self._view = threading.local()  # `one_view`
 
     def sites(self) -> list[SiteSummary]:
         """`Archive.sites`, reused for up to ``reuse_seconds`` while no run started or ended
         (the front page and every site page read it)."""
         return list(self._sites.get(None, self._runs_state(), super().sites))
 
+    @contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Within this block (one web request, in one thread) the runs state is read once:
+        the figures reused between requests are checked against the same state."""
+        self._view.state = None
+        self._view.active = True
+        try:
+            yield
+        finally:
+            self._view.active = False
+            self._view.state = None
+
     def _runs_state(self) -> tuple[Any, ...]:
         """What changes when a run starts or ends (``crawl_runs`` is small: no scan of the
         articles): a summary cached before a crawl's end is not reused after it."""
+        view = self._view
+        if getattr(view, "active", False) and view.state is not None:
+            return view.state  # type: ignore[no-any-return]
         r = _RUNS.c
         stmt = select(func.count(), func.max(r.started_at), func.max(r.finished_at))
         with self._db.engine.connect() as conn:
-            return tuple(conn.execute(stmt).one())
+            state = tuple(conn.execute(stmt).one())
+        if getattr(view, "active", False):
+            view.state = state
+        return state
 
     def page(
         self, filters: Filters, *, page: int, size: int, order: str | None = None

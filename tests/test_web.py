@@ -353,6 +353,35 @@ def test_the_site_summary_and_tallies_follow_the_runs(tmp_path: Path) -> None:
         assert archive.tally(wanted) == archive.tally(wanted)
 
 
+def test_one_page_reads_the_runs_state_once(tmp_path: Path) -> None:
+    """The figures a page reuses are checked against the runs state read once per page
+    (`ArchiveBrowser.one_view`), not once per figure."""
+    from sqlalchemy import event
+
+    from storage.query import Filters
+
+    url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
+    web_archive.build(url)
+    wanted = Filters.build(q="legal aid")
+    with ArchiveBrowser(url) as archive:
+        statements: list[str] = []
+        event.listen(
+            archive._db.engine, "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+
+        def state_reads() -> int:
+            return sum(s.endswith("max_2 \nFROM crawl_runs") for s in statements)
+
+        with archive.one_view():
+            archive.sites()
+            archive.tally(wanted)
+            assert archive.page(wanted, page=1, size=5)
+        assert state_reads() == 1
+        archive.sites()
+        archive.tally(wanted)
+        assert state_reads() == 3  # outside a page, each figure checks it
+
+
 def test_large_selections_are_counted_up_to_a_cap_and_faceted_on_a_window(tmp_path: Path) -> None:
     """A common word matches much of a big archive: its count stops at a cap ("at least") and
     its facets come from the same window of matches, so that the page stays fast."""

@@ -94,7 +94,8 @@ def create_app(archive: ArchiveBrowser, raw_dir: Path | None = None) -> Starlett
         def endpoint(request: Request) -> Response:
             try:
                 as_json = wants_json(request.query_params)
-                result = view(archive, request, raw_dir=raw_dir)
+                with archive.one_view():  # one runs state for the whole page
+                    result = view(archive, request, raw_dir=raw_dir)
             except BadRequest as exc:
                 return _error(env, request, 400, str(exc))
             except views.NotFound as exc:

@@ -49,13 +49,13 @@ class Served:
         return json.loads(body)
 
 
-def _serve(db_url: str) -> Iterator[tuple[str, ArchiveBrowser]]:
+def _serve(db_url: str, **options: Any) -> Iterator[tuple[str, ArchiveBrowser]]:
     import uvicorn
 
     from web.app import create_app
 
     archive = ArchiveBrowser(db_url)
-    app = create_app(archive)
+    app = create_app(archive, **options)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -380,6 +380,39 @@ def test_one_page_reads_the_runs_state_once(tmp_path: Path) -> None:
         archive.sites()
         archive.tally(wanted)
         assert state_reads() == 3  # outside a page, each figure checks it
+
+
+def test_at_most_the_page_threads_compute_pages_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests beyond the page threads wait their turn; every one is answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web import views
+
+    url = f"sqlite:///{tmp_path / 'zhengwen.sqlite'}"
+    web_archive.build(url)
+    lock = threading.Lock()
+    running, most = [0], [0]
+    real = views.sites
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2)  # long enough for the other requests to arrive
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(views, "sites", counted)
+    for base, _archive in _serve(url, threads=2):
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(urllib.request.urlopen, [base + "/sites"] * 8))
+        assert [a.status for a in answers] == [200] * 8
+    assert most[0] == 2
 
 
 def test_large_selections_are_counted_up_to_a_cap_and_faceted_on_a_window(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
 
 if len(sys.argv) > 1 and sys.argv[1] == "crawl":
@@ -25,20 +24,25 @@ if len(sys.argv) > 1 and sys.argv[1] == "crawl":
     early_signals.install()
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from crawler.cli_common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    fail,
+)
 from crawler.config import NUMERIC_KEYS, ConfigError, resolve_site
 
 if TYPE_CHECKING:
     from storage.db import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE, EXIT_BUSY = 0, 1, 2, 3, 4
-#: What a shell reports for a program killed by SIGPIPE (``cat big | head``): 128 + 13.
-EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def archive_option(f: F) -> F:
@@ -96,11 +100,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 class _Zhengwen(click.Group):

@@ -18,17 +18,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from csv import writer as csv_writer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler.bounds import NumberRange
+from crawler.cli_common import EXIT_FAILED, EXIT_STORAGE, EXIT_USAGE
+from crawler.cli_common import fail as _fail
 from storage.diskfull import first_line
 
 if TYPE_CHECKING:
     from storage.query import Archive
 
-EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3
 #: Rows `zhengwen sql` shows as a table; more is a job for --format jsonl/csv or `export`.
 TABLE_ROWS = 1000
 #: Widest cell of a table (display cells) before it is cut with "…".
@@ -46,11 +47,6 @@ def output_format(help_text: str) -> Callable[[Any], Any]:
         show_default=True,
         help=help_text,
     )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ crawler.cli`` that would load a second copy); crawler.cli hands over its shared 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -14,14 +13,9 @@ from typing import Any
 
 import click
 
+from crawler.cli_common import EXIT_FAILED, EXIT_STORAGE, EXIT_USAGE
+from crawler.cli_common import fail as _fail
 from storage.diskfull import store_error_line
-
-EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3  # as in crawler.cli
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def reextract_command(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,8 @@ from typing import Any
 import click
 
 from crawler.bounds import NumberRange
-
-EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 1, 2, 3
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+from crawler.cli_common import EXIT_FAILED, EXIT_STORAGE, EXIT_USAGE
+from crawler.cli_common import fail as _fail
 
 
 def serve_command(

@@ -164,6 +164,21 @@ class Filters:
             end=None if until is None else time_bound(until, zone, end=True),
         )
 
+    def args(self) -> FilterArgs:
+        """The keywords that build these filters again (``export(archive, out, fmt,
+        **filters.args())``)."""
+        return FilterArgs(
+            site=self.site,
+            since=self.since,
+            until=self.until,
+            source=self.source,
+            author=self.author,
+            category=self.category,
+            q=self.q,
+            exclude_duplicates=self.exclude_duplicates,
+            tz=self.tz,
+        )
+
     def only_q(self) -> bool:
         """A search and nothing else (no field, time or duplicate filter)."""
         others = (self.site, self.source, self.author, self.category, self.start, self.end)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,7 @@ from storage.article import Article
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
-from storage.query import ArchiveError, QueryError, SearchHit, SiteSummary, time_bound
+from storage.query import ArchiveError, Filters, QueryError, SearchHit, SiteSummary, time_bound
 from storage.search import SearchQueryError
 
 SEED_PAGE = Path(__file__).resolve().parent / "golden" / "fazhi-chenbao" / "seed" / "page.html"
@@ -391,3 +392,19 @@ def test_close_releases_partly_read_streams(archive_dir: Path) -> None:
     assert sum(out) == 2
     archive.close()
     assert sum(out) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"site": "a", "q": "法律 援助", "exclude_duplicates": True},
+        {"since": "2024-05-01", "until": "2024-05-31", "tz": "Asia/Shanghai", "author": "王法"},
+        {"since": date(2024, 5, 1), "source": "光明网", "category": "精准扶贫"},
+    ],
+)
+def test_filters_give_back_the_arguments_that_build_them(args: dict[str, Any]) -> None:
+    built = Filters.build(**args)
+    again = Filters.build(**built.args())
+    assert again == built
+    assert (again.start, again.end) == (built.start, built.end)

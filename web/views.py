@@ -155,23 +155,9 @@ def _parquet_stream(archive: ArchiveBrowser, wanted: params.Search) -> Iterator[
 
     from storage.export import export
 
-    f = wanted.filters
     with tempfile.TemporaryDirectory(prefix="zhengwen-web-export-") as folder:
         out = Path(folder) / "articles.parquet"
-        export(
-            archive,
-            out,
-            "parquet",
-            site=f.site,
-            since=f.since,
-            until=f.until,
-            tz=f.tz,
-            source=f.source,
-            author=f.author,
-            category=f.category,
-            q=f.q,
-            exclude_duplicates=f.exclude_duplicates,
-        )
+        export(archive, out, "parquet", **wanted.filters.args())
         with out.open("rb") as fh:
             while chunk := fh.read(1 << 16):
                 yield chunk

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Date, String, cast, func, select
+from sqlalchemy import Date, Select, String, cast, func, select
 
 from storage.article import Article
 from storage.db import ArticleVersion, RunInfo, _to_article
@@ -197,6 +197,14 @@ class ArchiveBrowser(Archive):
             filters, self._runs_state(), lambda: self.count_tally(filters)
         )
 
+    def tally_statement(self, filters: Filters) -> Select[Any]:
+        """`count_tally`'s GROUP BY (site, month, count) over at most ``count_cap`` matches."""
+        chosen = self._select(filters, ["site", "published_at"], ranked=False)
+        inner = chosen.limit(self.count_cap).subquery()
+        month = _month(inner.c.published_at, self.dialect).label("month")
+        stmt = select(inner.c.site, month, func.count()).group_by(inner.c.site, month)
+        return stmt
+
     def count_tally(self, filters: Filters) -> Tally:
         """The count and the per site and per month counts of what ``filters`` select (a site
         or month filter of the caller narrows them too), in one GROUP BY over at most
@@ -205,13 +213,7 @@ class ArchiveBrowser(Archive):
         A common word matches a large part of a big archive: an exact count and exact facets
         cost a pass over all its matches (seconds on a million articles), and a reader needs to
         know "at least 10,000" and where most of them lie, not the exact figures."""
-        inner = (
-            self._select(filters, ["site", "published_at"], ranked=False)
-            .limit(self.count_cap)
-            .subquery()
-        )
-        month = _month(inner.c.published_at, self.dialect).label("month")
-        stmt = select(inner.c.site, month, func.count()).group_by(inner.c.site, month)
+        stmt = self.tally_statement(filters)
         with self._db.engine.connect() as conn:
             groups = [(str(s), m, int(n)) for s, m, n in conn.execute(stmt)]
         seen = sum(n for _, _, n in groups)

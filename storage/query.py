@@ -598,10 +598,14 @@ class Archive(AbstractContextManager["Archive"]):
             matches = search.matching(
                 filters.q, self.dialect, since_id=since_id, top=top, ranked=ranked
             ).subquery("matches")
-            ranking = [matches.c.rank, matches.c.tie] if ranked else []
-            stmt = select(*columns, *ranking).join_from(
-                _ARTICLES, matches, matches.c.url_hash == a.url_hash
-            )
+            if ranked:
+                stmt = select(*columns, matches.c.rank, matches.c.tie).join_from(
+                    _ARTICLES, matches, matches.c.url_hash == a.url_hash
+                )
+            else:  # counted: the matches drive (each article looked up once)
+                stmt = select(*columns).select_from(
+                    search.PinnedJoin(matches, _ARTICLES, matches.c.url_hash == a.url_hash)
+                )
         for name in ("site", "source", "author", "category"):
             value = getattr(filters, name)
             if value is not None:

@@ -51,11 +51,11 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return archive
 
 
-def start_serve(archive: Path) -> tuple[str, subprocess.Popen[str]]:
+def start_serve(archive: Path, *extra: str) -> tuple[str, subprocess.Popen[str]]:
     """``zhengwen serve --archive ARCHIVE`` on a free port, once it answers: (base URL, process)."""
     port = free_port()
     proc = subprocess.Popen(
-        _zw("serve", "--archive", str(archive), "--port", str(port)),
+        _zw("serve", "--archive", str(archive), "--port", str(port), *extra),
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -167,3 +167,41 @@ def test_a_bad_reuse_time_is_one_line_exit_2(demo_archive: Path) -> None:
         _one_line_error(
             ["serve", "--archive", str(demo_archive), "--reuse-seconds", bad], 2, "--reuse-seconds"
         )
+
+
+def test_several_processes_share_the_port_and_stop_together(demo_archive: Path) -> None:
+    import psutil
+
+    base, proc = start_serve(demo_archive, "--workers", "2")
+    try:
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 2
+        for _ in range(6):
+            assert _get(base + "/?site=demo&format=json")[0] == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "2 processes" in out and "Traceback" not in err
+        assert not [c for c in children if c.is_running() and c.status() != "zombie"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_a_server_process_that_dies_stops_the_command_with_one_line(demo_archive: Path) -> None:
+    import psutil
+
+    _base, proc = start_serve(demo_archive, "--workers", "2")
+    try:
+        first, second = psutil.Process(proc.pid).children()
+        first.kill()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1
+        assert err.strip().splitlines()[-1].startswith("error: a server process failed")
+        assert "Traceback" not in err
+        second.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

@@ -166,6 +166,75 @@ def _error(env: Environment, request: Request, code: int, message: str) -> Respo
     return HTMLResponse(html, status_code=code)
 
 
+def default_workers() -> int:
+    """One server process per CPU, at most 4 (where processes can be forked)."""
+    import os
+
+    if not hasattr(os, "fork"):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_servers(
+    open_app: Callable[[], tuple[Any, Callable[[], None]]], listener: Any, processes: int
+) -> int:
+    """Serve on ``listener`` in ``processes`` processes (forked, each opening its own app with
+    ``open_app`` and closing it at the end) until Ctrl-C or SIGTERM; the exit status: 0, or 1
+    when a process failed. The kernel hands each new connection to one of them."""
+    import os
+    import signal
+
+    if processes == 1 or not hasattr(os, "fork"):
+        app, close = open_app()
+        try:
+            run_server(app, listener)
+        finally:
+            close()
+        return 0
+    children: list[int] = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child (tests/test_web_cli.py)
+            code = 0
+            try:
+                app, close = open_app()
+                try:
+                    run_server(app, listener)
+                finally:
+                    close()
+            except BaseException as exc:  # one line in the log; the parent reports the exit
+                logger.error("server process %d: %s: %s", os.getpid(), type(exc).__name__, exc)
+                code = 1
+            os._exit(code)
+        children.append(pid)
+
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    failed = False
+    running = list(children)
+    while running:
+        pid, status = os.wait()
+        if pid not in running:
+            continue
+        running.remove(pid)
+        if os.waitstatus_to_exitcode(status) != 0 and not stopping:
+            failed = True
+        if running and not stopping:  # one process ended on its own: stop the others too
+            stop(signal.SIGTERM, None)
+    return 1 if failed else 0
+
+
 def run_server(app: Any, listener: Any, log_level: str = "warning") -> None:
     """Serve ``app`` on an already bound socket until Ctrl-C or SIGTERM, then return (the
     command exits 0, as a stopped crawl does)."""

@@ -82,18 +82,15 @@ def serve_command(
             f"zhengwen serve: http://{shown}:{port}/ ({browser.name}, read-only, {processes} "
             f"process{'es' if processes > 1 else ''}; Ctrl-C stops)"
         )
-        if processes == 1:
-            try:
-                run_servers(
-                    lambda: (create_app(browser, raw_dir=raw_dir), browser.close), listener, 1
-                )
-            finally:
-                browser.close()
-            return
-        browser.close()  # each process opens its own (no connection crosses a fork)
+        if processes > 1:
+            browser.close()  # each process opens its own (no connection crosses a fork)
 
         def opened() -> tuple[Any, Callable[[], None]]:
-            own = ArchiveBrowser(db_url or archive, reuse_seconds=reuse_seconds)
+            own = (
+                browser
+                if processes == 1
+                else ArchiveBrowser(db_url or archive, reuse_seconds=reuse_seconds)
+            )
             return create_app(own, raw_dir=raw_dir), own.close
 
         sys.stdout.flush()

@@ -27,7 +27,7 @@ from crawler.demo.content import Portal
 from crawler.demo.server import serve
 from tests.conftest import IN_CI
 from tests.test_crawl_e2e import crawl_cmd, crawl_env, site_config
-from tests.test_web_cli import start_serve
+from tests.test_web_cli import kill_all, start_serve
 
 REPO = Path(__file__).resolve().parent.parent
 #: Screenshots go to a temporary folder; with ZHENGWEN_UPDATE_SCREENSHOTS=1 to docs/img (the
@@ -89,8 +89,11 @@ def base(archive: Path) -> Iterator[str]:
     try:
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+        finally:
+            kill_all(proc)
 
 
 #: Messages of every alert/confirm/prompt a page opened (none may open).

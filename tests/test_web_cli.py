@@ -60,6 +60,7 @@ def start_serve(archive: Path, *extra: str) -> tuple[str, subprocess.Popen[str]]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: the teardown reaches every process
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -79,9 +80,16 @@ def server(demo_archive: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     try:
         yield base, proc
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_all(proc)
+
+
+def kill_all(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL for the command and every server process it forked (its process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate(timeout=30)
 
 
 def _get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -184,9 +192,22 @@ def test_several_processes_share_the_port_and_stop_together(demo_archive: Path) 
         assert "2 processes" in out and "Traceback" not in err
         assert not [c for c in children if c.is_running() and c.status() != "zombie"]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_all(proc)
+
+
+def test_server_processes_end_when_the_command_is_killed(demo_archive: Path) -> None:
+    import psutil
+
+    _base, proc = start_serve(demo_archive, "--workers", "2")
+    try:
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 2
+        proc.kill()  # SIGKILL to the command only: no chance to stop its processes itself
+        _gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, f"orphaned server processes: {alive}"
+        proc.communicate(timeout=10)  # nobody holds its output pipes any more
+    finally:
+        kill_all(proc)
 
 
 def test_a_server_process_that_dies_stops_the_command_with_one_line(demo_archive: Path) -> None:
@@ -202,6 +223,4 @@ def test_a_server_process_that_dies_stops_the_command_with_one_line(demo_archive
         assert "Traceback" not in err
         second.wait(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_all(proc)

@@ -192,10 +192,12 @@ def run_servers(
             close()
         return 0
     children: list[int] = []
+    parent = os.getpid()
     for _ in range(processes):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child (tests/test_web_cli.py)
             code = 0
+            _stop_when_orphaned(parent)
             try:
                 app, close = open_app()
                 try:
@@ -233,6 +235,21 @@ def run_servers(
         if running and not stopping:  # one process ended on its own: stop the others too
             stop(signal.SIGTERM, None)
     return 1 if failed else 0
+
+
+def _stop_when_orphaned(parent: int, every: float = 0.5) -> None:
+    """In a server process: stop (as SIGTERM does) once the command that forked it is gone,
+    e.g. killed with SIGKILL, so that no orphan keeps the port or the archive open."""
+    import os
+    import signal
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_server(app: Any, listener: Any, log_level: str = "warning") -> None:

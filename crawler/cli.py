@@ -699,6 +699,9 @@ from crawler.cli_check import check_archive_command  # noqa: E402
 from crawler.cli_reextract import reextract_command  # noqa: E402
 
 cli.add_command(reextract_command(archive_option, db_option))
+from crawler.cli_ingest import ingest_command  # noqa: E402
+
+cli.add_command(ingest_command(archive_option, db_option))
 from crawler.cli_history import history_command  # noqa: E402
 
 cli.add_command(history_command(archive_option, db_option, _open_existing))

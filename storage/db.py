@@ -79,6 +79,17 @@ _FIELDS: Final = tuple(field_names())
 _TUPLE_FIELDS: Final = frozenset({"tags", "images"})
 
 
+@dataclass(slots=True)
+class CaptureResult:
+    """What `Database.upsert_captures` did: as `UpsertResult`, plus the older captures kept
+    as past versions (``past``)."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    past: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
     """What one batch did; duplicates of a URL inside the batch count once (the last wins)."""
@@ -351,6 +362,90 @@ class Database:
         new = sum(1 for h in batch if h not in existing)
         unchanged = sum(1 for h, a in batch.items() if existing.get(h) == a.content_hash)
         return UpsertResult(new=new, updated=len(batch) - new - unchanged, unchanged=unchanged)
+
+    def upsert_captures(self, articles: Sequence[Article]) -> CaptureResult:
+        """Articles read from web archives, each with ``fetched_at`` its capture time, stored
+        in capture order whatever order they come in: a URL's newest capture is its current
+        row; an older capture with another text becomes a past version (numbers follow the
+        capture times) and moves ``first_seen`` back, without replacing the current row."""
+        result = CaptureResult()
+        ordered = sorted(articles, key=lambda a: a.fetched_at or datetime.min.replace(tzinfo=UTC))
+        while ordered:  # rounds with one capture per URL, oldest first
+            round_: dict[str, Article] = {}
+            later: list[Article] = []
+            for a in ordered:
+                if a.url_hash in round_:
+                    later.append(a)
+                else:
+                    round_[a.url_hash] = a
+            ordered = later
+            stored = self._fetched_at_of(list(round_))
+            current: list[Article] = []
+            past: list[Article] = []
+            for h, a in round_.items():
+                at = stored.get(h)
+                if at is not None and a.fetched_at is not None and a.fetched_at < at:
+                    past.append(a)
+                else:
+                    current.append(a)
+            done = self.upsert_articles(current)
+            result.new += done.new
+            result.updated += done.updated
+            result.unchanged += done.unchanged
+            result.past += self._add_past_versions(past)
+        return result
+
+    def _fetched_at_of(self, hashes: Sequence[str]) -> dict[str, datetime | None]:
+        found: dict[str, datetime | None] = {}
+        a = _ARTICLES.c
+        with self.engine.connect() as conn:
+            for i in range(0, len(hashes), _CHUNK):
+                stmt = select(a.url_hash, a.fetched_at).where(
+                    a.url_hash.in_(hashes[i : i + _CHUNK])
+                )
+                found.update({u: t for u, t in conn.execute(stmt)})
+        return found
+
+    def _add_past_versions(self, articles: Sequence[Article]) -> int:
+        """Older captures of stored URLs: a new text is a version placed by its capture time;
+        a known one only moves that version's ``first_seen`` back. Returns versions added."""
+        if not articles:
+            return 0
+        added = 0
+        v, a = _VERSIONS.c, _ARTICLES.c
+        with self._writes.begin() as s:
+            known = self._versions_of(s, [x.url_hash for x in articles])
+            for art in articles:
+                at = art.fetched_at
+                versions = known.get(art.url_hash, {})
+                if art.content_hash not in versions:
+                    row = _version_row(art, 0, at)
+                    row["first_seen"] = row["last_seen"] = at
+                    s.execute(insert(_VERSIONS), [row])
+                    added += 1
+                else:
+                    s.execute(
+                        update(_VERSIONS)
+                        .where(v.url_hash == art.url_hash, v.content_hash == art.content_hash)
+                        .values(first_seen=case((v.first_seen > at, at), else_=v.first_seen))
+                    )
+                s.execute(
+                    update(_ARTICLES)
+                    .where(a.url_hash == art.url_hash)
+                    .values(first_seen=case((a.first_seen > at, at), else_=a.first_seen))
+                )
+                order = s.execute(
+                    select(v.content_hash)
+                    .where(v.url_hash == art.url_hash)
+                    .order_by(v.first_seen, v.version)
+                ).scalars()
+                for number, content in enumerate(list(order), 1):
+                    s.execute(
+                        update(_VERSIONS)
+                        .where(v.url_hash == art.url_hash, v.content_hash == content)
+                        .values(version=number)
+                    )
+        return added
 
     @staticmethod
     def _row(article: Article, now: datetime) -> dict[str, Any]:

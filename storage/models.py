@@ -233,6 +233,38 @@ class CrawlRunRow(Base):
     settings_digest: Mapped[str | None] = mapped_column(String(128))
 
 
+class IngestFileRow(Base):
+    """A web-archive file `zhengwen ingest` read (or is reading): where to resume, and what
+    it found. Keyed by the file's identity (size and a digest of its first MiB), not its
+    path: the same CC-NEWS file moved elsewhere is not ingested twice."""
+
+    __tablename__ = "ingest_files"
+
+    file_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    """Every record before this byte is stored (0 where the file cannot be entered mid-way)."""
+    done: Mapped[bool]
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    counters: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class IngestSourceRow(Base):
+    """Where an ingested version came from: its archive file, record offset and WARC ids."""
+
+    __tablename__ = "ingest_sources"
+
+    url_hash: Mapped[str] = mapped_column(String(40), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    captured_at: Mapped[datetime] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str | None] = mapped_column(Text)
+    file_key: Mapped[str] = mapped_column(String(80))
+
+
 ARTICLE_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in ArticleRow.__table__.columns)
 
 if list(ARTICLE_COLUMNS) != field_names():  # pragma: no cover - guards future edits

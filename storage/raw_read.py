@@ -159,7 +159,7 @@ def read_payload(path: Path, offset: int) -> bytes:
             fh.seek(offset)
             # warcio does not check the gzip CRC of a record it reads from the middle of a
             # file; a damaged header would go unnoticed where the payload digest cannot see.
-            if not _whole_member_at(fh):
+            if not whole_member_at(fh):
                 raise RawReadError(f"{path}@{offset}: damaged or cut short", "corrupt_record")
             fh.seek(offset)
             record = next(iter(ArchiveIterator(fh)))
@@ -182,7 +182,7 @@ def read_payload(path: Path, offset: int) -> bytes:
     return decode_content(raw, encoding)
 
 
-def _whole_member_at(fh: Any) -> bool:
+def whole_member_at(fh: Any) -> bool:
     """True when one gzip member starting at the file position decompresses completely."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     while not d.eof:

@@ -34,7 +34,7 @@ READERS: dict[str, tuple[str, ...]] = {
 }
 #: The commands that write an archive (creating it when missing), and those that open none
 #: (``new-site`` writes a site config; its sample crawl goes to a temporary archive it removes).
-WRITERS = frozenset({"crawl", "demo", "reextract", "schedule", "worker", "enqueue"})
+WRITERS = frozenset({"crawl", "demo", "reextract", "ingest", "schedule", "worker", "enqueue"})
 NO_ARCHIVE = frozenset({"extract", "check-site", "new-site", "status"})
 
 
@@ -63,13 +63,15 @@ def _commands_with_db(tmp_path: Path) -> dict[str, tuple[str, ...]]:
         **READERS,
         "crawl": ("crawl", str(site)),
         "reextract": ("reextract",),
+        "ingest": ("ingest", "old.warc.gz"),
         "schedule": ("schedule", str(site)),
     }
 
 
 @pytest.mark.parametrize("url", ["mysql://user:s3cret@db.example/news", "foo://bar"])
 @pytest.mark.parametrize(
-    "command", ["stats", "runs", "history", "query", "export", "crawl", "reextract", "schedule"]
+    "command",
+    ["stats", "runs", "history", "query", "export", "crawl", "reextract", "ingest", "schedule"],
 )
 def test_an_unsupported_database_scheme_is_one_line_exit_3(
     tmp_path: Path, command: str, url: str

@@ -1,0 +1,548 @@
+"""Backfill from web archives: WARC, ARC and WACZ files fed through the crawl's extraction and
+storage instead of the network (`zhengwen ingest`).
+
+For each file: the records are read in order (`storage.warc_in`); a 2xx HTML response whose
+URL belongs to a configured site (its domains, article patterns and deny patterns) or, with
+no site given, any 2xx HTML page, is extracted in the crawl's process pool; an article is
+what passes the crawl's validation (and, with no site given, has a publication date: list
+and home pages have none). Articles are stored in batches with ``fetched_at`` = the record's
+WARC-Date, in capture order (`Database.upsert_captures`: an older capture never replaces a
+newer one as current), and each stored version keeps where it came from (``ingest_sources``:
+file, offset, record id).
+
+A revisit record is resolved against the response it repeats (same payload digest, or the
+record it refers to) and stored as a capture at its own date. Every record not used is
+counted under a reason (`IngestSummary.skipped`), every page that did not become an
+article under its extraction reason (`IngestSummary.failed`).
+
+Idempotent and resumable: each file's progress is saved after every stored batch
+(``ingest_files``: the offset up to which every record is stored); a file read to its end is
+not read again, an interrupted one resumes at that offset.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+
+from crawler.extract.errors import ExtractionError
+from crawler.extract.options import ExtractOptions
+from crawler.pool import ExtractionPool, Task
+from crawler.reextract import _charset
+from pipelines.validate import body_length
+from storage.article import Article
+from storage.db import Database
+from storage.models import Base
+from storage.parquet import ParquetDataset
+from storage.paths import ArchivePaths
+from storage.warc_in import Capture, Position, Revisit, Skip, is_archive, read_archive
+
+if TYPE_CHECKING:
+    from crawler.config import SiteConfig
+
+logger = logging.getLogger(__name__)
+
+_FILES: Final = Base.metadata.tables["ingest_files"]
+_SOURCES: Final = Base.metadata.tables["ingest_sources"]
+
+#: Pages extracted between two stores (and two saves of the file's progress).
+BATCH: Final = 200
+#: The crawl's shortest body (pipelines.validate's default).
+MIN_BODY_CHARS: Final = 50
+#: With no site given, a page's site is named after its registered domain, times without an
+#: offset are read in UTC.
+UNCONFIGURED_TZ: Final = "UTC"
+
+#: Reasons a record is not used, beyond `storage.warc_in.SKIP_REASONS`.
+INGEST_SKIPS: Final = {
+    "off_site": "the URL is on none of the given sites' domains, or matches a deny pattern",
+    "not_article_url": "on a given site, but its URL matches none of its article patterns",
+    "outside_dates": "the capture date is outside --since/--until",
+    "revisit_unresolved": "a revisit of a payload found in none of the files read",
+}
+
+
+class IngestError(Exception):
+    """Bad arguments (no such file, nothing to read): one line, exit 2."""
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    files: int = 0
+    files_skipped: int = 0
+    """Files ingested before, to their end: not read again."""
+    files_resumed: int = 0
+    records: int = 0
+    captures: int = 0
+    revisits: int = 0
+    pages: int = 0
+    """Captures extracted (on a given site, or any page with no site given)."""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    past: int = 0
+    """Older captures kept as past versions of a URL stored with a newer one."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def articles(self) -> int:
+        return self.new + self.updated + self.unchanged + self.past
+
+    def line(self) -> str:
+        def counts(c: Counter[str]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(c.items())) or "none"
+
+        return (
+            f"ingest: {self.files} files ({self.files_skipped} already ingested, "
+            f"{self.files_resumed} resumed), {self.records} records, {self.captures} HTML "
+            f"captures, {self.revisits} revisits, {self.pages} pages extracted; articles "
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.past} "
+            f"past versions; records skipped {sum(self.skipped.values())} "
+            f"({counts(self.skipped)}); pages failed {sum(self.failed.values())} "
+            f"({counts(self.failed)}); {self.seconds:.1f} s"
+        )
+
+
+Progress = Callable[["IngestSummary", str], None]
+
+
+def expand(patterns: Sequence[str]) -> list[Path]:
+    """Files and globs (``data/*.warc.gz``, ``**`` allowed) to archive files, in order, each
+    once; a pattern that names nothing is an `IngestError`."""
+    found: list[Path] = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            files = [p for p in matches if p.is_file() and is_archive(p)]
+            if not files:
+                raise IngestError(f"{pattern}: matches no WARC, ARC or WACZ file")
+        else:
+            path = Path(pattern)
+            if path.is_dir():
+                files = sorted(p for p in path.rglob("*") if p.is_file() and is_archive(p))
+                if not files:
+                    raise IngestError(f"{pattern}: a folder with no WARC, ARC or WACZ file")
+            elif not path.is_file():
+                raise IngestError(f"{pattern}: no such file")
+            else:
+                files = [path]
+        found += files
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def file_key(path: Path) -> str:
+    """The file's identity: its size and a digest of its first MiB."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        digest = hashlib.sha1(fh.read(1 << 20)).hexdigest()
+    return f"{size}-{digest}"
+
+
+_NOT_NAME: Final = re.compile(r"[^a-z0-9_-]+")
+
+
+def site_name_of(host: str) -> str:
+    """A site name for a host with no config: its registered domain (``news.bbc.co.uk`` ->
+    ``bbc-co-uk``), as a valid site name."""
+    from crawler.config import _suffix_list
+
+    parts = _suffix_list()(host)
+    domain = parts.top_domain_under_public_suffix or host
+    return _NOT_NAME.sub("-", domain.lower()).strip("-")[:64] or "unknown"
+
+
+class Sites:
+    """Which site a captured URL belongs to, and its extraction options."""
+
+    def __init__(self, configs: Sequence[SiteConfig]) -> None:
+        self.configs = list(configs)
+        self.compiled = [(c, c.compiled()) for c in self.configs]
+        self.options: dict[str, ExtractOptions] = {
+            c.name: ExtractOptions.from_site(c) for c in self.configs
+        }
+
+    def match(self, url: str) -> tuple[str, ExtractOptions] | str:
+        """(site, options), or the reason the URL is not ingested."""
+        from urllib.parse import urlsplit
+
+        from crawler.config import host_in_domains
+
+        host = (urlsplit(url).hostname or "").lower()
+        if not self.configs:
+            name = site_name_of(host)
+            if name not in self.options:
+                self.options[name] = ExtractOptions(
+                    site=name, timezone=UNCONFIGURED_TZ, domains=(host,)
+                )
+            return name, self.options[name]
+        on_domain = False
+        for config, patterns in self.compiled:
+            if not host_in_domains(host, config.allowed_domains):
+                continue
+            if any(p.search(url) for p in patterns.deny):
+                continue
+            on_domain = True
+            # A site without article patterns (zero-config) takes every page that extracts.
+            if not patterns.article or any(p.search(url) for p in patterns.article):
+                return config.name, self.options[config.name]
+        return "not_article_url" if on_domain else "off_site"
+
+    @property
+    def strict(self) -> bool:
+        """No site given: only pages with a publication date are taken for articles."""
+        return not self.configs
+
+
+@dataclass(slots=True)
+class _Job:
+    capture: Capture
+    site: str
+    future: Future[Article]
+
+
+def ingest(
+    files: Sequence[Path],
+    *,
+    archive: Path,
+    db_url: str | None = None,
+    sites: Sequence[SiteConfig] = (),
+    since: date | None = None,
+    until: date | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    progress_every: float = 2.0,
+) -> IngestSummary:
+    """Ingest ``files`` into the archive; see the module's docstring."""
+    started = time.monotonic()
+    paths = ArchivePaths(archive)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    db = Database(db_url or paths.default_db_url)
+    summary = IngestSummary()
+    try:
+        db.create_schema()
+        with ExtractionPool(ExtractOptions(), workers=workers) as pool:
+            run = _Ingest(db, paths, Sites(sites), pool, summary, since, until)
+            run.progress, run.every = progress, progress_every
+            for path in files:
+                run.file(path)
+            run.unresolved()
+    finally:
+        db.dispose()
+        summary.seconds = time.monotonic() - started
+    return summary
+
+
+class _Ingest:
+    def __init__(
+        self,
+        db: Database,
+        paths: ArchivePaths,
+        sites: Sites,
+        pool: ExtractionPool,
+        summary: IngestSummary,
+        since: date | None,
+        until: date | None,
+    ) -> None:
+        self.db = db
+        self.paths = paths
+        self.sites = sites
+        self.pool = pool
+        self.summary = summary
+        self.since = since
+        self.until = until
+        self.jobs: list[_Job] = []
+        #: Payload digest / record id -> (file, offset) of the responses read (for revisits).
+        self.payloads: dict[str, tuple[Path, int]] = {}
+        self.waiting: list[tuple[Revisit, Path, str]] = []
+        self.parquet_keys: dict[str, set[tuple[str, str]]] = {}
+        self.progress: Progress | None = None
+        self.every = 2.0
+        self.last_report = time.monotonic()
+
+    # --- one file -----------------------------------------------------------------------------
+
+    def file(self, path: Path) -> None:
+        s = self.summary
+        s.files += 1
+        key = file_key(path)
+        state = self._state(key)
+        start = 0
+        if state is not None and state["done"]:
+            s.files_skipped += 1
+            logger.info("%s: ingested before (%s); not read again", path, state["updated_at"])
+            return
+        if state is not None and state["next_offset"] > 0:
+            start = int(state["next_offset"])
+            s.files_resumed += 1
+        self._save(key, path, start, done=False, new=state is None)
+        counters: Counter[str] = Counter()
+        resume_at: int | None = start
+        refs: dict[str, tuple[Path, int]] = {}
+        for item in read_archive(path, start):
+            if isinstance(item, Position):
+                s.records += 1
+                counters["records"] += 1
+                resume_at = item.offset if item.offset is not None else 0
+                if item.offset is not None:  # the record can be read again at its offset
+                    self.payloads.update(refs)
+                refs = {}
+                if len(self.jobs) >= BATCH:
+                    self._drain(key)
+                    self._save(key, path, resume_at, done=False, counters=counters)
+                self._report(path.name)
+            elif isinstance(item, Skip):
+                s.skipped[item.reason] += 1
+                counters[f"skipped.{item.reason}"] += 1
+                logger.info("%s@%d: %s: %s", item.source, item.offset, item.reason, item.message)
+            elif isinstance(item, Revisit):
+                s.revisits += 1
+                self._revisit(item, path, key)
+            else:
+                s.captures += 1
+                # Kept for revisits once the record is known to be re-readable (not in a WACZ
+                # member or a whole-file gzip, which cannot be entered mid-way).
+                refs = {r: (path, item.offset) for r in (item.payload_digest, item.record_id) if r}
+                self._capture(item, key)
+        self._drain(key)
+        self._save(key, path, resume_at or 0, done=True, counters=counters)
+        self._report(path.name, force=True)
+
+    def _capture(self, capture: Capture, key: str) -> None:
+        s = self.summary
+        day = capture.date.astimezone(UTC).date()
+        if (self.since is not None and day < self.since) or (
+            self.until is not None and day > self.until
+        ):
+            s.skipped["outside_dates"] += 1
+            return
+        matched = self.sites.match(capture.url)
+        if isinstance(matched, str):
+            s.skipped[matched] += 1
+            return
+        site, options = matched
+        s.pages += 1
+        task = Task(
+            capture.body, capture.url, http_encoding=_charset(capture.content_type), options=options
+        )
+        self.jobs.append(_Job(capture, site, self.pool.submit(task)))
+
+    def _revisit(self, revisit: Revisit, path: Path, key: str) -> None:
+        original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
+            revisit.refers_to or ""
+        )
+        if original is None:
+            self.waiting.append((revisit, path, key))
+            return
+        capture = _reread(*original)
+        if capture is None:
+            self.summary.skipped["revisit_unresolved"] += 1
+            return
+        self._capture(_as_revisit(capture, revisit), key)
+
+    def unresolved(self) -> None:
+        """Revisits read before the response they repeat (in a later file): resolved now."""
+        waiting, self.waiting = self.waiting, []
+        for revisit, _path, key in waiting:
+            original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
+                revisit.refers_to or ""
+            )
+            capture = _reread(*original) if original is not None else None
+            if capture is None:
+                self.summary.skipped["revisit_unresolved"] += 1
+                continue
+            self._capture(_as_revisit(capture, revisit), key)
+        self._drain(None)
+
+    # --- extraction results and storage ------------------------------------------------------
+
+    def _drain(self, key: str | None) -> None:
+        jobs, self.jobs = self.jobs, []
+        s = self.summary
+        articles: list[tuple[Article, Capture]] = []
+        for job in jobs:
+            try:
+                article = job.future.result()
+            except ExtractionError as exc:
+                s.failed[exc.reason] += 1
+                continue
+            except Exception as exc:  # a pool failure on one page must not end the ingest
+                s.failed["extract_crash"] += 1
+                logger.warning("Extraction failed on %s: %r", job.capture.url, exc)
+                continue
+            reason = self._invalid(article)
+            if reason is not None:
+                s.failed[reason] += 1
+                continue
+            at = job.capture.date
+            articles.append(
+                (
+                    article.replace(
+                        site=job.site, fetched_at=at, first_seen=at, last_seen=at, crawl_run_id=None
+                    ),
+                    job.capture,
+                )
+            )
+        if articles:
+            self._store(articles, key)
+
+    def _invalid(self, article: Article) -> str | None:
+        n = body_length(article.body)
+        if n == 0:
+            return "no_body"
+        if n < MIN_BODY_CHARS:
+            return "too_short"
+        if not article.title:
+            return "no_title"
+        if self.sites.strict and article.published_at is None:
+            return "not_article"
+        return None
+
+    def _store(self, pairs: list[tuple[Article, Capture]], key: str | None) -> None:
+        """Parquet first, then SQL (SQL is the index of what is stored), then the sources."""
+        by_site: dict[str, list[Article]] = defaultdict(list)
+        for article, _ in pairs:
+            by_site[article.site].append(article)
+        for site, articles in by_site.items():
+            tz = ZoneInfo(self.sites.options[site].timezone)
+            dataset = ParquetDataset(self.paths.parquet_dir, partition_tz=tz)
+            if site not in self.parquet_keys:
+                self.parquet_keys[site] = dataset.keys(site)
+            keys = self.parquet_keys[site]
+            fresh: dict[tuple[str, str], Article] = {}
+            for a in articles:
+                if (a.url_hash, a.content_hash) not in keys:
+                    fresh.setdefault((a.url_hash, a.content_hash), a)
+            dataset.write_batch(list(fresh.values()))
+            keys.update(fresh)
+        done = self.db.upsert_captures([a for a, _ in pairs])
+        s = self.summary
+        s.new += done.new
+        s.updated += done.updated
+        s.unchanged += done.unchanged
+        s.past += done.past
+        self._sources(pairs, key)
+
+    def _sources(self, pairs: Iterable[tuple[Article, Capture]], key: str | None) -> None:
+        rows = {
+            (a.url_hash, a.content_hash, c.date): {
+                "url_hash": a.url_hash,
+                "content_hash": a.content_hash,
+                "captured_at": c.date,
+                "source": c.source,
+                "offset": c.offset,
+                "record_id": c.record_id,
+                "file_key": key or "",
+            }
+            for a, c in pairs
+        }
+        with self.db.engine.begin() as conn:
+            existing = set()
+            for k in rows:
+                found = conn.execute(
+                    select(_SOURCES.c.url_hash).where(
+                        _SOURCES.c.url_hash == k[0],
+                        _SOURCES.c.content_hash == k[1],
+                        _SOURCES.c.captured_at == k[2],
+                    )
+                ).first()
+                if found is not None:
+                    existing.add(k)
+            fresh = [r for k, r in rows.items() if k not in existing]
+            if fresh:
+                conn.execute(insert(_SOURCES), fresh)
+
+    # --- the file's saved progress -----------------------------------------------------------
+
+    def _state(self, key: str) -> dict[str, Any] | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(_FILES).where(_FILES.c.file_key == key)).first()
+        return None if row is None else dict(row._mapping)
+
+    def _save(
+        self,
+        key: str,
+        path: Path,
+        offset: int,
+        *,
+        done: bool,
+        new: bool = False,
+        counters: Counter[str] | None = None,
+    ) -> None:
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"path": str(path), "next_offset": offset, "done": done}
+        values["updated_at"] = now
+        if counters is not None:
+            values["counters"] = dict(counters)
+        with self.db.engine.begin() as conn:
+            if new:
+                conn.execute(
+                    insert(_FILES).values(
+                        file_key=key,
+                        size=path.stat().st_size,
+                        started_at=now,
+                        counters={},
+                        **values,
+                    )
+                )
+            else:
+                conn.execute(update(_FILES).where(_FILES.c.file_key == key).values(**values))
+
+    def _report(self, name: str, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last_report >= self.every:
+            self.last_report = now
+            self.progress(self.summary, name)
+
+
+def _reread(path: Path, offset: int) -> Capture | None:
+    """The response record at ``offset`` of ``path`` again, or None (not there any more)."""
+    items = read_archive(path, offset)
+    try:
+        first = next(items, None)
+    finally:
+        items.close()
+    return first if isinstance(first, Capture) and first.offset == offset else None
+
+
+def _as_revisit(original: Capture, revisit: Revisit) -> Capture:
+    """The original's payload, captured again at the revisit's URL and date."""
+    return Capture(
+        revisit.source,
+        revisit.offset,
+        revisit.url,
+        revisit.date,
+        revisit.record_id,
+        original.status,
+        original.content_type,
+        original.body,
+        original.payload_digest,
+    )
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 1))

@@ -1,0 +1,364 @@
+"""Reading web archives made by others: WARC (per-record gzip, whole-file gzip or plain), ARC
+and WACZ, as `zhengwen ingest` needs them.
+
+Unlike `storage.raw_read` (our own files, written by one writer), these come from Heritrix,
+browsertrix, Common Crawl or anyone: every record is untrusted. What cannot be used becomes a
+`Skip` with a short stable reason (`SKIP_REASONS`) and the reading goes on: after a record
+that does not parse (garbage, a wrong length), at the next record start found in the bytes;
+a file cut short ends at the damage. Nothing here raises for bad input.
+
+warcio parses the records (`bench/ingest.py` measured it against FastWARC).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import zipfile
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import IO, Any, Final, cast
+
+import warcio.archiveiterator  # type: ignore[import-untyped]
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
+
+from storage.raw import parse_warc_date
+from storage.raw_read import MAX_DECODED_BYTES, RawReadError, decode_content, whole_member_at
+
+logger = logging.getLogger(__name__)
+
+#: A payload larger than this (as stored, or once decoded) is skipped: no news page is near
+#: it, and reading it whole would only cost memory.
+MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
+
+#: Why a record was not used: the counter keys of `IngestSummary.skipped`.
+SKIP_REASONS: Final = {
+    "not_html": "the payload is not an HTML page (image, PDF, script, robots.txt, ...)",
+    "http_status": "an HTTP status other than 2xx",
+    "too_large": f"the payload exceeds {MAX_PAYLOAD_BYTES // 2**20} MiB",
+    "content_encoding": "the HTTP body does not decode (gzip, deflate, br) or decodes too large",
+    "bad_record": "the record does not parse (garbage, a wrong length); reading resumed after it",
+    "truncated": "the file ends inside a record (cut short); what came before was read",
+    "bad_http": "the response record holds no parseable HTTP response",
+}
+
+
+class _ToLog:
+    """warcio writes its "record not followed by newline" warnings straight to stderr; a
+    damaged record is already reported as a `Skip`, so they go to the log instead."""
+
+    def write(self, text: str) -> int:
+        logger.debug("warcio: %s", text.strip())
+        return len(text)
+
+
+# warcio.archiveiterator uses ``sys`` for that write only.
+warcio.archiveiterator.sys = SimpleNamespace(stderr=_ToLog())
+logging.getLogger("warcio").setLevel(logging.ERROR)  # "Replacing spaces in invalid URI"
+
+_GZIP_MAGIC: Final = b"\x1f\x8b\x08"
+_RECORD_START: Final = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
+_SCAN_CHUNK: Final = 1 << 20
+ARCHIVE_SUFFIXES: Final = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A 2xx HTML response, its body decoded (chunked and Content-Encoding undone)."""
+
+    source: str
+    """The file (for a WACZ, ``file.wacz#archive/member.warc.gz``)."""
+    offset: int
+    url: str
+    date: datetime
+    record_id: str | None
+    status: int
+    content_type: str | None
+    body: bytes
+    payload_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Revisit:
+    """A revisit record: the same payload as an earlier response (by digest or record id)."""
+
+    source: str
+    offset: int
+    url: str
+    date: datetime
+    record_id: str | None
+    payload_digest: str | None
+    refers_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    source: str
+    offset: int
+    url: str | None
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where reading stands: every record before ``offset`` has been yielded. ``offset`` is
+    None where a file cannot be entered mid-way (one gzip stream over the whole file)."""
+
+    source: str
+    offset: int | None
+    records: int
+
+
+Item = Capture | Revisit | Skip | Position
+
+
+def is_archive(path: Path) -> bool:
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def read_archive(path: Path, start: int = 0) -> Generator[Item, None, None]:
+    """Every usable record of ``path`` from byte ``start`` on, as `Capture`, `Revisit` or
+    `Skip`; a `Position` after each record (resume there). A WACZ is read member by member
+    (``start`` is ignored: its members are compressed inside the zip)."""
+    if path.name.lower().endswith(".wacz"):
+        yield from _read_wacz(path)
+        return
+    with open(path, "rb") as fh:
+        yield from _read_stream(fh, str(path), start, seekable=True)
+
+
+def _read_wacz(path: Path) -> Iterator[Item]:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield Skip(str(path), 0, None, "bad_record", f"not a readable WACZ (zip): {exc}")
+        return
+    with zf:
+        members = sorted(
+            n for n in zf.namelist() if n.startswith("archive/") and is_archive(Path(n))
+        )
+        for name in members:
+            with zf.open(name) as fh:
+                yield from _read_stream(fh, f"{path}#{name}", 0, seekable=False)
+
+
+def _read_stream(fh: IO[bytes], source: str, start: int, *, seekable: bool) -> Iterator[Item]:
+    records = 0
+    resumable = seekable
+    warc = ".arc" not in source.lower().rsplit("/", 1)[-1]
+    gzipped: bool | None = None
+    at = start
+    while True:
+        if seekable:
+            fh.seek(at)
+            head = fh.read(4)
+            if not head:
+                return
+            fh.seek(at)
+            if gzipped is None:
+                gzipped = head[:3] == _GZIP_MAGIC
+        # ARC records are converted only in an ARC file: in a WARC file, garbage whose first
+        # line reads as an ARC header (URL IP DATE TYPE LENGTH) is refused below.
+        iterator = ArchiveIterator(fh, arc2warc=not warc, check_digests=False)
+        damaged: str | None = None
+        try:
+            for record in iterator:
+                offset = iterator.offset  # get_record_offset() would read the record first
+                if warc and record.format != "warc":
+                    raise ValueError(f"not a WARC record: {record.format} header")
+                item = _item(record, source, offset)
+                iterator.read_to_end(record)
+                records += 1
+                end = offset + iterator.get_record_length()
+                if gzipped and resumable and seekable and not _gzip_at(fh, end):
+                    resumable = False  # one gzip stream: offsets are not record starts
+                # (In one gzip stream over the whole file, offsets are not the file's: a cut
+                # is seen by the decompressor, below.)
+                whole_gzip = bool(gzipped) and not resumable
+                if seekable and not whole_gzip and _cut_short(fh, offset, end, bool(gzipped)):
+                    yield Skip(source, offset, None, "truncated", "the file ends in this record")
+                    return
+                if item is not None:
+                    yield item
+                yield Position(source, end if resumable else None, records)
+                at = end
+        except ArchiveLoadFailed as exc:
+            if seekable and gzipped and "non-chunked gzip" in str(exc):
+                # One gzip stream over the whole file (warcio reads only per-record members):
+                # read it again decompressed, from the record after those already given.
+                fh.seek(0)
+                yield from _after(
+                    _read_stream(
+                        cast(IO[bytes], gzip.GzipFile(fileobj=fh)), source, 0, seekable=False
+                    ),
+                    records,
+                )
+                return
+            damaged = _one_line(exc)
+        except Exception as exc:  # a broken record: note it, go on at the next record start
+            damaged = _one_line(exc)
+        if damaged is None:
+            return
+        if not seekable:
+            yield Skip(source, at, None, "truncated", damaged)
+            return
+        following = _next_record_start(fh, at + 1, bool(gzipped))
+        if following is None:
+            yield Skip(source, at, None, "truncated", damaged)
+            return
+        yield Skip(source, at, None, "bad_record", damaged)
+        at = following
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+
+
+def _after(items: Iterator[Item], records: int) -> Iterator[Item]:
+    """``items`` from the record after the first ``records`` on (a `Position` ends each)."""
+    seen = 0
+    for item in items:
+        if seen >= records:
+            yield item
+        elif isinstance(item, Position):
+            seen += 1
+
+
+def _cut_short(fh: IO[bytes], offset: int, end: int, member: bool) -> bool:
+    """True when the record ending at ``end`` is the file's last and incomplete: warcio reads
+    a cut-short last record without complaint (its gzip member or its closing CRLFs are
+    missing)."""
+    here = fh.tell()
+    try:
+        size = fh.seek(0, 2)
+        if end < size:
+            return False
+        if member:
+            fh.seek(offset)
+            return not whole_member_at(fh)
+        fh.seek(max(0, size - 4))
+        return fh.read(4) != b"\r\n\r\n"
+    finally:
+        fh.seek(here)
+
+
+def _gzip_at(fh: IO[bytes], offset: int) -> bool:
+    """True when a gzip member starts at ``offset`` or the file ends there."""
+    here = fh.tell()
+    try:
+        fh.seek(offset)
+        head = fh.read(3)
+        return head == _GZIP_MAGIC or head == b""
+    finally:
+        fh.seek(here)
+
+
+def _next_record_start(fh: IO[bytes], offset: int, gzipped: bool) -> int | None:
+    """The next place after ``offset`` where a record seems to start (a gzip member header
+    in a gzipped file, ``WARC/1.x`` at a line start in a plain one)."""
+    fh.seek(offset)
+    base = offset
+    tail = b""
+    while True:
+        chunk = fh.read(_SCAN_CHUNK)
+        if not chunk:
+            return None
+        data = tail + chunk
+        if gzipped:
+            k = data.find(_GZIP_MAGIC)
+            if k >= 0:
+                return base - len(tail) + k
+        else:
+            m = _RECORD_START.search(data)
+            if m is not None:
+                return base - len(tail) + m.start(1)
+        tail = data[-16:]
+        base += len(chunk)
+
+
+def _item(record: Any, source: str, offset: int) -> Capture | Revisit | Skip | None:
+    kind = record.rec_type
+    if kind not in ("response", "revisit"):
+        return None  # request, warcinfo, metadata, resource: not captures of a page
+    h = record.rec_headers
+    url = h.get_header("WARC-Target-URI") or ""
+    url = url.strip("<>")
+    if not url.startswith(("http://", "https://")):
+        return None  # dns:, whois:, screenshots
+    try:
+        date = parse_warc_date(h.get_header("WARC-Date") or "")
+    except ValueError:
+        return Skip(source, offset, url, "bad_record", "no valid WARC-Date")
+    record_id = h.get_header("WARC-Record-ID")
+    digest = h.get_header("WARC-Payload-Digest")
+    if kind == "revisit":
+        return Revisit(source, offset, url, date, record_id, digest, h.get_header("WARC-Refers-To"))
+    http = record.http_headers
+    if http is None or not http.statusline:
+        return Skip(source, offset, url, "bad_http", "no HTTP response in the record")
+    try:
+        status = int(http.get_statuscode())
+    except (TypeError, ValueError):
+        return Skip(source, offset, url, "bad_http", f"bad status line {http.statusline!r}")
+    if not 200 <= status < 300:
+        return Skip(source, offset, url, "http_status", f"HTTP {status}")
+    content_type = http.get_header("Content-Type")
+    declared = h.get_header("Content-Length")
+    if declared and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
+        return Skip(source, offset, url, "too_large", f"record of {int(declared):,} bytes")
+    if content_type is not None and not _htmlish(content_type):
+        return Skip(source, offset, url, "not_html", content_type[:80])
+    raw = record.raw_stream.read(MAX_PAYLOAD_BYTES + 1)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return Skip(source, offset, url, "too_large", f"payload over {MAX_PAYLOAD_BYTES:,} bytes")
+    if content_type is None and not _looks_html(raw):
+        return Skip(source, offset, url, "not_html", "no Content-Type, and not HTML")
+    if "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        raw = dechunk(raw)
+    try:
+        body = decode_content(raw, http.get_header("Content-Encoding"))
+    except RawReadError as exc:
+        return Skip(source, offset, url, "content_encoding", str(exc))
+    if len(body) > min(MAX_PAYLOAD_BYTES, MAX_DECODED_BYTES):
+        return Skip(source, offset, url, "too_large", f"decoded body of {len(body):,} bytes")
+    return Capture(source, offset, url, date, record_id, status, content_type, body, digest)
+
+
+def _htmlish(content_type: str) -> bool:
+    main = content_type.split(";", 1)[0].strip().lower()
+    return main in ("text/html", "application/xhtml+xml", "")
+
+
+def _looks_html(raw: bytes) -> bool:
+    head = raw[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+def dechunk(data: bytes) -> bytes:
+    """The body of a ``Transfer-Encoding: chunked`` message; as stored where it is not
+    validly chunked (archives hold both, whatever the header says)."""
+    out: list[bytes] = []
+    at = 0
+    while True:
+        eol = data.find(b"\r\n", at)
+        if eol < 0:
+            return data
+        size_field = data[at:eol].split(b";", 1)[0].strip()
+        try:
+            size = int(size_field, 16)
+        except ValueError:
+            return data
+        if size == 0:
+            return b"".join(out)
+        start = eol + 2
+        if start + size > len(data):
+            out.append(data[start:])  # cut short: keep what there is
+            return b"".join(out)
+        out.append(data[start : start + size])
+        at = start + size + 2

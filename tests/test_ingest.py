@@ -1,0 +1,299 @@
+"""`zhengwen ingest`: web-archive files into the archive. WARC files are written with warcio
+from real pages of ``../shared/evaldata/`` (plain, chunked and gzip bodies, revisits, damage)
+and from a crawl of the test portal over real HTTP; what is stored is compared with what the
+crawl stored and with the extractor's own output."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from crawler.demo.server import PortalServer
+from crawler.extract import ExtractOptions, extract
+from crawler.ingest import ingest, site_name_of
+from storage.article import field_names
+from storage.db import Database
+from storage.models import Base
+from storage.paths import ArchivePaths
+from storage.warc_in import Capture, Position, Skip, read_archive
+from tests.conftest import N_ARTICLES
+from tests.test_crawl_e2e import crawl, run, site_config
+from tests.warc_build import Builder, Page, arc_file, zh_pages
+
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+LATER = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
+CRAWL_TIME_FIELDS = {"fetched_at", "first_seen", "last_seen", "crawl_run_id"}
+
+
+def stored(archive: Path) -> dict[str, dict[str, object]]:
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        return {a.url: a.to_dict() for a in db.iter_articles()}
+
+
+def expected(page: Page) -> dict[str, object]:
+    host = urlsplit(page.url).hostname or ""
+    options = ExtractOptions(site=site_name_of(host), timezone="UTC", domains=(host,))
+    return extract(page.html, page.url, options, http_encoding="utf-8").to_dict()
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "crawler.cli", "ingest", *args], tmp_path)
+
+
+def test_a_crawls_warc_files_ingest_to_the_articles_the_crawl_stored(
+    tmp_path: Path, server: PortalServer
+) -> None:
+    config = site_config(tmp_path, server)
+    crawled = tmp_path / "crawled"
+    crawl(tmp_path, config, crawled, "--quiet")
+    before = stored(crawled)
+    assert len(before) == N_ARTICLES
+    warcs = sorted((crawled / "raw").rglob("*.warc.gz"))
+    assert warcs
+    requests = len(server.requests)
+
+    fresh = tmp_path / "ingested"
+    done = cli(tmp_path, *map(str, warcs), "--site", str(config), "--archive", str(fresh))
+    assert done.returncode == 0, done.stderr
+    assert f"articles {N_ARTICLES} new" in done.stdout, done.stdout
+    after = stored(fresh)
+    assert set(after) == set(before)
+    for url, article in after.items():
+        for name in set(field_names()) - CRAWL_TIME_FIELDS:
+            assert article[name] == before[url][name], (url, name)
+        # fetched_at is the record's WARC-Date (whole seconds) of the crawl's fetch.
+        gap = abs((article["fetched_at"] - before[url]["fetched_at"]).total_seconds())  # type: ignore[operator]
+        assert gap < 2, (url, gap)
+        assert article["crawl_run_id"] is None
+    assert len(server.requests) == requests  # no network
+
+    again = cli(tmp_path, *map(str, warcs), "--site", str(config), "--archive", str(fresh))
+    assert again.returncode == 0, again.stderr
+    assert f"{len(warcs)} already ingested" in again.stdout
+    assert stored(fresh) == after
+
+
+def six_pages(tmp_path: Path) -> tuple[list[Page], Path]:
+    """Six real pages captured at T0, in one WARC file."""
+    pages = zh_pages(6)
+    b = Builder()
+    for page in pages:
+        b.response(page.url, page.html, T0)
+    return pages, b.save(tmp_path / "six.warc.gz")
+
+
+def _mixed_warc(path: Path, pages: list[Page], *, gzip_records: bool = True) -> Path:
+    """Requests and responses (chunked, gzip-encoded, both, neither), non-HTML and non-2xx
+    answers, garbage between records, a revisit, and a cut-short last record."""
+    b = Builder(gzip_records)
+    b.warcinfo()
+    digests = {}
+    for i, page in enumerate(pages):
+        b.request(page.url, T0)
+        digests[page.url] = b.response(
+            page.url, page.html, T0, chunked=i % 2 == 0, gzip_body=i % 3 == 0
+        )
+    b.response(
+        "https://img.example.com/logo.png", b"\x89PNG\r\n\x1a\n...", T0, content_type="image/png"
+    )
+    b.response(
+        "https://news.example.com/gone.html", b"<html>gone</html>", T0, status="404 Not Found"
+    )
+    b.garbage()
+    b.revisit(pages[0].url, digests[pages[0].url], pages[0].url, T0, LATER)
+    b.response(pages[1].url, pages[1].html, LATER)  # cut short below
+    return b.save(path, cut_last=200)
+
+
+@pytest.mark.parametrize("gzip_records", [True, False], ids=["gzip-records", "plain"])
+def test_real_pages_in_a_damaged_warc_are_ingested_and_the_rest_is_counted(
+    tmp_path: Path, gzip_records: bool
+) -> None:
+    pages = zh_pages(6)
+    name = "mixed.warc.gz" if gzip_records else "mixed.warc"
+    warc = _mixed_warc(tmp_path / name, pages, gzip_records=gzip_records)
+    summary = ingest([warc], archive=tmp_path / "archive", workers=1)
+
+    assert summary.skipped == {
+        "not_html": 1,
+        "http_status": 1,
+        "bad_record": 1,
+        "truncated": 1,
+    }, summary.line()
+    assert summary.revisits == 1
+    after = stored(tmp_path / "archive")
+    want = {p.url: expected(p) for p in pages}
+    kept = {u: w for u, w in want.items() if w["published_at"] is not None}
+    assert set(after) == {w["url"] for w in kept.values()}
+    by_url = {a["fetched_url"]: a for a in after.values()}
+    for page in pages:
+        if page.url not in kept:
+            continue
+        got, wanted = by_url[page.url], kept[page.url]
+        for name_ in ("title", "body", "published_at", "author", "source", "content_hash"):
+            assert got[name_] == wanted[name_], (page.id, name_)
+    # The revisit is a later capture of the same text: as on a crawl that finds a page
+    # unchanged, only last_seen moves (the stored text was fetched at T0).
+    first = by_url.get(pages[0].url)
+    if first is not None:
+        assert (first["fetched_at"], first["first_seen"], first["last_seen"]) == (T0, T0, LATER)
+
+
+def test_each_ingested_version_keeps_its_file_and_offset(tmp_path: Path) -> None:
+    pages = zh_pages(2)
+    b = Builder()
+    offsets = []
+    for page in pages:
+        offsets.append(len(b.bytes()))
+        b.response(page.url, page.html, T0)
+    warc = b.save(tmp_path / "two.warc.gz")
+    ingest([warc], archive=tmp_path / "archive", workers=1)
+    table = Base.metadata.tables["ingest_sources"]
+    with Database(ArchivePaths(tmp_path / "archive").default_db_url) as db:
+        with db.engine.connect() as conn:
+            rows = conn.execute(select(table.c.source, table.c.offset)).all()
+    assert sorted(rows) == sorted((str(warc), o) for o in offsets)[: len(rows)]
+    assert rows
+
+
+def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path) -> None:
+    page = zh_pages(1)[0]
+    edited = page.html.replace("。".encode(), "！".encode(), 3)
+    newer = Builder()
+    newer.response(page.url, edited, LATER)
+    older = Builder()
+    older.response(page.url, page.html, T0)
+    archive = tmp_path / "archive"
+    ingest([newer.save(tmp_path / "newer.warc.gz")], archive=archive, workers=1)
+    summary = ingest([older.save(tmp_path / "older.warc.gz")], archive=archive, workers=1)
+    assert summary.past == 1, summary.line()
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        (current,) = list(db.iter_articles())
+        versions = db.versions(current.url)
+    assert current.fetched_at == LATER
+    assert current.first_seen == T0
+    assert "！" in current.body
+    # Versions follow capture times: the older text is version 1.
+    assert [v.version for v in versions] == [1, 2]
+    assert "！" not in versions[0].body and "！" in versions[1].body
+    assert versions[0].first_seen == T0 and versions[1].first_seen == LATER
+
+
+def test_an_interrupted_ingest_resumes_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.ingest as ingest_module
+
+    pages, warc = six_pages(tmp_path)
+    archive = tmp_path / "archive"
+    monkeypatch.setattr(ingest_module, "BATCH", 2)
+    real_store = ingest_module._Ingest._store
+    calls = []
+
+    def store_then_die(self: object, pairs: object, key: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed after its first batch was stored
+        real_store(self, pairs, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module._Ingest, "_store", store_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([warc], archive=archive, workers=1)
+    monkeypatch.setattr(ingest_module._Ingest, "_store", real_store)
+    first = stored(archive)
+    assert 0 < len(first) < 6
+    summary = ingest([warc], archive=archive, workers=1)
+    assert summary.files_resumed == 1
+    # Only the records after the saved offset were read again.
+    assert summary.records < len(pages), summary.line()
+    assert summary.new + len(first) == len(stored(archive))
+
+
+def test_whole_file_gzip_and_wacz_are_read(tmp_path: Path) -> None:
+    pages = zh_pages(3)
+    plain = Builder(gzip_records=False)
+    for page in pages:
+        plain.response(page.url, page.html, T0)
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(plain.bytes()))
+    got = [i for i in read_archive(whole) if isinstance(i, Capture)]
+    assert [c.url for c in got] == [p.url for p in pages]
+    # One gzip stream: no record can be entered mid-way, so no resume offset is given.
+    assert {i.offset for i in read_archive(whole) if isinstance(i, Position)} == {None}
+
+    wacz = tmp_path / "crawl.wacz"
+    with zipfile.ZipFile(wacz, "w") as zf:
+        zf.writestr("archive/data.warc", plain.bytes())
+        zf.writestr("datapackage.json", "{}")
+    got = [i for i in read_archive(wacz) if isinstance(i, Capture)]
+    assert [c.url for c in got] == [p.url for p in pages]
+    assert got[0].source == f"{wacz}#archive/data.warc"
+
+
+def test_an_arc_file_is_read(tmp_path: Path) -> None:
+    pages = zh_pages(3)
+    arc = arc_file(tmp_path / "old.arc", pages, T0)
+    got = [i for i in read_archive(arc) if isinstance(i, Capture)]
+    assert [(c.url, c.date, c.body) for c in got] == [(p.url, T0, p.html) for p in pages]
+    summary = ingest([arc], archive=tmp_path / "a", workers=1)
+    assert not summary.skipped, summary.line()
+    assert summary.pages == len(pages)
+
+
+def test_a_site_keeps_only_its_article_urls(tmp_path: Path) -> None:
+    pages, warc = six_pages(tmp_path)
+    site = tmp_path / "netease.toml"
+    site.write_text(
+        'name = "netease"\nstart_urls = ["https://news.163.com/"]\n'
+        'allowed_domains = ["163.com"]\n[urls]\narticle = ["/19/\\\\d{4}/"]\n',
+        encoding="utf-8",
+    )
+    done = cli(tmp_path, str(warc), "--site", str(site), "--archive", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    on_site = [p for p in pages if "163.com/19/" in p.url]
+    assert f"{len(on_site)} pages extracted" in done.stdout
+    assert "off_site" in done.stdout and "not_article_url" in done.stdout
+    assert {a["site"] for a in stored(tmp_path / "a").values()} == {"netease"}
+
+
+def test_bad_arguments_are_one_line_exit_2(tmp_path: Path) -> None:
+    missing = cli(tmp_path, str(tmp_path / "nope.warc.gz"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nope.warc.gz'}: no such file"
+    ]
+    nothing = cli(tmp_path, str(tmp_path / "*.warc.gz"))
+    assert nothing.returncode == 2 and "matches no WARC" in nothing.stderr
+    backwards = cli(tmp_path, "x.warc", "--since", "2024-05-02", "--until", "2024-05-01")
+    assert backwards.returncode == 2 and "before --since" in backwards.stderr
+    assert "Traceback" not in missing.stderr + nothing.stderr + backwards.stderr
+
+
+def test_records_outside_the_dates_are_counted(tmp_path: Path) -> None:
+    pages = zh_pages(2)
+    b = Builder()
+    b.response(pages[0].url, pages[0].html, T0)
+    b.response(pages[1].url, pages[1].html, LATER)
+    warc = b.save(tmp_path / "two.warc.gz")
+    summary = ingest([warc], archive=tmp_path / "a", since=LATER.date(), workers=1)
+    assert summary.skipped["outside_dates"] == 1
+    assert summary.pages == 1
+
+
+def test_a_garbage_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.warc.gz"
+    junk.write_bytes(b"\x1f\x8b\x08" + b"\x00" * 100)
+    items = list(read_archive(junk))
+    assert [i.reason for i in items if isinstance(i, Skip)] == ["truncated"]
+    shutil.copy(junk, tmp_path / "junk2.warc")
+    summary = ingest([junk], archive=tmp_path / "a", workers=1)
+    assert summary.skipped["truncated"] == 1 and summary.articles == 0

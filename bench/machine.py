@@ -30,3 +30,16 @@ def describe() -> str:
         f"{cpu_name()}, {cores()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
     )
+
+
+def write_block(doc: Path, heading: str, begin: str, end: str, report: str, intro: str) -> None:
+    """Put ``report`` between the markers ``begin`` and ``end`` of ``doc`` (replacing what is
+    there), or append a new section: ``heading``, ``intro``, then the block."""
+    text = doc.read_text(encoding="utf-8")
+    block = f"{begin}\n{report}\n{end}"
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n{heading}\n\n{intro}\n\n{block}\n"
+    doc.write_text(text, encoding="utf-8")

@@ -51,6 +51,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import machine as bench_machine  # noqa: E402
 from bench import query as qbench  # noqa: E402
 from web.app import default_workers  # noqa: E402
 
@@ -341,14 +342,7 @@ def text(f: dict[str, Any], a: Any) -> str:
 
 
 def write_doc(report: str) -> None:
-    doc = DOC.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in doc:
-        head, rest = doc.split(BEGIN, 1)
-        doc = head + block + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip() + f"\n\n{HEADING}\n\n{(__doc__ or '').strip()}\n\n{block}\n"
-    DOC.write_text(doc, encoding="utf-8")
+    bench_machine.write_block(DOC, HEADING, BEGIN, END, report, (__doc__ or "").strip())
 
 
 if __name__ == "__main__":

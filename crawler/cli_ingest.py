@@ -84,6 +84,15 @@ def ingest_command(
         metavar="N",
         help="Extraction processes (default: one per CPU).",
     )
+    @click.option(
+        "--readers",
+        type=NumberRange(1, 16, integer=True).click_type(),
+        default=1,
+        show_default=True,
+        metavar="N",
+        help="Files read at once, each by a process of its own. One reader keeps a few "
+        "extraction processes busy; more help on many cores with many files.",
+    )
     @click.option("--quiet", is_flag=True, help="No progress lines, only the summary.")
     def ingest(
         files: tuple[str, ...],
@@ -94,6 +103,7 @@ def ingest_command(
         archive: Path,
         db_url: str | None,
         workers: int | None,
+        readers: int,
         quiet: bool,
     ) -> None:
         """Store the articles of web-archive files (WARC, ARC, WACZ): Common Crawl's CC-NEWS,
@@ -139,6 +149,7 @@ def ingest_command(
                 since=since.date() if since is not None else None,
                 until=until.date() if until is not None else None,
                 workers=workers,
+                readers=readers,
                 progress=None if quiet else progress,
             )
         except (SQLAlchemyError, OSError) as exc:  # the stores: one line, not a traceback

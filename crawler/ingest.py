@@ -27,21 +27,25 @@ import hashlib
 import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
-from crawler.pool import ExtractionPool, Task
+from crawler.pool import ExtractionPool, Task, spawn_python
 from crawler.reextract import _charset
 from pipelines.validate import body_length
 from storage.article import Article
@@ -49,7 +53,16 @@ from storage.db import Database
 from storage.models import Base
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
-from storage.warc_in import Capture, Position, Revisit, Skip, is_archive, read_archive
+from storage.warc_in import (
+    SKIP_REASONS,
+    Capture,
+    Item,
+    Position,
+    Revisit,
+    Skip,
+    is_archive,
+    read_archive,
+)
 
 if TYPE_CHECKING:
     from crawler.config import SiteConfig
@@ -73,6 +86,8 @@ INGEST_SKIPS: Final = {
     "not_article_url": "on a given site, but its URL matches none of its article patterns",
     "outside_dates": "the capture date is outside --since/--until",
     "revisit_unresolved": "a revisit of a payload found in none of the files read",
+    "reader_failed": "the process reading a file ended before its end (the log says why); "
+    "the next ingest resumes that file where it stopped",
 }
 
 
@@ -220,7 +235,44 @@ class Sites:
 class _Job:
     capture: Capture
     site: str
+    key: str
+    """The file's `file_key` (for `ingest_sources`)."""
     future: Future[Article]
+
+
+@dataclass(slots=True)
+class _File:
+    """A file being read: where its reading stands."""
+
+    path: Path
+    key: str
+    start: int
+    resume_at: int
+    """Every record before this offset has been handed on (stored once the jobs drain)."""
+    counters: Counter[str] = field(default_factory=Counter)
+    refs: dict[str, tuple[Path, int]] = field(default_factory=dict)
+
+
+class Router:
+    """Which captures are extracted, and with which site's options: the dates, then the
+    sites. Built alike in the ingest and in each reader process."""
+
+    def __init__(self, sites: Sites, since: date | None, until: date | None) -> None:
+        self.sites, self.since, self.until = sites, since, until
+
+    def route(self, url: str, captured: datetime) -> tuple[str, ExtractOptions] | str:
+        """(site, options) of a capture to extract, else the reason it is not."""
+        day = captured.astimezone(UTC).date()
+        if (self.since is not None and day < self.since) or (
+            self.until is not None and day > self.until
+        ):
+            return "outside_dates"
+        return self.sites.match(url)
+
+    def wanted(self, url: str, captured: datetime) -> str | None:
+        """Asked before a record's payload is read: None to read it, else why not."""
+        routed = self.route(url, captured)
+        return routed if isinstance(routed, str) else None
 
 
 def ingest(
@@ -232,10 +284,12 @@ def ingest(
     since: date | None = None,
     until: date | None = None,
     workers: int | None = None,
+    readers: int = 1,
     progress: Progress | None = None,
     progress_every: float = 2.0,
 ) -> IngestSummary:
-    """Ingest ``files`` into the archive; see the module's docstring."""
+    """Ingest ``files`` into the archive; see the module's docstring. ``readers``: files read
+    at once, each by a process of its own (1: read here, one after another)."""
     started = time.monotonic()
     paths = ArchivePaths(archive)
     paths.root.mkdir(parents=True, exist_ok=True)
@@ -246,8 +300,11 @@ def ingest(
         with ExtractionPool(ExtractOptions(), workers=workers) as pool:
             run = _Ingest(db, paths, Sites(sites), pool, summary, since, until)
             run.progress, run.every = progress, progress_every
-            for path in files:
-                run.file(path)
+            if readers > 1 and len(files) > 1:
+                run.in_readers(files, readers, list(sites))
+            else:
+                for path in files:
+                    run.file(path)
             run.unresolved()
     finally:
         db.dispose()
@@ -273,6 +330,8 @@ class _Ingest:
         self.summary = summary
         self.since = since
         self.until = until
+        self.router = Router(sites, since, until)
+        self.reading: dict[str, _File] = {}
         self.jobs: list[_Job] = []
         #: Payload digest / record id -> (file, offset) of the responses read (for revisits).
         self.payloads: dict[str, tuple[Path, int]] = {}
@@ -285,6 +344,57 @@ class _Ingest:
     # --- one file -----------------------------------------------------------------------------
 
     def file(self, path: Path) -> None:
+        f = self.open(path)
+        if f is not None:
+            for item in read_archive(path, f.start, self.router.wanted):
+                self.consume(f, item)
+            self.close(f, complete=True)
+
+    def in_readers(self, files: Sequence[Path], readers: int, sites: list[SiteConfig]) -> None:
+        """Up to ``readers`` files at once, each read by a process of its own (`reader_main`),
+        whose records are handled here as they come, file by file."""
+        from multiprocessing.connection import wait
+
+        pending = list(reversed(files))
+        active: dict[Connection, tuple[_File, subprocess.Popen[bytes]]] = {}
+        try:
+            while pending or active:
+                while pending and len(active) < readers:
+                    path = pending.pop()
+                    f = self.open(path)
+                    if f is not None:
+                        conn, proc = _start_reader(path, f.start, sites, self.since, self.until)
+                        active[conn] = (f, proc)
+                if not active:  # every file left was ingested before
+                    break
+                for ready in wait(list(active)):
+                    conn = cast(Connection, ready)
+                    f, proc = active[conn]
+                    try:
+                        batch = conn.recv()
+                    except (EOFError, OSError):
+                        batch = False
+                    if isinstance(batch, list):
+                        for item in batch:
+                            self.consume(f, item)
+                        continue
+                    del active[conn]
+                    conn.close()
+                    code = proc.wait()
+                    if batch is None:
+                        self.close(f, complete=True)
+                    else:  # the reader died: what it handed on is stored, the rest next time
+                        logger.error("%s: its reader process ended (exit %s)", f.path, code)
+                        self.summary.skipped["reader_failed"] += 1
+                        self.close(f, complete=False)
+        finally:
+            for conn, (_f, proc) in active.items():
+                conn.close()
+                proc.kill()
+                proc.wait()
+
+    def open(self, path: Path) -> _File | None:
+        """Start reading ``path`` (None: read to its end before, not again)."""
         s = self.summary
         s.files += 1
         key = file_key(path)
@@ -293,52 +403,58 @@ class _Ingest:
         if state is not None and state["done"]:
             s.files_skipped += 1
             logger.info("%s: ingested before (%s); not read again", path, state["updated_at"])
-            return
+            return None
         if state is not None and state["next_offset"] > 0:
             start = int(state["next_offset"])
             s.files_resumed += 1
         self._save(key, path, start, done=False, new=state is None)
-        counters: Counter[str] = Counter()
-        resume_at: int | None = start
-        refs: dict[str, tuple[Path, int]] = {}
-        for item in read_archive(path, start):
-            if isinstance(item, Position):
-                s.records += 1
-                counters["records"] += 1
-                resume_at = item.offset if item.offset is not None else 0
-                if item.offset is not None:  # the record can be read again at its offset
-                    self.payloads.update(refs)
-                refs = {}
-                if len(self.jobs) >= BATCH:
-                    self._drain(key)
-                    self._save(key, path, resume_at, done=False, counters=counters)
-                self._report(path.name)
-            elif isinstance(item, Skip):
-                s.skipped[item.reason] += 1
-                counters[f"skipped.{item.reason}"] += 1
+        f = _File(path, key, start, start)
+        self.reading[key] = f
+        return f
+
+    def consume(self, f: _File, item: Item) -> None:
+        s = self.summary
+        if isinstance(item, Position):
+            s.records += 1
+            f.counters["records"] += 1
+            f.resume_at = item.offset if item.offset is not None else 0
+            if item.offset is not None:  # the record can be read again at its offset
+                self.payloads.update(f.refs)
+            f.refs = {}
+            if len(self.jobs) >= BATCH:
+                self._drain()
+                self._checkpoint()
+            self._report(f.path.name)
+        elif isinstance(item, Skip):
+            s.skipped[item.reason] += 1
+            f.counters[f"skipped.{item.reason}"] += 1
+            if item.reason in SKIP_REASONS:  # damage, not a filter: say which record
                 logger.info("%s@%d: %s: %s", item.source, item.offset, item.reason, item.message)
-            elif isinstance(item, Revisit):
-                s.revisits += 1
-                self._revisit(item, path, key)
-            else:
-                s.captures += 1
-                # Kept for revisits once the record is known to be re-readable (not in a WACZ
-                # member or a whole-file gzip, which cannot be entered mid-way).
-                refs = {r: (path, item.offset) for r in (item.payload_digest, item.record_id) if r}
-                self._capture(item, key)
-        self._drain(key)
-        self._save(key, path, resume_at or 0, done=True, counters=counters)
-        self._report(path.name, force=True)
+        elif isinstance(item, Revisit):
+            s.revisits += 1
+            self._revisit(item, f.path, f.key)
+        else:
+            s.captures += 1
+            # Kept for revisits once the record is known to be re-readable (not in a WACZ
+            # member or a whole-file gzip, which cannot be entered mid-way).
+            f.refs = {r: (f.path, item.offset) for r in (item.payload_digest, item.record_id) if r}
+            self._capture(item, f.key)
+
+    def close(self, f: _File, *, complete: bool) -> None:
+        self._drain()
+        self._checkpoint()
+        del self.reading[f.key]
+        self._save(f.key, f.path, f.resume_at, done=complete, counters=f.counters)
+        self._report(f.path.name, force=True)
+
+    def _checkpoint(self) -> None:
+        """Every job handed on is stored: each open file's progress is saved."""
+        for f in self.reading.values():
+            self._save(f.key, f.path, f.resume_at, done=False, counters=f.counters)
 
     def _capture(self, capture: Capture, key: str) -> None:
         s = self.summary
-        day = capture.date.astimezone(UTC).date()
-        if (self.since is not None and day < self.since) or (
-            self.until is not None and day > self.until
-        ):
-            s.skipped["outside_dates"] += 1
-            return
-        matched = self.sites.match(capture.url)
+        matched = self.router.route(capture.url, capture.date)  # again for a resolved revisit
         if isinstance(matched, str):
             s.skipped[matched] += 1
             return
@@ -347,7 +463,7 @@ class _Ingest:
         task = Task(
             capture.body, capture.url, http_encoding=_charset(capture.content_type), options=options
         )
-        self.jobs.append(_Job(capture, site, self.pool.submit(task)))
+        self.jobs.append(_Job(capture, site, key, self.pool.submit(task)))
 
     def _revisit(self, revisit: Revisit, path: Path, key: str) -> None:
         original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
@@ -374,14 +490,14 @@ class _Ingest:
                 self.summary.skipped["revisit_unresolved"] += 1
                 continue
             self._capture(_as_revisit(capture, revisit), key)
-        self._drain(None)
+        self._drain()
 
     # --- extraction results and storage ------------------------------------------------------
 
-    def _drain(self, key: str | None) -> None:
+    def _drain(self) -> None:
         jobs, self.jobs = self.jobs, []
         s = self.summary
-        articles: list[tuple[Article, Capture]] = []
+        articles: list[tuple[Article, _Job]] = []
         for job in jobs:
             try:
                 article = job.future.result()
@@ -402,11 +518,11 @@ class _Ingest:
                     article.replace(
                         site=job.site, fetched_at=at, first_seen=at, last_seen=at, crawl_run_id=None
                     ),
-                    job.capture,
+                    job,
                 )
             )
         if articles:
-            self._store(articles, key)
+            self._store(articles)
 
     def _invalid(self, article: Article) -> str | None:
         n = body_length(article.body)
@@ -420,7 +536,7 @@ class _Ingest:
             return "not_article"
         return None
 
-    def _store(self, pairs: list[tuple[Article, Capture]], key: str | None) -> None:
+    def _store(self, pairs: list[tuple[Article, _Job]]) -> None:
         """Parquet first, then SQL (SQL is the index of what is stored), then the sources."""
         by_site: dict[str, list[Article]] = defaultdict(list)
         for article, _ in pairs:
@@ -443,20 +559,20 @@ class _Ingest:
         s.updated += done.updated
         s.unchanged += done.unchanged
         s.past += done.past
-        self._sources(pairs, key)
+        self._sources(pairs)
 
-    def _sources(self, pairs: Iterable[tuple[Article, Capture]], key: str | None) -> None:
+    def _sources(self, pairs: Iterable[tuple[Article, _Job]]) -> None:
         rows = {
-            (a.url_hash, a.content_hash, c.date): {
+            (a.url_hash, a.content_hash, j.capture.date): {
                 "url_hash": a.url_hash,
                 "content_hash": a.content_hash,
-                "captured_at": c.date,
-                "source": c.source,
-                "offset": c.offset,
-                "record_id": c.record_id,
-                "file_key": key or "",
+                "captured_at": j.capture.date,
+                "source": j.capture.source,
+                "offset": j.capture.offset,
+                "record_id": j.capture.record_id,
+                "file_key": j.key,
             }
-            for a, c in pairs
+            for a, j in pairs
         }
         with self.db.engine.begin() as conn:
             existing = set()
@@ -517,6 +633,49 @@ class _Ingest:
         if force or now - self.last_report >= self.every:
             self.last_report = now
             self.progress(self.summary, name)
+
+
+#: Records sent by a reader process in one message.
+READER_BATCH: Final = 64
+
+
+def _start_reader(
+    path: Path,
+    start: int,
+    sites: list[SiteConfig],
+    since: date | None,
+    until: date | None,
+) -> tuple[Connection, subprocess.Popen[bytes]]:
+    """A process reading ``path`` from ``start`` (`reader_main`): a fresh interpreter, as the
+    extraction pool's workers are."""
+    process, conn = spawn_python(
+        "crawler.ingest", "reader_main", (list(sys.path), path, start, sites, since, until)
+    )
+    return conn, process
+
+
+def reader_main(fd: int) -> None:
+    """A reader process: the records of one file, in lists of `READER_BATCH`, then None. It
+    ends early when the ingest goes away (its socket closes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingest's to handle
+    conn = Connection(fd)
+    try:
+        search_path, path, start, sites, since, until = conn.recv()
+        sys.path[:] = search_path
+        router = Router(Sites(sites), since, until)
+        batch: list[Item] = []
+        for item in read_archive(path, start, router.wanted):
+            batch.append(item)
+            if len(batch) >= READER_BATCH:
+                conn.send(batch)
+                batch = []
+        if batch:
+            conn.send(batch)
+        conn.send(None)
+    except (EOFError, OSError):  # the ingest is gone
+        return
+    finally:
+        conn.close()
 
 
 def _reread(path: Path, offset: int) -> Capture | None:

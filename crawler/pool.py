@@ -116,6 +116,32 @@ def worker_main(fd: int) -> None:
     _work(conn, options, target)
 
 
+def spawn_python(
+    module: str, function: str, first: Any
+) -> tuple[subprocess.Popen[bytes], Connection]:
+    """``module.function(fd)`` in a fresh interpreter, with a socket to it (``fd`` its end);
+    ``first`` is the first message sent. Not fork (forking a process that runs Twisted's
+    reactor and threads is unsafe) and not multiprocessing's spawn, whose resource-tracker
+    process and re-import of the main module cost about 20 MB for nothing used."""
+    parent, child = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from {module} import {function}; {function}({child.fileno()})",
+            ],
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+        )
+    finally:
+        child.close()
+    conn = Connection(parent.detach())
+    conn.send(first)
+    return process, conn
+
+
 def _resolve(target: str) -> Callable[..., Any]:
     """The extraction function by dotted name (tests substitute one that hangs or crashes)."""
     module, _, name = target.partition(":")
@@ -205,25 +231,9 @@ class ExtractionPool:
     # --- manager thread -----------------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
-        # A fresh interpreter, not fork (forking a process that runs Twisted's reactor and
-        # threads is unsafe) and not multiprocessing's spawn, whose resource-tracker process
-        # and re-import of the main module cost the crawl about 20 MB for nothing it uses.
-        parent, child = socket.socketpair()
-        try:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    f"from crawler.pool import worker_main; worker_main({child.fileno()})",
-                ],
-                pass_fds=[child.fileno()],
-                stdin=subprocess.DEVNULL,
-                close_fds=True,
-            )
-        finally:
-            child.close()
-        conn = Connection(parent.detach())
-        conn.send((list(sys.path), self.options, self.target))
+        process, conn = spawn_python(
+            "crawler.pool", "worker_main", (list(sys.path), self.options, self.target)
+        )
         return _Worker(process, conn)
 
     @staticmethod

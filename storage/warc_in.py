@@ -16,7 +16,7 @@ import gzip
 import logging
 import re
 import zipfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from types import SimpleNamespace
 from typing import IO, Any, Final, cast
 
 import warcio.archiveiterator  # type: ignore[import-untyped]
+import warcio.bufferedreaders  # type: ignore[import-untyped]
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 
@@ -59,11 +60,19 @@ class _ToLog:
 
 # warcio.archiveiterator uses ``sys`` for that write only.
 warcio.archiveiterator.sys = SimpleNamespace(stderr=_ToLog())
+try:  # zlib-ng inflates the same streams with about a third less CPU (bench/ingest.py)
+    from zlib_ng import zlib_ng
+
+    warcio.bufferedreaders.zlib = zlib_ng
+except ImportError:  # pragma: no cover - a pinned dependency; the stdlib's zlib still works
+    pass
 logging.getLogger("warcio").setLevel(logging.ERROR)  # "Replacing spaces in invalid URI"
 
 _GZIP_MAGIC: Final = b"\x1f\x8b\x08"
 _RECORD_START: Final = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 _SCAN_CHUNK: Final = 1 << 20
+#: warcio's read size (its default, 16 KiB, costs a Python call per 16 KiB).
+_BLOCK: Final = 1 << 18
 ARCHIVE_SUFFIXES: Final = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 
 
@@ -122,18 +131,25 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def read_archive(path: Path, start: int = 0) -> Generator[Item, None, None]:
+#: ``wanted(url, capture time)``: None to read the record's payload, else the reason it is
+#: not wanted (a `Skip` with that reason, its payload never read or decoded).
+Wanted = Callable[[str, datetime], str | None]
+
+
+def read_archive(
+    path: Path, start: int = 0, wanted: Wanted | None = None
+) -> Generator[Item, None, None]:
     """Every usable record of ``path`` from byte ``start`` on, as `Capture`, `Revisit` or
     `Skip`; a `Position` after each record (resume there). A WACZ is read member by member
     (``start`` is ignored: its members are compressed inside the zip)."""
     if path.name.lower().endswith(".wacz"):
-        yield from _read_wacz(path)
+        yield from _read_wacz(path, wanted)
         return
     with open(path, "rb") as fh:
-        yield from _read_stream(fh, str(path), start, seekable=True)
+        yield from _read_stream(fh, str(path), start, seekable=True, wanted=wanted)
 
 
-def _read_wacz(path: Path) -> Iterator[Item]:
+def _read_wacz(path: Path, wanted: Wanted | None) -> Iterator[Item]:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -145,15 +161,18 @@ def _read_wacz(path: Path) -> Iterator[Item]:
         )
         for name in members:
             with zf.open(name) as fh:
-                yield from _read_stream(fh, f"{path}#{name}", 0, seekable=False)
+                yield from _read_stream(fh, f"{path}#{name}", 0, seekable=False, wanted=wanted)
 
 
-def _read_stream(fh: IO[bytes], source: str, start: int, *, seekable: bool) -> Iterator[Item]:
+def _read_stream(
+    fh: IO[bytes], source: str, start: int, *, seekable: bool, wanted: Wanted | None = None
+) -> Iterator[Item]:
     records = 0
     resumable = seekable
     warc = ".arc" not in source.lower().rsplit("/", 1)[-1]
     gzipped: bool | None = None
     at = start
+    size = fh.seek(0, 2) if seekable else 0
     while True:
         if seekable:
             fh.seek(at)
@@ -165,23 +184,24 @@ def _read_stream(fh: IO[bytes], source: str, start: int, *, seekable: bool) -> I
                 gzipped = head[:3] == _GZIP_MAGIC
         # ARC records are converted only in an ARC file: in a WARC file, garbage whose first
         # line reads as an ARC header (URL IP DATE TYPE LENGTH) is refused below.
-        iterator = ArchiveIterator(fh, arc2warc=not warc, check_digests=False)
+        iterator = ArchiveIterator(fh, arc2warc=not warc, check_digests=False, block_size=_BLOCK)
         damaged: str | None = None
         try:
             for record in iterator:
                 offset = iterator.offset  # get_record_offset() would read the record first
                 if warc and record.format != "warc":
                     raise ValueError(f"not a WARC record: {record.format} header")
-                item = _item(record, source, offset)
+                item = _item(record, source, offset, wanted)
                 iterator.read_to_end(record)
                 records += 1
                 end = offset + iterator.get_record_length()
-                if gzipped and resumable and seekable and not _gzip_at(fh, end):
+                # The first record tells: one gzip member per record, or one stream.
+                if gzipped and resumable and records == 1 and not _gzip_at(fh, end):
                     resumable = False  # one gzip stream: offsets are not record starts
                 # (In one gzip stream over the whole file, offsets are not the file's: a cut
                 # is seen by the decompressor, below.)
                 whole_gzip = bool(gzipped) and not resumable
-                if seekable and not whole_gzip and _cut_short(fh, offset, end, bool(gzipped)):
+                if seekable and not whole_gzip and _cut_short(fh, offset, end, bool(gzipped), size):
                     yield Skip(source, offset, None, "truncated", "the file ends in this record")
                     return
                 if item is not None:
@@ -193,12 +213,9 @@ def _read_stream(fh: IO[bytes], source: str, start: int, *, seekable: bool) -> I
                 # One gzip stream over the whole file (warcio reads only per-record members):
                 # read it again decompressed, from the record after those already given.
                 fh.seek(0)
-                yield from _after(
-                    _read_stream(
-                        cast(IO[bytes], gzip.GzipFile(fileobj=fh)), source, 0, seekable=False
-                    ),
-                    records,
-                )
+                stream = cast(IO[bytes], gzip.GzipFile(fileobj=fh))
+                items = _read_stream(stream, source, 0, seekable=False, wanted=wanted)
+                yield from _after(items, records)
                 return
             damaged = _one_line(exc)
         except Exception as exc:  # a broken record: note it, go on at the next record start
@@ -230,15 +247,14 @@ def _after(items: Iterator[Item], records: int) -> Iterator[Item]:
             seen += 1
 
 
-def _cut_short(fh: IO[bytes], offset: int, end: int, member: bool) -> bool:
-    """True when the record ending at ``end`` is the file's last and incomplete: warcio reads
-    a cut-short last record without complaint (its gzip member or its closing CRLFs are
-    missing)."""
+def _cut_short(fh: IO[bytes], offset: int, end: int, member: bool, size: int) -> bool:
+    """True when the record ending at ``end`` is the file's last (``size``: the file's) and
+    incomplete: warcio reads a cut-short last record without complaint (its gzip member or
+    its closing CRLFs are missing)."""
+    if end < size:
+        return False
     here = fh.tell()
     try:
-        size = fh.seek(0, 2)
-        if end < size:
-            return False
         if member:
             fh.seek(offset)
             return not whole_member_at(fh)
@@ -250,6 +266,8 @@ def _cut_short(fh: IO[bytes], offset: int, end: int, member: bool) -> bool:
 
 def _gzip_at(fh: IO[bytes], offset: int) -> bool:
     """True when a gzip member starts at ``offset`` or the file ends there."""
+    if offset < 0:  # warcio's offsets inside one gzip stream are not the file's
+        return False
     here = fh.tell()
     try:
         fh.seek(offset)
@@ -282,7 +300,9 @@ def _next_record_start(fh: IO[bytes], offset: int, gzipped: bool) -> int | None:
         base += len(chunk)
 
 
-def _item(record: Any, source: str, offset: int) -> Capture | Revisit | Skip | None:
+def _item(
+    record: Any, source: str, offset: int, wanted: Wanted | None = None
+) -> Capture | Revisit | Skip | None:
     kind = record.rec_type
     if kind not in ("response", "revisit"):
         return None  # request, warcinfo, metadata, resource: not captures of a page
@@ -295,6 +315,10 @@ def _item(record: Any, source: str, offset: int) -> Capture | Revisit | Skip | N
         date = parse_warc_date(h.get_header("WARC-Date") or "")
     except ValueError:
         return Skip(source, offset, url, "bad_record", "no valid WARC-Date")
+    if wanted is not None:
+        reason = wanted(url, date)
+        if reason is not None:
+            return Skip(source, offset, url, reason, "")
     record_id = h.get_header("WARC-Record-ID")
     digest = h.get_header("WARC-Payload-Digest")
     if kind == "revisit":
@@ -362,3 +386,13 @@ def dechunk(data: bytes) -> bytes:
             return b"".join(out)
         out.append(data[start : start + size])
         at = start + size + 2
+
+
+def chunked(body: bytes, size: int = 1000) -> bytes:
+    """``body`` as a ``Transfer-Encoding: chunked`` message body, ``size`` bytes a chunk (the
+    inverse of `dechunk`; the tests and bench/ingest.py write such bodies)."""
+    parts = [
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    ]
+    return b"".join(parts) + b"0\r\n\r\n"

@@ -165,7 +165,7 @@ def test_each_ingested_version_keeps_its_file_and_offset(tmp_path: Path) -> None
     assert rows
 
 
-def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path) -> None:
+def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path, db_url: str) -> None:
     page = zh_pages(1)[0]
     edited = page.html.replace("。".encode(), "！".encode(), 3)
     newer = Builder()
@@ -173,10 +173,15 @@ def test_an_older_capture_does_not_replace_a_newer_one(tmp_path: Path) -> None:
     older = Builder()
     older.response(page.url, page.html, T0)
     archive = tmp_path / "archive"
-    ingest([newer.save(tmp_path / "newer.warc.gz")], archive=archive, workers=1)
-    summary = ingest([older.save(tmp_path / "older.warc.gz")], archive=archive, workers=1)
+    first = ingest(
+        [newer.save(tmp_path / "newer.warc.gz")], archive=archive, db_url=db_url, workers=1
+    )
+    assert first.new == 1, first.line()
+    summary = ingest(
+        [older.save(tmp_path / "older.warc.gz")], archive=archive, db_url=db_url, workers=1
+    )
     assert summary.past == 1, summary.line()
-    with Database(ArchivePaths(archive).default_db_url) as db:
+    with Database(db_url) as db:
         (current,) = list(db.iter_articles())
         versions = db.versions(current.url)
     assert current.fetched_at == LATER
@@ -199,11 +204,11 @@ def test_an_interrupted_ingest_resumes_where_it_stopped(
     real_store = ingest_module._Ingest._store
     calls = []
 
-    def store_then_die(self: object, pairs: object, key: object) -> None:
+    def store_then_die(self: object, pairs: object) -> None:
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt  # killed after its first batch was stored
-        real_store(self, pairs, key)  # type: ignore[arg-type]
+        real_store(self, pairs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest_module._Ingest, "_store", store_then_die)
     with pytest.raises(KeyboardInterrupt):
@@ -297,3 +302,27 @@ def test_a_garbage_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
     shutil.copy(junk, tmp_path / "junk2.warc")
     summary = ingest([junk], archive=tmp_path / "a", workers=1)
     assert summary.skipped["truncated"] == 1 and summary.articles == 0
+
+
+def test_files_read_by_reader_processes_store_what_one_reader_stores(tmp_path: Path) -> None:
+    pages = zh_pages(9)
+    files = []
+    for k in range(3):
+        b = Builder(gzip_records=k != 1)
+        for page in pages[k * 3 : k * 3 + 3]:
+            b.request(page.url, T0)
+            b.response(page.url, page.html, T0, chunked=k == 2)
+        b.response("https://img.example.com/a.png", b"\x89PNG", T0, content_type="image/png")
+        files.append(b.save(tmp_path / f"part-{k}.warc{'.gz' if k != 1 else ''}"))
+    one = ingest(files, archive=tmp_path / "one", workers=1)
+    three = ingest(files, archive=tmp_path / "three", workers=1, readers=3)
+    assert (three.records, three.pages, three.new, three.skipped) == (
+        one.records,
+        one.pages,
+        one.new,
+        one.skipped,
+    ), three.line()
+    assert one.new > 0 and one.skipped == {"not_html": 3}
+    assert stored(tmp_path / "three").keys() == stored(tmp_path / "one").keys()
+    again = ingest(files, archive=tmp_path / "three", workers=1, readers=3)
+    assert again.files_skipped == 3 and again.records == 0

@@ -15,6 +15,7 @@ from typing import Any
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from storage.warc_in import chunked as chunk_body
 from tests.conftest import SHARED
 
 ZH = SHARED / "evaldata" / "zh"
@@ -37,14 +38,6 @@ def zh_pages(n: int) -> list[Page]:
         if len(out) == n:
             break
     return out
-
-
-def _chunked(body: bytes, size: int = 1000) -> bytes:
-    parts = [
-        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
-        for i in range(0, len(body), size)
-    ]
-    return b"".join(parts) + b"0\r\n\r\n"
 
 
 class Builder:
@@ -82,7 +75,7 @@ class Builder:
             payload = gzip.compress(payload)
             headers.append(("Content-Encoding", "gzip"))
         if chunked:
-            payload = _chunked(payload)
+            payload = chunk_body(payload)
             headers.append(("Transfer-Encoding", "chunked"))
         else:
             headers.append(("Content-Length", str(len(payload))))

@@ -6,6 +6,7 @@ crawl stored and with the extractor's own output."""
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,9 @@ def test_a_crawls_warc_files_ingest_to_the_articles_the_crawl_stored(
     done = cli(tmp_path, *map(str, warcs), "--site", str(config), "--archive", str(fresh))
     assert done.returncode == 0, done.stderr
     assert f"articles {N_ARTICLES} new" in done.stdout, done.stdout
+    # The progress line (stderr) gives records and articles with their rates.
+    progress = done.stderr.strip().splitlines()[-1]
+    assert re.search(r"[\d,]+ records \([\d,]+/s\), [\d,]+ articles \([\d,.]+/s\)", progress)
     after = stored(fresh)
     assert set(after) == set(before)
     for url, article in after.items():
@@ -326,3 +330,27 @@ def test_files_read_by_reader_processes_store_what_one_reader_stores(tmp_path: P
     assert stored(tmp_path / "three").keys() == stored(tmp_path / "one").keys()
     again = ingest(files, archive=tmp_path / "three", workers=1, readers=3)
     assert again.files_skipped == 3 and again.records == 0
+
+
+def test_an_absurd_size_and_a_wrong_length_are_skips_and_the_rest_is_read(tmp_path: Path) -> None:
+    pages = zh_pages(3)
+    b = Builder(gzip_records=False)
+    b.response(pages[0].url, pages[0].html, T0)
+    big = b"<html><body>" + b"x" * (17 * 2**20) + b"</body></html>"
+    b.response("https://news.example.com/huge.html", big, T0)
+    # A record whose WARC Content-Length says 100 bytes fewer than it holds: its end is
+    # misread, and so is what follows, until the next record start.
+    other = Builder(gzip_records=False)
+    other.response(pages[1].url, pages[1].html, T0)
+    record = other.bytes()
+    declared = int(record.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0])
+    old, new = (b"Content-Length: %d\r\n" % n for n in (declared, declared - 100))
+    b.raw(record.replace(old, new, 1))
+    b.response(pages[2].url, pages[2].html, T0)
+    warc = b.save(tmp_path / "odd.warc")
+
+    items = list(read_archive(warc))
+    skips = [i.reason for i in items if isinstance(i, Skip)]
+    assert "too_large" in skips and "bad_record" in skips, skips
+    urls = [i.url for i in items if isinstance(i, Capture)]
+    assert urls[0] == pages[0].url and urls[-1] == pages[2].url

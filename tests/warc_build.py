@@ -105,7 +105,11 @@ class Builder:
         self._write(record)
 
     def garbage(self, data: bytes = b"this is not a WARC record\r\n" * 20) -> None:
-        self.out.write(gzip.compress(data) if self.gzip_records else data)
+        self.raw(gzip.compress(data) if self.gzip_records else data)
+
+    def raw(self, data: bytes) -> None:
+        """Bytes appended as they are (a record edited by hand, garbage)."""
+        self.out.write(data)
 
     def bytes(self) -> bytes:
         return self.out.getvalue()

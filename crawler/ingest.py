@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -249,8 +249,13 @@ class _File:
     start: int
     resume_at: int
     """Every record before this offset has been handed on (stored once the jobs drain)."""
+    safe: int
+    """Every record before this offset is stored: where the file resumes."""
     counters: Counter[str] = field(default_factory=Counter)
     refs: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    marks: deque[tuple[int, int]] = field(default_factory=deque)
+    """(jobs handed on so far, offset) after each record: once that many jobs are stored,
+    the offset is safe."""
 
 
 class Router:
@@ -333,6 +338,10 @@ class _Ingest:
         self.router = Router(sites, since, until)
         self.reading: dict[str, _File] = {}
         self.jobs: list[_Job] = []
+        self.submitted = 0
+        """Jobs handed to the extraction pool so far."""
+        self.stored = 0
+        """Of those, the ones whose results are stored (the oldest first)."""
         #: Payload digest / record id -> (file, offset) of the responses read (for revisits).
         self.payloads: dict[str, tuple[Path, int]] = {}
         self.waiting: list[tuple[Revisit, Path, str]] = []
@@ -408,7 +417,7 @@ class _Ingest:
             start = int(state["next_offset"])
             s.files_resumed += 1
         self._save(key, path, start, done=False, new=state is None)
-        f = _File(path, key, start, start)
+        f = _File(path, key, start, start, start)
         self.reading[key] = f
         return f
 
@@ -418,11 +427,14 @@ class _Ingest:
             s.records += 1
             f.counters["records"] += 1
             f.resume_at = item.offset if item.offset is not None else 0
+            f.marks.append((self.submitted, f.resume_at))
             if item.offset is not None:  # the record can be read again at its offset
                 self.payloads.update(f.refs)
             f.refs = {}
-            if len(self.jobs) >= BATCH:
-                self._drain()
+            if len(self.jobs) >= 2 * BATCH:
+                # The oldest batch is stored while the newer one is extracted: the extraction
+                # processes are not left idle while the stores are written.
+                self._drain(BATCH)
                 self._checkpoint()
             self._report(f.path.name)
         elif isinstance(item, Skip):
@@ -444,13 +456,15 @@ class _Ingest:
         self._drain()
         self._checkpoint()
         del self.reading[f.key]
-        self._save(f.key, f.path, f.resume_at, done=complete, counters=f.counters)
+        self._save(f.key, f.path, f.safe, done=complete, counters=f.counters)
         self._report(f.path.name, force=True)
 
     def _checkpoint(self) -> None:
-        """Every job handed on is stored: each open file's progress is saved."""
+        """Each open file's progress, as far as its records' jobs are stored, is saved."""
         for f in self.reading.values():
-            self._save(f.key, f.path, f.resume_at, done=False, counters=f.counters)
+            while f.marks and f.marks[0][0] <= self.stored:
+                f.safe = f.marks.popleft()[1]
+            self._save(f.key, f.path, f.safe, done=False, counters=f.counters)
 
     def _capture(self, capture: Capture, key: str) -> None:
         s = self.summary
@@ -464,6 +478,7 @@ class _Ingest:
             capture.body, capture.url, http_encoding=_charset(capture.content_type), options=options
         )
         self.jobs.append(_Job(capture, site, key, self.pool.submit(task)))
+        self.submitted += 1
 
     def _revisit(self, revisit: Revisit, path: Path, key: str) -> None:
         original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
@@ -494,8 +509,10 @@ class _Ingest:
 
     # --- extraction results and storage ------------------------------------------------------
 
-    def _drain(self) -> None:
-        jobs, self.jobs = self.jobs, []
+    def _drain(self, oldest: int | None = None) -> None:
+        """Store the results of the ``oldest`` jobs handed on (all by default)."""
+        n = len(self.jobs) if oldest is None else min(oldest, len(self.jobs))
+        jobs, self.jobs = self.jobs[:n], self.jobs[n:]
         s = self.summary
         articles: list[tuple[Article, _Job]] = []
         for job in jobs:
@@ -523,6 +540,7 @@ class _Ingest:
             )
         if articles:
             self._store(articles)
+        self.stored += n
 
     def _invalid(self, article: Article) -> str | None:
         n = body_length(article.body)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import logging
-import os
 import re
 import signal
 import subprocess
@@ -333,8 +332,6 @@ class _Ingest:
         self.sites = sites
         self.pool = pool
         self.summary = summary
-        self.since = since
-        self.until = until
         self.router = Router(sites, since, until)
         self.reading: dict[str, _File] = {}
         self.jobs: list[_Job] = []
@@ -344,7 +341,7 @@ class _Ingest:
         """Of those, the ones whose results are stored (the oldest first)."""
         #: Payload digest / record id -> (file, offset) of the responses read (for revisits).
         self.payloads: dict[str, tuple[Path, int]] = {}
-        self.waiting: list[tuple[Revisit, Path, str]] = []
+        self.waiting: list[tuple[Revisit, str]] = []
         self.parquet_keys: dict[str, set[tuple[str, str]]] = {}
         self.progress: Progress | None = None
         self.every = 2.0
@@ -372,7 +369,8 @@ class _Ingest:
                     path = pending.pop()
                     f = self.open(path)
                     if f is not None:
-                        conn, proc = _start_reader(path, f.start, sites, self.since, self.until)
+                        r = self.router
+                        conn, proc = _start_reader(path, f.start, sites, r.since, r.until)
                         active[conn] = (f, proc)
                 if not active:  # every file left was ingested before
                     break
@@ -444,7 +442,7 @@ class _Ingest:
                 logger.info("%s@%d: %s: %s", item.source, item.offset, item.reason, item.message)
         elif isinstance(item, Revisit):
             s.revisits += 1
-            self._revisit(item, f.path, f.key)
+            self._revisit(item, f.key)
         else:
             s.captures += 1
             # Kept for revisits once the record is known to be re-readable (not in a WACZ
@@ -480,14 +478,16 @@ class _Ingest:
         self.jobs.append(_Job(capture, site, key, self.pool.submit(task)))
         self.submitted += 1
 
-    def _revisit(self, revisit: Revisit, path: Path, key: str) -> None:
+    def _revisit(self, revisit: Revisit, key: str, *, last_chance: bool = False) -> None:
+        """A capture of the payload the revisit repeats; one whose response has not been read
+        yet waits for the end (`unresolved`), unless this is its ``last_chance``."""
         original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
             revisit.refers_to or ""
         )
-        if original is None:
-            self.waiting.append((revisit, path, key))
+        if original is None and not last_chance:
+            self.waiting.append((revisit, key))
             return
-        capture = _reread(*original)
+        capture = _reread(*original) if original is not None else None
         if capture is None:
             self.summary.skipped["revisit_unresolved"] += 1
             return
@@ -496,15 +496,8 @@ class _Ingest:
     def unresolved(self) -> None:
         """Revisits read before the response they repeat (in a later file): resolved now."""
         waiting, self.waiting = self.waiting, []
-        for revisit, _path, key in waiting:
-            original = self.payloads.get(revisit.payload_digest or "") or self.payloads.get(
-                revisit.refers_to or ""
-            )
-            capture = _reread(*original) if original is not None else None
-            if capture is None:
-                self.summary.skipped["revisit_unresolved"] += 1
-                continue
-            self._capture(_as_revisit(capture, revisit), key)
+        for revisit, key in waiting:
+            self._revisit(revisit, key, last_chance=True)
         self._drain()
 
     # --- extraction results and storage ------------------------------------------------------
@@ -581,7 +574,7 @@ class _Ingest:
 
     def _sources(self, pairs: Iterable[tuple[Article, _Job]]) -> None:
         rows = {
-            (a.url_hash, a.content_hash, j.capture.date): {
+            (a.url_hash, a.content_hash, _utc(j.capture.date)): {
                 "url_hash": a.url_hash,
                 "content_hash": a.content_hash,
                 "captured_at": j.capture.date,
@@ -592,18 +585,17 @@ class _Ingest:
             }
             for a, j in pairs
         }
+        c = _SOURCES.c
+        hashes = sorted({k[0] for k in rows})
         with self.db.engine.begin() as conn:
-            existing = set()
-            for k in rows:
+            existing: set[tuple[str, str, datetime]] = set()
+            for i in range(0, len(hashes), 500):  # one query per 500 URLs, not one per row
                 found = conn.execute(
-                    select(_SOURCES.c.url_hash).where(
-                        _SOURCES.c.url_hash == k[0],
-                        _SOURCES.c.content_hash == k[1],
-                        _SOURCES.c.captured_at == k[2],
+                    select(c.url_hash, c.content_hash, c.captured_at).where(
+                        c.url_hash.in_(hashes[i : i + 500])
                     )
-                ).first()
-                if found is not None:
-                    existing.add(k)
+                )
+                existing.update((u, h, _utc(t)) for u, h, t in found)
             fresh = [r for k, r in rows.items() if k not in existing]
             if fresh:
                 conn.execute(insert(_SOURCES), fresh)
@@ -696,6 +688,11 @@ def reader_main(fd: int) -> None:
         conn.close()
 
 
+def _utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC time (SQLite gives it back without an offset)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _reread(path: Path, offset: int) -> Capture | None:
     """The response record at ``offset`` of ``path`` again, or None (not there any more)."""
     items = read_archive(path, offset)
@@ -719,7 +716,3 @@ def _as_revisit(original: Capture, revisit: Revisit) -> Capture:
         original.body,
         original.payload_digest,
     )
-
-
-def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))

@@ -396,15 +396,8 @@ class Database:
         return result
 
     def _fetched_at_of(self, hashes: Sequence[str]) -> dict[str, datetime | None]:
-        found: dict[str, datetime | None] = {}
-        a = _ARTICLES.c
         with self.engine.connect() as conn:
-            for i in range(0, len(hashes), _CHUNK):
-                stmt = select(a.url_hash, a.fetched_at).where(
-                    a.url_hash.in_(hashes[i : i + _CHUNK])
-                )
-                found.update({u: t for u, t in conn.execute(stmt)})
-        return found
+            return self._column_of(conn, _ARTICLES.c.fetched_at, hashes)
 
     def _add_past_versions(self, articles: Sequence[Article]) -> int:
         """Older captures of stored URLs: a new text is a version placed by its capture time;
@@ -517,13 +510,16 @@ class Database:
 
     @staticmethod
     def _content_hashes_of(s: Session, hashes: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+        return Database._column_of(s, _ARTICLES.c.content_hash, hashes)
+
+    @staticmethod
+    def _column_of(s: Session | Connection, column: Any, hashes: Sequence[str]) -> dict[str, Any]:
+        """url_hash -> ``column`` of the stored articles among ``hashes``."""
+        found: dict[str, Any] = {}
         for i in range(0, len(hashes), _CHUNK):
             chunk = hashes[i : i + _CHUNK]
-            stmt = select(_ARTICLES.c.url_hash, _ARTICLES.c.content_hash).where(
-                _ARTICLES.c.url_hash.in_(chunk)
-            )
-            found.update({u: c for u, c in s.execute(stmt)})
+            stmt = select(_ARTICLES.c.url_hash, column).where(_ARTICLES.c.url_hash.in_(chunk))
+            found.update({u: v for u, v in s.execute(stmt)})
         return found
 
     def _upsert_statement(self) -> Insert:

@@ -354,3 +354,22 @@ def test_an_absurd_size_and_a_wrong_length_are_skips_and_the_rest_is_read(tmp_pa
     assert "too_large" in skips and "bad_record" in skips, skips
     urls = [i.url for i in items if isinstance(i, Capture)]
     assert urls[0] == pages[0].url and urls[-1] == pages[2].url
+
+
+def test_a_file_read_again_from_its_start_adds_no_source_rows(tmp_path: Path) -> None:
+    """As a whole-file gzip or a WACZ member is after an interruption: every record again."""
+    from sqlalchemy import func, update
+
+    _pages, warc = six_pages(tmp_path)
+    archive = tmp_path / "archive"
+    first = ingest([warc], archive=archive, workers=1)
+    files, sources = (Base.metadata.tables[t] for t in ("ingest_files", "ingest_sources"))
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        with db.engine.begin() as conn:
+            conn.execute(update(files).values(done=False, next_offset=0))
+    again = ingest([warc], archive=archive, workers=1)
+    assert again.unchanged == first.new > 0, again.line()
+    with Database(ArchivePaths(archive).default_db_url) as db:
+        with db.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(sources)).scalar()
+    assert count == first.new

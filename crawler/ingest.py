@@ -22,6 +22,7 @@ not read again, an interrupted one resumes at that offset.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import logging
@@ -71,8 +72,13 @@ logger = logging.getLogger(__name__)
 _FILES: Final = Base.metadata.tables["ingest_files"]
 _SOURCES: Final = Base.metadata.tables["ingest_sources"]
 
-#: Pages extracted between two stores (and two saves of the file's progress).
+#: Pages whose results are collected at once; twice as many are in the extraction pool's
+#: hands at most (their HTML is held until extracted).
 BATCH: Final = 200
+#: Articles stored at once (one Parquet part per date partition per store, then one SQL
+#: transaction), and the file's progress saved after each store. A backfill spreads over
+#: many publication dates: small stores would write many tiny part files.
+STORE_BATCH: Final = 1000
 #: The crawl's shortest body (pipelines.validate's default).
 MIN_BODY_CHARS: Final = 50
 #: With no site given, a page's site is named after its registered domain, times without an
@@ -337,8 +343,12 @@ class _Ingest:
         self.jobs: list[_Job] = []
         self.submitted = 0
         """Jobs handed to the extraction pool so far."""
+        self.collected = 0
+        """Of those, the ones whose results are collected (the oldest first)."""
         self.stored = 0
-        """Of those, the ones whose results are stored (the oldest first)."""
+        """Of those, the ones whose results are stored (or that failed): where files resume."""
+        self.ready: list[tuple[Article, _Job]] = []
+        """Collected articles waiting for the next store."""
         #: Payload digest / record id -> (file, offset) of the responses read (for revisits).
         self.payloads: dict[str, tuple[Path, int]] = {}
         self.waiting: list[tuple[Revisit, str]] = []
@@ -458,11 +468,14 @@ class _Ingest:
         self._report(f.path.name, force=True)
 
     def _checkpoint(self) -> None:
-        """Each open file's progress, as far as its records' jobs are stored, is saved."""
+        """Each open file's progress, as far as its records' jobs are stored, is saved (when
+        it moved)."""
         for f in self.reading.values():
+            safe = f.safe
             while f.marks and f.marks[0][0] <= self.stored:
                 f.safe = f.marks.popleft()[1]
-            self._save(f.key, f.path, f.safe, done=False, counters=f.counters)
+            if f.safe != safe:
+                self._save(f.key, f.path, f.safe, done=False, counters=f.counters)
 
     def _capture(self, capture: Capture, key: str) -> None:
         s = self.summary
@@ -503,11 +516,12 @@ class _Ingest:
     # --- extraction results and storage ------------------------------------------------------
 
     def _drain(self, oldest: int | None = None) -> None:
-        """Store the results of the ``oldest`` jobs handed on (all by default)."""
+        """Collect the results of the ``oldest`` jobs handed on, and store what is collected
+        once it is `STORE_BATCH` articles; by default, collect and store everything."""
         n = len(self.jobs) if oldest is None else min(oldest, len(self.jobs))
         jobs, self.jobs = self.jobs[:n], self.jobs[n:]
         s = self.summary
-        articles: list[tuple[Article, _Job]] = []
+        articles = self.ready
         for job in jobs:
             try:
                 article = job.future.result()
@@ -523,6 +537,7 @@ class _Ingest:
                 s.failed[reason] += 1
                 continue
             at = job.capture.date
+            job.capture = dataclasses.replace(job.capture, body=b"")  # the HTML is done with
             articles.append(
                 (
                     article.replace(
@@ -531,9 +546,12 @@ class _Ingest:
                     job,
                 )
             )
-        if articles:
-            self._store(articles)
-        self.stored += n
+        self.collected += n
+        if oldest is None or len(articles) >= STORE_BATCH or not articles:
+            self.ready = []
+            if articles:
+                self._store(articles)
+            self.stored = self.collected
 
     def _invalid(self, article: Article) -> str | None:
         n = body_length(article.body)

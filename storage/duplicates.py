@@ -74,12 +74,78 @@ def index_and_link(s: Session, articles: Sequence[Article]) -> dict[str, Kind]:
     for i in range(0, len(hashes), _CHUNK):
         s.execute(_B.delete().where(_B.c.url_hash.in_(hashes[i : i + _CHUNK])))
     s.execute(insert(_B), [r for a in articles for r in band_rows(a.url_hash, a.simhash)])
+    # Most articles have no copy: a few queries for the whole batch find which have one, and
+    # only those are linked one by one (each link reads the groups as the earlier ones left
+    # them). An article with no copy is in no other article's group, so unlinking it first
+    # changes nothing for the rest.
+    linked = _with_copies(s, articles)
+    alone = sorted({a.url_hash for a in articles} - linked)
+    for i in range(0, len(alone), _CHUNK):
+        s.execute(
+            update(_A)
+            .where(_A.c.url_hash.in_(alone[i : i + _CHUNK]), _A.c.duplicate_of.is_not(None))
+            .values(duplicate_of=None)
+        )
     kinds: dict[str, Kind] = {}
     for article in articles:
-        kind = _link(s, article)
-        if kind is not None:
-            kinds[article.url_hash] = kind
+        if article.url_hash in linked:
+            kind = _link(s, article)
+            if kind is not None:
+                kinds[article.url_hash] = kind
     return kinds
+
+
+def _with_copies(s: Session, articles: Sequence[Article]) -> set[str]:
+    """The url_hashes of ``articles`` that `copies_of` finds a copy of (the same four
+    relations), by chunked queries for the whole batch instead of one query per article."""
+    cols = (_A.c.url_hash, _A.c.simhash, _A.c.content_hash, _A.c.canonical_url)
+    rows: dict[str, Any] = {}
+
+    def fetch(where_col: Any, values: Iterable[Any], *extra: Any, join: bool = False) -> None:
+        ordered = sorted(set(values))
+        for i in range(0, len(ordered), _CHUNK):
+            q = select(*cols)
+            if join:
+                q = q.join(_B, _B.c.url_hash == _A.c.url_hash)
+            for r in s.execute(q.where(where_col.in_(ordered[i : i + _CHUNK]), *extra)):
+                rows[r.url_hash] = r
+
+    by_band: dict[int, set[int]] = {}
+    for a in articles:
+        for i, v in enumerate(bands(a.simhash)):
+            by_band.setdefault(i, set()).add(v)
+    for i, values in by_band.items():
+        fetch(_B.c.value, values, _B.c.band == i, join=True)
+    fetch(_A.c.content_hash, (a.content_hash for a in articles))
+    named = {url_hash(a.canonical_url) for a in articles if a.canonical_url}
+    fetch(_A.c.url_hash, named)
+    fetch(_A.c.canonical_url, (a.url for a in articles))
+
+    near: dict[tuple[int, int], list[Any]] = {}
+    same_text: dict[str, list[Any]] = {}
+    naming: dict[str, list[Any]] = {}
+    for r in rows.values():
+        for i, v in enumerate(bands(r.simhash)):
+            near.setdefault((i, v), []).append(r)
+        same_text.setdefault(r.content_hash, []).append(r)
+        if r.canonical_url:
+            naming.setdefault(r.canonical_url, []).append(r)
+    found: set[str] = set()
+    for a in articles:
+        me = a.url_hash
+        canonical = url_hash(a.canonical_url) if a.canonical_url else None
+        if (
+            any(r.url_hash != me for r in same_text.get(a.content_hash, ()))
+            or any(r.url_hash != me for r in naming.get(a.url, ()))
+            or (canonical is not None and canonical != me and canonical in rows)
+            or any(
+                r.url_hash != me and hamming(r.simhash, a.simhash) <= THRESHOLD
+                for i, v in enumerate(bands(a.simhash))
+                for r in near.get((i, v), ())
+            )
+        ):
+            found.add(me)
+    return found
 
 
 def band_rows(url_hash: str, value: int) -> list[dict[str, Any]]:

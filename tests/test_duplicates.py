@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 
 from pipelines.dedupe import DedupePipeline
 from storage import Article, Database, ParquetDataset
-from storage.duplicates import copies_of
+from storage.duplicates import _with_copies, copies_of
 from storage.parquet import FILE_SCHEMA
 from storage.simhash import hamming
 
@@ -122,6 +122,35 @@ def test_band_lookup_finds_the_near_copy_among_many(db: Database) -> None:
     with db.engine.connect() as conn:
         indexes = {i["name"] for i in inspect(conn).get_indexes("simhash_bands")}
     assert "ix_simhash_bands_band_value" in indexes
+
+
+def test_the_batch_lookup_finds_the_articles_copies_of_finds(db: Database) -> None:
+    """Which articles of a batch have a copy is found by a few queries for the batch; it must
+    be exactly the articles `copies_of` finds a copy of, relation by relation."""
+    noise = [art("noise", n, unrelated(n), T0) for n in range(60)]
+    stored = art("gmw", 1, STORY, T0)
+    named = art("xinhua", 8, unrelated(1000), T0)
+    db.upsert_articles([*noise, stored, named])
+    batch = [
+        art("qq", 2, EDITED, T0),  # near copy of a stored one
+        art("sina", 3, STORY, T0),  # exact copy
+        art("ifeng", 4, unrelated(2000), T0, canonical_url=named.url),  # names a stored URL
+        art("sohu", 5, unrelated(3000), T0),  # alone...
+        art("people", 6, unrelated(4000), T0, canonical_url=art("sohu", 5, "", T0).url),
+        art("cctv", 7, unrelated(5000), T0, canonical_url="https://nowhere.example.cn/x"),
+        art("163", 8, unrelated(6000), T0),  # alone
+        art("163", 9, unrelated(7000), T0),  # two in the batch with one text
+        art("163", 10, unrelated(7000), T0),
+    ]
+    db.upsert_articles(batch)
+    with db.sessions() as s:
+        expected = {a.url_hash for a in [*batch, *noise] if copies_of(s, a)}
+        found = _with_copies(s, [*batch, *noise])
+    names = {a.url_hash: a.url for a in [*batch, *noise]}
+    assert {names[h] for h in found} == {names[h] for h in expected}
+    assert {names[h] for h in found} == {
+        batch[i].url for i in (0, 1, 2, 3, 4, 7, 8)
+    }  # sohu 5 is named by people 6: both are copies
 
 
 def test_an_archive_from_before_the_columns_is_upgraded(tmp_path: Path) -> None:

@@ -205,6 +205,7 @@ def test_an_interrupted_ingest_resumes_where_it_stopped(
     pages, warc = six_pages(tmp_path)
     archive = tmp_path / "archive"
     monkeypatch.setattr(ingest_module, "BATCH", 2)
+    monkeypatch.setattr(ingest_module, "STORE_BATCH", 2)
     real_store = ingest_module._Ingest._store
     calls = []
 

@@ -38,11 +38,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
 
+from crawler.config import host_in_domains
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
 from crawler.pool import ExtractionPool, Task, spawn_python
@@ -194,6 +196,11 @@ def site_name_of(host: str) -> str:
     return _NOT_NAME.sub("-", domain.lower()).strip("-")[:64] or "unknown"
 
 
+#: Hosts whose site is remembered (`Sites.match`); past it the memo starts again.
+HOSTS_REMEMBERED: Final = 100_000
+_V = TypeVar("_V")
+
+
 class Sites:
     """Which site a captured URL belongs to, and its extraction options."""
 
@@ -203,25 +210,39 @@ class Sites:
         self.options: dict[str, ExtractOptions] = {
             c.name: ExtractOptions.from_site(c) for c in self.configs
         }
+        # Per host: the sites whose domains hold it, or its site name with no site given (an
+        # archive file repeats a few thousand hosts over and over).
+        self._hosts: dict[str, list[tuple[SiteConfig, Any]]] = {}
+        self._names: dict[str, str] = {}
+
+    @staticmethod
+    def _remember(memo: dict[str, _V], host: str, value: _V) -> _V:
+        if len(memo) >= HOSTS_REMEMBERED:
+            memo.clear()
+        memo[host] = value
+        return value
 
     def match(self, url: str) -> tuple[str, ExtractOptions] | str:
         """(site, options), or the reason the URL is not ingested."""
-        from urllib.parse import urlsplit
-
-        from crawler.config import host_in_domains
-
         host = (urlsplit(url).hostname or "").lower()
         if not self.configs:
-            name = site_name_of(host)
+            name = self._names.get(host)
+            if name is None:
+                name = self._remember(self._names, host, site_name_of(host))
             if name not in self.options:
                 self.options[name] = ExtractOptions(
                     site=name, timezone=UNCONFIGURED_TZ, domains=(host,)
                 )
             return name, self.options[name]
         on_domain = False
-        for config, patterns in self.compiled:
-            if not host_in_domains(host, config.allowed_domains):
-                continue
+        sites = self._hosts.get(host)
+        if sites is None:
+            sites = self._remember(
+                self._hosts,
+                host,
+                [(c, p) for c, p in self.compiled if host_in_domains(host, c.allowed_domains)],
+            )
+        for config, patterns in sites:
             if any(p.search(url) for p in patterns.deny):
                 continue
             on_domain = True

@@ -184,14 +184,18 @@ def _read_stream(
                 gzipped = head[:3] == _GZIP_MAGIC
         # ARC records are converted only in an ARC file: in a WARC file, garbage whose first
         # line reads as an ARC header (URL IP DATE TYPE LENGTH) is refused below.
-        iterator = ArchiveIterator(fh, arc2warc=not warc, check_digests=False, block_size=_BLOCK)
+        # HTTP headers are parsed only for the records that are used (`_item`), not for every
+        # request and every unwanted response.
+        iterator = ArchiveIterator(
+            fh, no_record_parse=True, arc2warc=not warc, check_digests=False, block_size=_BLOCK
+        )
         damaged: str | None = None
         try:
             for record in iterator:
                 offset = iterator.offset  # get_record_offset() would read the record first
                 if warc and record.format != "warc":
                     raise ValueError(f"not a WARC record: {record.format} header")
-                item = _item(record, source, offset, wanted)
+                item = _item(record, source, offset, wanted, iterator.loader)
                 iterator.read_to_end(record)
                 records += 1
                 end = offset + iterator.get_record_length()
@@ -301,8 +305,10 @@ def _next_record_start(fh: IO[bytes], offset: int, gzipped: bool) -> int | None:
 
 
 def _item(
-    record: Any, source: str, offset: int, wanted: Wanted | None = None
+    record: Any, source: str, offset: int, wanted: Wanted | None = None, loader: Any = None
 ) -> Capture | Revisit | Skip | None:
+    """What a record is for the ingest. ``loader``: the iterator's record loader, to parse the
+    HTTP headers of a response that is used (the iterator was told not to parse any)."""
     kind = record.rec_type
     if kind not in ("response", "revisit"):
         return None  # request, warcinfo, metadata, resource: not captures of a page
@@ -323,6 +329,8 @@ def _item(
     digest = h.get_header("WARC-Payload-Digest")
     if kind == "revisit":
         return Revisit(source, offset, url, date, record_id, digest, h.get_header("WARC-Refers-To"))
+    if record.http_headers is None and loader is not None:
+        record.http_headers = loader.load_http_headers(kind, url, record.raw_stream, record.length)
     http = record.http_headers
     if http is None or not http.statusline:
         return Skip(source, offset, url, "bad_http", "no HTTP response in the record")

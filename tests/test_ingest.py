@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from crawler.config import load_site_file
 from crawler.demo.server import PortalServer
 from crawler.extract import ExtractOptions, extract
 from crawler.ingest import ingest, site_name_of
@@ -286,6 +287,34 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path: Path) -> None:
     backwards = cli(tmp_path, "x.warc", "--since", "2024-05-02", "--until", "2024-05-01")
     assert backwards.returncode == 2 and "before --since" in backwards.stderr
     assert "Traceback" not in missing.stderr + nothing.stderr + backwards.stderr
+
+
+@pytest.mark.parametrize("gzip_records", [True, False], ids=["gzip-records", "plain"])
+def test_a_response_that_is_not_http_is_counted_and_the_rest_ingested(
+    tmp_path: Path, gzip_records: bool
+) -> None:
+    """HTTP headers are read only for the responses that are used: a broken one on the site is
+    counted as bad_http, one off the site is only off the site; the pages after both are
+    ingested."""
+    pages = [p for p in zh_pages(6) if "163.com/19/" in p.url]
+    assert len(pages) >= 2
+    b = Builder(gzip_records)
+    b.response(pages[0].url, pages[0].html, T0)
+    b.by_hand("https://news.163.com/19/0101/broken.html", T0, b"NOT HTTP\r\n\r\n<html></html>")
+    b.by_hand("https://elsewhere.example.org/a.html", T0, b"garbage\r\n\r\n<html></html>")
+    for page in pages[1:]:
+        b.response(page.url, page.html, T0)
+    warc = b.save(tmp_path / ("broken.warc.gz" if gzip_records else "broken.warc"))
+    site = tmp_path / "netease.toml"
+    site.write_text(
+        'name = "netease"\nstart_urls = ["https://news.163.com/"]\n'
+        'allowed_domains = ["163.com"]\n[urls]\narticle = ["/19/\\\\d{4}/"]\n',
+        encoding="utf-8",
+    )
+    summary = ingest([warc], archive=tmp_path / "a", sites=[load_site_file(site)], workers=1)
+    assert summary.skipped == {"bad_http": 1, "off_site": 1}, summary.line()
+    assert summary.pages == len(pages)
+    assert {a["fetched_url"] for a in stored(tmp_path / "a").values()} == {p.url for p in pages}
 
 
 def test_records_outside_the_dates_are_counted(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,18 @@ class Builder:
         record = self.writer.create_revisit_record(url, digest, original_url, _warc_date(original))
         record.rec_headers.replace_header("WARC-Date", _warc_date(date))
         self._write(record)
+
+    def by_hand(self, url: str, date: datetime, block: bytes, rec_type: str = "response") -> None:
+        """A record written byte by byte: valid WARC headers around any ``block`` (a response
+        whose HTTP message is broken, which warcio's writer would not write)."""
+        head = (
+            f"WARC/1.0\r\nWARC-Type: {rec_type}\r\nWARC-Target-URI: {url}\r\n"
+            f"WARC-Date: {_warc_date(date)}\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid4()}>\r\n"
+            "Content-Type: application/http; msgtype=response\r\n"
+            f"Content-Length: {len(block)}\r\n\r\n"
+        ).encode()
+        record = head + block + b"\r\n\r\n"
+        self.raw(gzip.compress(record) if self.gzip_records else record)
 
     def garbage(self, data: bytes = b"this is not a WARC record\r\n" * 20) -> None:
         self.raw(gzip.compress(data) if self.gzip_records else data)

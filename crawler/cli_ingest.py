@@ -133,9 +133,10 @@ def ingest_command(
 
         def progress(s: IngestSummary, name: str) -> None:
             spent = max(time.monotonic() - started, 1e-9)
+            articles = s.articles + s.pending  # stored, or extracted and waiting for a store
             click.echo(
                 f"ingest: {name}: {s.records:,} records ({s.records / spent:,.0f}/s), "
-                f"{s.articles:,} articles ({s.articles / spent:,.1f}/s), "
+                f"{articles:,} articles ({articles / spent:,.1f}/s, {s.articles:,} stored), "
                 f"file {s.files}/{len(paths)}",
                 err=True,
             )

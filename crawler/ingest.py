@@ -121,6 +121,8 @@ class IngestSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    pending: int = 0
+    """Articles extracted and checked, waiting for the next store (for the progress line)."""
 
     @property
     def articles(self) -> int:
@@ -573,6 +575,7 @@ class _Ingest:
             if articles:
                 self._store(articles)
             self.stored = self.collected
+        s.pending = len(self.ready)
 
     def _invalid(self, article: Article) -> str | None:
         n = body_length(article.body)

@@ -69,7 +69,9 @@ def test_a_crawls_warc_files_ingest_to_the_articles_the_crawl_stored(
     assert f"articles {N_ARTICLES} new" in done.stdout, done.stdout
     # The progress line (stderr) gives records and articles with their rates.
     progress = done.stderr.strip().splitlines()[-1]
-    assert re.search(r"[\d,]+ records \([\d,]+/s\), [\d,]+ articles \([\d,.]+/s\)", progress)
+    assert re.search(
+        r"[\d,]+ records \([\d,]+/s\), [\d,]+ articles \([\d,.]+/s, [\d,]+ stored\)", progress
+    )
     after = stored(fresh)
     assert set(after) == set(before)
     for url, article in after.items():

@@ -275,8 +275,6 @@ class _File:
     path: Path
     key: str
     start: int
-    resume_at: int
-    """Every record before this offset has been handed on (stored once the jobs drain)."""
     safe: int
     """Every record before this offset is stored: where the file resumes."""
     counters: Counter[str] = field(default_factory=Counter)
@@ -448,7 +446,7 @@ class _Ingest:
             start = int(state["next_offset"])
             s.files_resumed += 1
         self._save(key, path, start, done=False, new=state is None)
-        f = _File(path, key, start, start, start)
+        f = _File(path, key, start, start)
         self.reading[key] = f
         return f
 
@@ -457,14 +455,14 @@ class _Ingest:
         if isinstance(item, Position):
             s.records += 1
             f.counters["records"] += 1
-            f.resume_at = item.offset if item.offset is not None else 0
-            f.marks.append((self.submitted, f.resume_at))
+            # Every record before here has been handed on: safe once its jobs are stored.
+            f.marks.append((self.submitted, item.offset if item.offset is not None else 0))
             if item.offset is not None:  # the record can be read again at its offset
                 self.payloads.update(f.refs)
             f.refs = {}
             if len(self.jobs) >= 2 * BATCH:
-                # The oldest batch is stored while the newer one is extracted: the extraction
-                # processes are not left idle while the stores are written.
+                # The oldest batch is collected (and stored, once STORE_BATCH articles wait)
+                # while the newer one is extracted: the extraction processes are not left idle.
                 self._drain(BATCH)
                 self._checkpoint()
             self._report(f.path.name)

@@ -96,8 +96,9 @@ def index_and_link(s: Session, articles: Sequence[Article]) -> dict[str, Kind]:
 
 
 def _with_copies(s: Session, articles: Sequence[Article]) -> set[str]:
-    """The url_hashes of ``articles`` that `copies_of` finds a copy of (the same four
-    relations), by chunked queries for the whole batch instead of one query per article."""
+    """The url_hashes of ``articles`` that `copies_of` finds a copy of (the same candidates,
+    checked by the same `_is_copy`), by chunked queries for the whole batch instead of one
+    query per article."""
     cols = (_A.c.url_hash, _A.c.simhash, _A.c.content_hash, _A.c.canonical_url)
     rows: dict[str, Any] = {}
 
@@ -132,20 +133,33 @@ def _with_copies(s: Session, articles: Sequence[Article]) -> set[str]:
             naming.setdefault(r.canonical_url, []).append(r)
     found: set[str] = set()
     for a in articles:
-        me = a.url_hash
-        canonical = url_hash(a.canonical_url) if a.canonical_url else None
-        if (
-            any(r.url_hash != me for r in same_text.get(a.content_hash, ()))
-            or any(r.url_hash != me for r in naming.get(a.url, ()))
-            or (canonical is not None and canonical != me and canonical in rows)
-            or any(
-                r.url_hash != me and hamming(r.simhash, a.simhash) <= THRESHOLD
-                for i, v in enumerate(bands(a.simhash))
-                for r in near.get((i, v), ())
-            )
-        ):
-            found.add(me)
+        named = _named(a)
+        candidates = [
+            *same_text.get(a.content_hash, ()),
+            *naming.get(a.url, ()),
+            *(rows[h] for h in named if h in rows),
+            *(r for i, v in enumerate(bands(a.simhash)) for r in near.get((i, v), ())),
+        ]
+        if any(_is_copy(r, a, named) for r in candidates):
+            found.add(a.url_hash)
     return found
+
+
+def _named(article: Article) -> set[str]:
+    """The url_hash of the URL the article names as canonical, when that is another URL."""
+    named = {url_hash(article.canonical_url)} if article.canonical_url else set()
+    named.discard(article.url_hash)
+    return named
+
+
+def _is_copy(row: Any, article: Article, named: set[str]) -> bool:
+    """Whether the stored ``row`` is a copy of ``article`` (``named``: `_named` of it)."""
+    return row.url_hash != article.url_hash and (
+        row.content_hash == article.content_hash
+        or hamming(row.simhash, article.simhash) <= THRESHOLD
+        or row.url_hash in named
+        or row.canonical_url == article.url
+    )
 
 
 def band_rows(url_hash: str, value: int) -> list[dict[str, Any]]:
@@ -164,23 +178,12 @@ def copies_of(s: Session, article: Article) -> list[Row[Any]]:
     queries = [near, exact]
     # A page that names another publisher's URL as canonical is a syndicated copy of it (and
     # pages naming this one are copies of it), whatever their texts' differences.
-    named = {url_hash(article.canonical_url)} if article.canonical_url else set()
-    named.discard(article.url_hash)
+    named = _named(article)
     if named:
         queries.append(select(*_COLS).where(_A.c.url_hash.in_(named)))
     queries.append(select(*_COLS).where(_A.c.canonical_url == article.url))
     rows = s.execute(union(*queries)).all()
-    return [
-        r
-        for r in rows
-        if r.url_hash != article.url_hash
-        and (
-            r.content_hash == article.content_hash
-            or hamming(r.simhash, article.simhash) <= THRESHOLD
-            or r.url_hash in named
-            or r.canonical_url == article.url
-        )
-    ]
+    return [r for r in rows if _is_copy(r, article, named)]
 
 
 def _order(published_at: datetime | None, first_seen: datetime | None, url: str) -> tuple[Any, ...]:

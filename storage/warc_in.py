@@ -305,7 +305,7 @@ def _next_record_start(fh: IO[bytes], offset: int, gzipped: bool) -> int | None:
 
 
 def _item(
-    record: Any, source: str, offset: int, wanted: Wanted | None = None, loader: Any = None
+    record: Any, source: str, offset: int, wanted: Wanted | None, loader: Any
 ) -> Capture | Revisit | Skip | None:
     """What a record is for the ingest. ``loader``: the iterator's record loader, to parse the
     HTTP headers of a response that is used (the iterator was told not to parse any)."""
@@ -329,9 +329,7 @@ def _item(
     digest = h.get_header("WARC-Payload-Digest")
     if kind == "revisit":
         return Revisit(source, offset, url, date, record_id, digest, h.get_header("WARC-Refers-To"))
-    if record.http_headers is None and loader is not None:
-        record.http_headers = loader.load_http_headers(kind, url, record.raw_stream, record.length)
-    http = record.http_headers
+    http = loader.load_http_headers(kind, url, record.raw_stream, record.length)
     if http is None or not http.statusline:
         return Skip(source, offset, url, "bad_http", "no HTTP response in the record")
     try:

@@ -7,15 +7,21 @@ browsertrix, Common Crawl or anyone: every record is untrusted. What cannot be u
 that does not parse (garbage, a wrong length), at the next record start found in the bytes;
 a file cut short ends at the damage. Nothing here raises for bad input.
 
-warcio parses the records (`bench/ingest.py` measured it against FastWARC).
+warcio parses the records (`bench/ingest.py` measured it against FastWARC). In a file with one
+gzip member per record, a record the ingest does not use (a request, an off-site page, a
+capture outside the dates) is passed over without inflating it: its WARC header is inflated,
+and its member's end is the next gzip header whose preceding trailer holds the record's length
+(`_pass_over`). Where that cannot be found, warcio reads the record as any other.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import mmap
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,10 +66,12 @@ class _ToLog:
 
 # warcio.archiveiterator uses ``sys`` for that write only.
 warcio.archiveiterator.sys = SimpleNamespace(stderr=_ToLog())
+_inflater: Any = zlib
 try:  # zlib-ng inflates the same streams with about a third less CPU (bench/ingest.py)
     from zlib_ng import zlib_ng
 
     warcio.bufferedreaders.zlib = zlib_ng
+    _inflater = zlib_ng
 except ImportError:  # pragma: no cover - a pinned dependency; the stdlib's zlib still works
     pass
 logging.getLogger("warcio").setLevel(logging.ERROR)  # "Replacing spaces in invalid URI"
@@ -73,6 +81,10 @@ _RECORD_START: Final = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 _SCAN_CHUNK: Final = 1 << 20
 #: warcio's read size (its default, 16 KiB, costs a Python call per 16 KiB).
 _BLOCK: Final = 1 << 18
+#: How much of a member is inflated to find its WARC header (compressed in, inflated out); a
+#: header longer than that is read by warcio.
+_HEAD_IN: Final = 4096
+_HEAD_OUT: Final = 16384
 ARCHIVE_SUFFIXES: Final = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 
 
@@ -167,13 +179,51 @@ def _read_wacz(path: Path, wanted: Wanted | None) -> Iterator[Item]:
 def _read_stream(
     fh: IO[bytes], source: str, start: int, *, seekable: bool, wanted: Wanted | None = None
 ) -> Iterator[Item]:
+    mapped = _map(fh) if seekable else None
+    try:
+        yield from _read_records(fh, source, start, seekable, wanted, mapped)
+    finally:
+        if mapped is not None:
+            mapped.close()
+
+
+def _map(fh: IO[bytes]) -> mmap.mmap | None:
+    """The file's bytes mapped (to pass over members without reading them into Python), or
+    None where it cannot be mapped (empty, not a regular file)."""
+    try:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _read_records(
+    fh: IO[bytes],
+    source: str,
+    start: int,
+    seekable: bool,
+    wanted: Wanted | None,
+    mapped: mmap.mmap | None,
+) -> Iterator[Item]:
     records = 0
+    # Known after the first record: one gzip member per WARC record, mapped, so a record that
+    # is not used can be passed over (`_pass_over`); warcio reads the others one at a time.
+    members = False
     resumable = seekable
     warc = ".arc" not in source.lower().rsplit("/", 1)[-1]
     gzipped: bool | None = None
     at = start
     size = fh.seek(0, 2) if seekable else 0
     while True:
+        if members and mapped is not None:
+            passed = _pass_over(mapped, at, source, wanted)
+            if passed is not None:
+                end, skip = passed
+                records += 1
+                if skip is not None:
+                    yield skip
+                yield Position(source, end, records)
+                at = end
+                continue
         if seekable:
             fh.seek(at)
             head = fh.read(4)
@@ -190,6 +240,7 @@ def _read_stream(
             fh, no_record_parse=True, arc2warc=not warc, check_digests=False, block_size=_BLOCK
         )
         damaged: str | None = None
+        one_only = False
         try:
             for record in iterator:
                 offset = iterator.offset  # get_record_offset() would read the record first
@@ -212,6 +263,10 @@ def _read_stream(
                     yield item
                 yield Position(source, end if resumable else None, records)
                 at = end
+                members = warc and bool(gzipped) and resumable and mapped is not None
+                if members:
+                    one_only = True  # the next record may be passed over: see it first
+                    break
         except ArchiveLoadFailed as exc:
             if seekable and gzipped and "non-chunked gzip" in str(exc):
                 # One gzip stream over the whole file (warcio reads only per-record members):
@@ -225,6 +280,8 @@ def _read_stream(
         except Exception as exc:  # a broken record: note it, go on at the next record start
             damaged = _one_line(exc)
         if damaged is None:
+            if one_only:
+                continue
             return
         if not seekable:
             yield Skip(source, at, None, "truncated", damaged)
@@ -235,6 +292,84 @@ def _read_stream(
             return
         yield Skip(source, at, None, "bad_record", damaged)
         at = following
+
+
+def _pass_over(
+    mapped: mmap.mmap, at: int, source: str, wanted: Wanted | None
+) -> tuple[int, Skip | None] | None:
+    """The end of the gzip member at ``at`` and the `Skip` its record makes (None for a record
+    that is no capture: a request, metadata), found without inflating the record's block,
+    when its record is one the ingest does not use. None for a record to read with warcio: a
+    wanted capture or revisit, or anything this header reading is not sure of.
+
+    The member's end: the gzip format ends a member with the length of what it holds (ISIZE,
+    modulo 2**32), and a WARC record's length is known from its header (the header, its
+    ``Content-Length`` bytes of block, two CRLFs). The first gzip header after ``at`` preceded
+    by that length is the next member; a member whose length or end does not agree (a wrong
+    Content-Length, a cut-short file) is left to warcio, which reports it as before. A gzip
+    header inside a member is taken for the next one only where the four bytes before it are
+    also that length (about one chance in 2**32 for bytes not made to fool it; bytes made to
+    could as well have been written as records)."""
+    if mapped[at : at + 3] != _GZIP_MAGIC:
+        return None
+    try:
+        head = _inflater.decompressobj(16 + zlib.MAX_WBITS).decompress(
+            mapped[at : at + _HEAD_IN], _HEAD_OUT
+        )
+    except Exception:  # zlib.error and zlib_ng's own: a damaged member, for warcio to report
+        return None
+    stop = head.find(b"\r\n\r\n")
+    if stop < 0 or not head.startswith((b"WARC/1.0\r\n", b"WARC/1.1\r\n")):
+        return None
+    if not head[:stop].isascii():
+        return None  # a header in another encoding: warcio's decoding of it applies
+    fields: dict[bytes, bytes] = {}
+    for line in head[:stop].split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or line[:1] in (b" ", b"\t"):
+            return None  # folded or malformed: warcio's reading decides
+        fields.setdefault(name.strip().lower(), value.strip())
+    kind = fields.get(b"warc-type")
+    length = fields.get(b"content-length", b"")
+    if kind is None or not length.isdigit():
+        return None
+    skip: Skip | None = None
+    if kind in (b"response", b"revisit"):
+        url = fields.get(b"warc-target-uri", b"").decode("ascii").strip("<>")
+        if url.startswith(("http://", "https://")):
+            if wanted is None:
+                return None
+            try:
+                date = parse_warc_date(fields.get(b"warc-date", b"").decode("ascii"))
+            except ValueError:
+                return None
+            reason = wanted(url, date)
+            if reason is None:
+                return None
+            skip = Skip(source, at, url, reason, "")
+    end = _member_end(mapped, at, stop + 4 + int(length) + 4)
+    return None if end is None else (end, skip)
+
+
+def _member_end(mapped: mmap.mmap, at: int, inflated: int) -> int | None:
+    """Where the gzip member at ``at``, holding ``inflated`` bytes, ends: the first gzip header
+    (or the file's end) after it whose preceding four bytes are that length; None if none is
+    found where deflate could have put it (a member is at most a little larger than what it
+    holds: stored blocks, the gzip header's optional fields)."""
+    isize = (inflated & 0xFFFFFFFF).to_bytes(4, "little")
+    size = len(mapped)
+    limit = min(size, at + inflated + inflated // 64 + 65_600)
+    p = at + 18  # the smallest member: a 10-byte header, an empty deflate block, the trailer
+    while p <= limit:
+        p = mapped.find(_GZIP_MAGIC, p, limit + 3)
+        if p < 0:
+            break
+        if mapped[p - 4 : p] == isize and not mapped[p + 3] & 0xE0:  # reserved flags clear
+            return p
+        p += 1
+    if limit == size and mapped[size - 4 : size] == isize:
+        return size
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -11,8 +11,10 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -405,3 +407,79 @@ def test_a_file_read_again_from_its_start_adds_no_source_rows(tmp_path: Path) ->
         with db.engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(sources)).scalar()
     assert count == first.new
+
+
+def _member(record: bytes, edit: tuple[bytes, bytes]) -> bytes:
+    """A gzip member's record, edited and compressed again."""
+    return gzip.compress(gzip.decompress(record).replace(*edit, 1))
+
+
+def test_records_passed_over_unread_give_what_reading_them_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a gzip member per record, a record the ingest does not use is passed over without
+    inflating its block (`storage.warc_in._pass_over`): what the reading yields is what it
+    yields when warcio reads every record, damage and gzip-encoded bodies included."""
+    from storage import warc_in
+
+    pages = zh_pages(4)
+    on_site = {urlsplit(p.url).hostname for p in pages}
+    b = Builder()
+    b.warcinfo()
+    for i, page in enumerate(pages):
+        other = f"https://other{i}.example.org/news/{i}.html"
+        for url in (page.url, other):
+            b.request(url, T0)
+            # gzip-encoded bodies put gzip headers inside the record's own member
+            b.response(url, page.html, T0, chunked=i % 2 == 0, gzip_body=i % 2 == 1)
+    b.revisit("https://other0.example.org/news/0.html", "sha1:AAAA", "x", T0, LATER)
+    b.response(pages[3].url + "?old", pages[3].html, datetime(2020, 1, 1, tzinfo=UTC))
+    # An off-site record whose Content-Length is 100 short, and one 100 long: neither agrees
+    # with its member's length, so warcio reads them and says what it finds.
+    for delta in (-100, 100):
+        one = Builder()
+        one.response(f"https://other7.example.org/wrong{delta}.html", pages[1].html, T0)
+        record = one.bytes()
+        declared = int(gzip.decompress(record).split(b"Content-Length: ", 1)[1].split(b"\r\n")[0])
+        before, after = (b"Content-Length: %d\r\n" % n for n in (declared, declared + delta))
+        b.raw(_member(record, (before, after)))
+    b.garbage()
+    b.response(pages[2].url, pages[2].html, LATER)
+    b.response("https://other8.example.org/last.html", pages[3].html, LATER)
+    whole = b.save(tmp_path / "whole.warc.gz")
+    cut = b.save(tmp_path / "cut.warc.gz", cut_last=200)
+
+    def wanted(url: str, captured: datetime) -> str | None:
+        if urlsplit(url).hostname not in on_site:
+            return "off_site"
+        return None if captured >= T0 else "dates"
+
+    passed: list[object] = []
+    original = warc_in._pass_over
+
+    def counting(*args: Any) -> Any:
+        result = original(*args)
+        if result is not None:
+            passed.append(result)
+        return result
+
+    for warc in (whole, cut):
+        passed.clear()
+        monkeypatch.setattr(warc_in, "_pass_over", counting)
+        fast = list(read_archive(warc, 0, wanted))
+        # From a record in the middle, as a resumed ingest reads.
+        middle = [i.offset for i in fast if isinstance(i, Position)][6]
+        fast_middle = list(read_archive(warc, middle, wanted))
+        monkeypatch.setattr(warc_in, "_pass_over", lambda *args: None)
+        assert fast == list(read_archive(warc, 0, wanted)), warc.name
+        assert fast_middle == list(read_archive(warc, middle, wanted)), warc.name
+        # Passed over: 8 requests, 4 off-site responses, the off-site revisit, the old capture,
+        # and (whole file only) the last record; not the wrong lengths, not the cut record.
+        assert len(passed) >= 14 + (warc is whole), (warc.name, len(passed))
+        assert [i.url for i in fast if isinstance(i, Capture)] == [p.url for p in pages] + [
+            pages[2].url
+        ]
+        reasons = Counter(i.reason for i in fast if isinstance(i, Skip))
+        assert reasons["off_site"] >= 5 and reasons["dates"] == 1, reasons
+        assert reasons["bad_record"] >= 1, reasons
+        assert reasons["truncated"] == (warc is cut), reasons

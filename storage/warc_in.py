@@ -85,6 +85,12 @@ _BLOCK: Final = 1 << 18
 #: header longer than that is read by warcio.
 _HEAD_IN: Final = 4096
 _HEAD_OUT: Final = 16384
+#: The WARC header fields `_pass_over` reads, and the lines it leaves to warcio (folded, or
+#: without a colon).
+_FIELDS: Final = re.compile(
+    rb"\r\n(WARC-Type|WARC-Target-URI|WARC-Date|Content-Length)[ \t]*:[ \t]*([^\r\n]*)", re.I
+)
+_ODD_LINE: Final = re.compile(rb"\r\n(?:[ \t]|[^:\r\n]*(?:\r\n|$))")
 ARCHIVE_SUFFIXES: Final = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 
 
@@ -312,23 +318,23 @@ def _pass_over(
     could as well have been written as records)."""
     if mapped[at : at + 3] != _GZIP_MAGIC:
         return None
-    try:
-        head = _inflater.decompressobj(16 + zlib.MAX_WBITS).decompress(
-            mapped[at : at + _HEAD_IN], _HEAD_OUT
-        )
+    try:  # most WARC headers are inflated from their first KiB; a longer one is tried again
+        head = _inflater.decompressobj(16 + zlib.MAX_WBITS).decompress(mapped[at : at + 1024], 2048)
+        stop = head.find(b"\r\n\r\n")
+        if stop < 0:
+            inflater = _inflater.decompressobj(16 + zlib.MAX_WBITS)
+            head = inflater.decompress(mapped[at : at + _HEAD_IN], _HEAD_OUT)
+            stop = head.find(b"\r\n\r\n")
     except Exception:  # zlib.error and zlib_ng's own: a damaged member, for warcio to report
         return None
-    stop = head.find(b"\r\n\r\n")
     if stop < 0 or not head.startswith((b"WARC/1.0\r\n", b"WARC/1.1\r\n")):
         return None
-    if not head[:stop].isascii():
-        return None  # a header in another encoding: warcio's decoding of it applies
+    header = head[:stop]
+    if not header.isascii() or _ODD_LINE.search(header):
+        return None  # another encoding, a folded or malformed line: warcio's reading decides
     fields: dict[bytes, bytes] = {}
-    for line in head[:stop].split(b"\r\n")[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or line[:1] in (b" ", b"\t"):
-            return None  # folded or malformed: warcio's reading decides
-        fields.setdefault(name.strip().lower(), value.strip())
+    for name, value in _FIELDS.findall(header):
+        fields.setdefault(name.lower(), value.strip())
     kind = fields.get(b"warc-type")
     length = fields.get(b"content-length", b"")
     if kind is None or not length.isdigit():
@@ -359,13 +365,15 @@ def _member_end(mapped: mmap.mmap, at: int, inflated: int) -> int | None:
     isize = (inflated & 0xFFFFFFFF).to_bytes(4, "little")
     size = len(mapped)
     limit = min(size, at + inflated + inflated // 64 + 65_600)
-    p = at + 18  # the smallest member: a 10-byte header, an empty deflate block, the trailer
-    while p <= limit:
-        p = mapped.find(_GZIP_MAGIC, p, limit + 3)
+    # The smallest member: a 10-byte header, an empty deflate block, the 8-byte trailer.
+    p = at + 14
+    while True:
+        p = mapped.find(isize + _GZIP_MAGIC, p, limit + 3)
         if p < 0:
             break
-        if mapped[p - 4 : p] == isize and not mapped[p + 3] & 0xE0:  # reserved flags clear
-            return p
+        flags = mapped[p + 7 : p + 8]  # the next header's: its reserved bits are clear
+        if not flags or not flags[0] & 0xE0:
+            return p + 4
         p += 1
     if limit == size and mapped[size - 4 : size] == isize:
         return size

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.drops import ZhengwenDrop
 from crawler.middlewares import PrivateAddressGuard, is_private_host
 from pipelines.dedupe import DedupePipeline
-from pipelines.validate import ValidatePipeline
+from pipelines.validate import ValidatePipeline, body_length
 from storage.article import Article
 from storage.db import Database
 
@@ -106,3 +108,13 @@ def test_dedupe_new_changed_unchanged_duplicate(tmp_path: Path) -> None:
     assert pipe.process_item(fresh) is fresh
     assert stats.values["zhengwen/articles/unchanged"] == 1
     assert stats.values["zhengwen/articles/new"] == 1
+
+
+#: Every character str.isspace() calls whitespace (Unicode's, the ASCII separators included).
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+@given(st.lists(st.sampled_from([*WHITESPACE, "a", "中", "。", "\u200b", "\ufeff"]), max_size=60))
+def test_body_length_counts_the_characters_that_are_not_whitespace(chars: list[str]) -> None:
+    text = "".join(chars)
+    assert body_length(text) == len([c for c in text if not c.isspace()])

@@ -48,13 +48,13 @@ from crawler.config import host_in_domains
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
 from crawler.pool import ExtractionPool, Task, spawn_python
-from crawler.reextract import _charset
-from pipelines.validate import body_length
 from storage.article import Article
 from storage.db import Database
 from storage.models import Base
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
+from storage.raw_read import charset_of
+from storage.validation import body_length
 from storage.warc_in import (
     SKIP_REASONS,
     Capture,
@@ -507,7 +507,10 @@ class _Ingest:
         site, options = matched
         s.pages += 1
         task = Task(
-            capture.body, capture.url, http_encoding=_charset(capture.content_type), options=options
+            capture.body,
+            capture.url,
+            http_encoding=charset_of(capture.content_type),
+            options=options,
         )
         self.jobs.append(_Job(capture, site, key, self.pool.submit(task)))
         self.submitted += 1

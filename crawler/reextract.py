@@ -25,13 +25,20 @@ from zoneinfo import ZoneInfo
 
 from crawler.extract.errors import ExtractionError
 from crawler.extract.options import ExtractOptions
-from pipelines.validate import body_length
 from storage.article import Article
 from storage.db import Database
 from storage.parquet import ParquetDataset
 from storage.paths import ArchivePaths
 from storage.raw import PROFILE_NOT_MODIFIED, iter_warc_files
-from storage.raw_read import FileProblem, RawReadError, RecordHead, read_payload, scan_file
+from storage.raw_read import (
+    FileProblem,
+    RawReadError,
+    RecordHead,
+    charset_of,
+    read_payload,
+    scan_file,
+)
+from storage.validation import body_length
 
 if TYPE_CHECKING:
     from crawler.config import SiteConfig
@@ -141,15 +148,6 @@ def _payload_of(
         and (latest.payload_digest is None or h.payload_digest == latest.payload_digest)
     ]
     return earlier[-1] if earlier else None
-
-
-def _charset(content_type: str | None) -> str | None:
-    """Charset of a Content-Type header, as the spider passes it to the extractor."""
-    for part in (content_type or "").split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            return value.strip().strip("\"'") or None
-    return None
 
 
 class NoSiteConfig(Exception):
@@ -311,7 +309,7 @@ class _Run:
             from crawler.extract.core import extract
 
             article = extract(
-                body, page.url, options, http_encoding=_charset(page.payload.content_type)
+                body, page.url, options, http_encoding=charset_of(page.payload.content_type)
             )
         except ExtractionError as exc:
             failed[exc.reason] += 1

@@ -6,11 +6,7 @@ from typing import Any
 
 from crawler.drops import drop
 from storage.article import Article
-
-
-def body_length(body: str) -> int:
-    """Characters that carry text: whitespace does not make a page an article."""
-    return sum(map(len, body.split()))  # split() cuts at exactly what str.isspace() is
+from storage.validation import body_length
 
 
 class ValidatePipeline:

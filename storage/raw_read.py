@@ -196,6 +196,15 @@ def whole_member_at(fh: Any) -> bool:
     return True
 
 
+def charset_of(content_type: str | None) -> str | None:
+    """The charset a Content-Type header declares, as the spider passes it to the extractor."""
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip().strip("\"'") or None
+    return None
+
+
 def decode_content(body: bytes, content_encoding: str | None) -> bytes:
     """Undo ``Content-Encoding`` as Scrapy's HttpCompressionMiddleware would (last applied first).
 

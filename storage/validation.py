@@ -18,6 +18,11 @@ DATETIME_FIELDS: Final = tuple(
 )
 
 
+def body_length(body: str) -> int:
+    """Characters that carry text: whitespace does not make a page an article."""
+    return sum(map(len, body.split()))  # split() cuts at exactly what str.isspace() is
+
+
 def validate_site(site: str) -> str:
     """The site name, if it is safe as a path component and a key; ValueError otherwise."""
     if not isinstance(site, str) or not SITE_NAME_RE.match(site):

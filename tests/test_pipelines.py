@@ -15,9 +15,10 @@ from scrapy.exceptions import IgnoreRequest
 from crawler.drops import ZhengwenDrop
 from crawler.middlewares import PrivateAddressGuard, is_private_host
 from pipelines.dedupe import DedupePipeline
-from pipelines.validate import ValidatePipeline, body_length
+from pipelines.validate import ValidatePipeline
 from storage.article import Article
 from storage.db import Database
+from storage.validation import body_length
 
 BODY = "这是一篇足够长的新闻正文，用来通过校验。" * 4
 

@@ -46,6 +46,7 @@ from storage.article import key64
 from storage.batch import StorageError
 from storage.keyset import KeySet
 from storage.paths import sqlite_path
+from storage.raw_read import charset_of
 
 #: Answers to a conditional re-check that the spider handles itself instead of as errors.
 RECHECK_STATUSES = [304, 404, 410]
@@ -576,7 +577,7 @@ class PortalSpider(scrapy.Spider):
                 k.decode("latin-1"): b", ".join(v).decode("latin-1")
                 for k, v in response.headers.items()
             },
-            http_encoding=_charset(content_type),
+            http_encoding=charset_of(content_type),
             depth=int(response.meta.get("depth", 0)),
             listed_published=response.meta.get("listed_published"),
         )
@@ -611,14 +612,6 @@ class PortalSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"{ERROR_PREFIX}{kind}")
         message = failure.getErrorMessage() or type(exc).__name__
         self.logger.warning("Fetch failed (%s): %s: %s", kind, url, message)
-
-
-def _charset(content_type: str) -> str | None:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            return value.strip().strip("\"'") or None
-    return None
 
 
 def host_of(url: str) -> str:

@@ -15,7 +15,8 @@ turn. Built once into ``--work`` and reused.
 **Measures, each run:**
 - *parsing*: CPU seconds of reading every record of the file, in one process, with bare warcio
   (`ArchiveIterator`, each payload read), with FastWARC (where it is installed: the ``bench``
-  extra) and with zhengwen's own reader (`storage.warc_in.read_archive`: records checked,
+  extra) and with zhengwen's own reader (`storage.warc_in.read_archive` with the site's filter:
+  records the ingest does not use passed over without inflating them, the others checked,
   bodies de-chunked and decoded), which is what `zhengwen ingest`'s main process does.
 - *ingest*: ``python -m crawler.cli ingest FILE --site CONFIG --archive TMP --quiet`` in a
   subprocess, a fresh archive each run, default workers (one extraction process per core):
@@ -36,7 +37,10 @@ turn. Built once into ``--work`` and reused.
   ``NewsPlease.from_warc`` on the first ``--news-please-pages`` configured-site responses of the
   same file (300 by default: it is slow), one process: CPU per article with a main text.
 
-Targets: parsing share < 10%; ceiling ratio (zhengwen's extraction) ≤ 1.1.
+Targets (issue 19): parsing share < 10%; articles/s within 1.1× of the extraction-bound ceiling
+measured by the crawl benchmark (``cores ÷ e``, e of plain trafilatura: ceiling ratio ≤ 1.1).
+The stricter readings, with zhengwen's own extractor's e and with the measured pool-only rate,
+are reported beside it.
 """
 
 from __future__ import annotations
@@ -446,7 +450,7 @@ def text(runs: list[dict[str, Any]], meta: dict[str, Any], extra: dict[str, Any]
         f"| parsing, bare warcio, zlib-ng (CPU s, whole file) | {f('parse_warcio')} |",
         f"| parsing, FastWARC (CPU s, whole file) | {f('parse_fastwarc')} |",
         f"| parsing, warcio with zlib-ng ÷ FastWARC | {f('warcio_vs_fastwarc')} |",
-        f"| parsing, zhengwen's reader: warcio with zlib-ng, payloads of wanted records only (CPU s) | {f('parse_zhengwen')} |",
+        f"| parsing, zhengwen's reader: records not used passed over uninflated, the others read by warcio with zlib-ng (CPU s) | {f('parse_zhengwen')} |",
         f"| ingest wall (s) | {f('ingest_wall', '{:,.1f}')} |",
         f"| records/s | {f('records_per_s', '{:,.0f}')} |",
         f"| articles stored | {f('ingest_articles', '{:,.0f}')} |",
@@ -455,12 +459,13 @@ def text(runs: list[dict[str, Any]], meta: dict[str, Any], extra: dict[str, Any]
         f"| **parsing share of the ingest's CPU** (target < 10%) | **{f('parsing_share', '{:.1%}')}** |",
         f"| e, plain trafilatura (CPU per page) | {ms('e')} |",
         f"| e, zhengwen's extractor (CPU per page) | {ms('e_zhengwen')} |",
-        f"| ceiling, cores ÷ e zhengwen (articles/s) | {f('ceiling_zhengwen')} |",
-        f"| **ceiling ÷ ingest articles/s** (target ≤ 1.1) | **{f('ceiling_ratio')}** |",
-        f"| ceiling with trafilatura's e ÷ ingest articles/s | {f('ceiling_ratio_trafilatura')} |",
+        f"| ceiling as the crawl benchmark measures it, cores ÷ e (articles/s) | {f('ceiling_trafilatura')} |",
+        f"| **that ceiling ÷ ingest articles/s** (target ≤ 1.1) | **{f('ceiling_ratio_trafilatura')}** |",
+        f"| ceiling with zhengwen's extractor, cores ÷ e zhengwen (articles/s) | {f('ceiling_zhengwen')} |",
+        f"| **that ceiling ÷ ingest articles/s** (stricter reading) | **{f('ceiling_ratio')}** |",
         f"| extraction alone in the pool, same pages (measured ceiling, articles/s) | {f('pool_articles_per_s')} |",
         f"| extraction alone in the pool: workers' CPU per page | {ms('pool_cpu_per_article')} |",
-        f"| **measured ceiling ÷ ingest articles/s** | **{f('pool_ratio')}** |",
+        f"| **measured ceiling ÷ ingest articles/s** (strictest reading) | **{f('pool_ratio')}** |",
         f"| `zhengwen crawl` of the same portal: CPU per article | {ms('crawl_cpu_per_article')} |",
         f"| ingest CPU per article ÷ crawl's | {f('cpu_vs_crawl')} |",
         f"| ingest peak RSS (MB, process tree) | {f('ingest_peak_rss_mb', '{:,.0f}')} |",

@@ -83,6 +83,8 @@ _SCAN_CHUNK: Final = 1 << 20
 _BLOCK: Final = 1 << 18
 #: How much of a member is inflated to find its WARC header (compressed in, inflated out); a
 #: header longer than that is read by warcio.
+#: How often the pages of the file's mapping already passed are given back (`_release`).
+_RELEASE_EVERY: Final = 64 << 20
 _HEAD_IN: Final = 4096
 _HEAD_OUT: Final = 16384
 #: The WARC header fields `_pass_over` reads, and the lines it leaves to warcio (folded, or
@@ -202,6 +204,19 @@ def _map(fh: IO[bytes]) -> mmap.mmap | None:
         return None
 
 
+def _release(mapped: mmap.mmap, released: int, at: int) -> int:
+    """Pages of the mapping before ``at`` given back (every `_RELEASE_EVERY` bytes): a mapped
+    page once read counts in the process's resident memory until then, so a 5 GB file read
+    through would show as 5 GB of it (the page cache keeps the pages either way). Returns how
+    far the mapping is given back."""
+    upto = at - at % mmap.PAGESIZE
+    if upto - released < _RELEASE_EVERY:
+        return released
+    if hasattr(mmap, "MADV_DONTNEED"):  # Linux and most Unixes; elsewhere the OS decides
+        mapped.madvise(mmap.MADV_DONTNEED, released, upto - released)
+    return upto
+
+
 def _read_records(
     fh: IO[bytes],
     source: str,
@@ -219,8 +234,10 @@ def _read_records(
     gzipped: bool | None = None
     at = start
     size = fh.seek(0, 2) if seekable else 0
+    released = start - start % mmap.PAGESIZE
     while True:
         if members and mapped is not None:
+            released = _release(mapped, released, at)
             passed = _pass_over(mapped, at, source, wanted)
             if passed is not None:
                 end, skip = passed

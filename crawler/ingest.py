@@ -542,6 +542,12 @@ class _Ingest:
     def _drain(self, oldest: int | None = None) -> None:
         """Collect the results of the ``oldest`` jobs handed on, and store what is collected
         once it is `STORE_BATCH` articles; by default, collect and store everything."""
+        if oldest is None and self.ready and self.jobs:
+            # What is collected is stored while the pool still extracts the last pages: the
+            # end of a file then waits on storing those pages only, not on a whole batch.
+            ready, self.ready = self.ready, []
+            self._store(ready)
+            self.stored = self.collected
         n = len(self.jobs) if oldest is None else min(oldest, len(self.jobs))
         jobs, self.jobs = self.jobs[:n], self.jobs[n:]
         s = self.summary

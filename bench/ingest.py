@@ -431,8 +431,13 @@ def one_run(
 
 
 def median(runs: Sequence[dict[str, Any]], key: str) -> Any:
+    """The median of a figure over the runs; for anything else (a summary line), the last."""
     values = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(values) if values else None
+    if not values:
+        return None
+    if not all(isinstance(v, int | float) for v in values):
+        return values[-1]
+    return statistics.median(values)
 
 
 def text(runs: list[dict[str, Any]], meta: dict[str, Any], extra: dict[str, Any]) -> str:

@@ -542,12 +542,10 @@ class _Ingest:
     def _drain(self, oldest: int | None = None) -> None:
         """Collect the results of the ``oldest`` jobs handed on, and store what is collected
         once it is `STORE_BATCH` articles; by default, collect and store everything."""
-        if oldest is None and self.ready and self.jobs:
+        if oldest is None and self.jobs:
             # What is collected is stored while the pool still extracts the last pages: the
             # end of a file then waits on storing those pages only, not on a whole batch.
-            ready, self.ready = self.ready, []
-            self._store(ready)
-            self.stored = self.collected
+            self._flush()
         n = len(self.jobs) if oldest is None else min(oldest, len(self.jobs))
         jobs, self.jobs = self.jobs[:n], self.jobs[n:]
         s = self.summary
@@ -578,11 +576,15 @@ class _Ingest:
             )
         self.collected += n
         if oldest is None or len(articles) >= STORE_BATCH or not articles:
-            self.ready = []
-            if articles:
-                self._store(articles)
-            self.stored = self.collected
+            self._flush()
         s.pending = len(self.ready)
+
+    def _flush(self) -> None:
+        """Store the articles collected so far: every job collected is then stored."""
+        articles, self.ready = self.ready, []
+        if articles:
+            self._store(articles)
+        self.stored = self.collected
 
     def _invalid(self, article: Article) -> str | None:
         n = body_length(article.body)

@@ -81,12 +81,11 @@ _RECORD_START: Final = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
 _SCAN_CHUNK: Final = 1 << 20
 #: warcio's read size (its default, 16 KiB, costs a Python call per 16 KiB).
 _BLOCK: Final = 1 << 18
-#: How much of a member is inflated to find its WARC header (compressed in, inflated out); a
-#: header longer than that is read by warcio.
 #: How often the pages of the file's mapping already passed are given back (`_release`).
 _RELEASE_EVERY: Final = 64 << 20
-_HEAD_IN: Final = 4096
-_HEAD_OUT: Final = 16384
+#: How much of a member is inflated to find its WARC header (compressed in, inflated out):
+#: most headers are in the first KiB; a header longer than the last is read by warcio.
+_HEAD_TRIES: Final = ((1024, 2048), (4096, 16384))
 #: The WARC header fields `_pass_over` reads, and the lines it leaves to warcio (folded, or
 #: without a colon).
 _FIELDS: Final = re.compile(
@@ -335,13 +334,15 @@ def _pass_over(
     could as well have been written as records)."""
     if mapped[at : at + 3] != _GZIP_MAGIC:
         return None
-    try:  # most WARC headers are inflated from their first KiB; a longer one is tried again
-        head = _inflater.decompressobj(16 + zlib.MAX_WBITS).decompress(mapped[at : at + 1024], 2048)
-        stop = head.find(b"\r\n\r\n")
-        if stop < 0:
-            inflater = _inflater.decompressobj(16 + zlib.MAX_WBITS)
-            head = inflater.decompress(mapped[at : at + _HEAD_IN], _HEAD_OUT)
+    head, stop = b"", -1
+    try:
+        for compressed, inflated in _HEAD_TRIES:
+            head = _inflater.decompressobj(16 + zlib.MAX_WBITS).decompress(
+                mapped[at : at + compressed], inflated
+            )
             stop = head.find(b"\r\n\r\n")
+            if stop >= 0:
+                break
     except Exception:  # zlib.error and zlib_ng's own: a damaged member, for warcio to report
         return None
     if stop < 0 or not head.startswith((b"WARC/1.0\r\n", b"WARC/1.1\r\n")):
@@ -349,29 +350,20 @@ def _pass_over(
     header = head[:stop]
     if not header.isascii() or _ODD_LINE.search(header):
         return None  # another encoding, a folded or malformed line: warcio's reading decides
-    fields: dict[bytes, bytes] = {}
+    fields: dict[bytes, str] = {}
     for name, value in _FIELDS.findall(header):
-        fields.setdefault(name.lower(), value.strip())
-    kind = fields.get(b"warc-type")
-    length = fields.get(b"content-length", b"")
-    if kind is None or not length.isdigit():
-        return None
-    skip: Skip | None = None
-    if kind in (b"response", b"revisit"):
-        url = fields.get(b"warc-target-uri", b"").decode("ascii").strip("<>")
-        if url.startswith(("http://", "https://")):
-            if wanted is None:
-                return None
-            try:
-                date = parse_warc_date(fields.get(b"warc-date", b"").decode("ascii"))
-            except ValueError:
-                return None
-            reason = wanted(url, date)
-            if reason is None:
-                return None
-            skip = Skip(source, at, url, reason, "")
+        fields.setdefault(name.lower(), value.strip().decode("ascii"))
+    length = fields.get(b"content-length", "")
+    target = fields.get(b"warc-target-uri", "")
+    if b"warc-type" not in fields or not length.isdigit() or " " in target:
+        return None  # (warcio rewrites a URI's spaces: its reading gives the URL)
+    screened = _screen(
+        fields[b"warc-type"], target, fields.get(b"warc-date", ""), source, at, wanted
+    )
+    if isinstance(screened, tuple):
+        return None  # a capture to use
     end = _member_end(mapped, at, stop + 4 + int(length) + 4)
-    return None if end is None else (end, skip)
+    return None if end is None else (end, screened)
 
 
 def _member_end(mapped: mmap.mmap, at: int, inflated: int) -> int | None:
@@ -464,27 +456,46 @@ def _next_record_start(fh: IO[bytes], offset: int, gzipped: bool) -> int | None:
         base += len(chunk)
 
 
-def _item(
-    record: Any, source: str, offset: int, wanted: Wanted | None, loader: Any
-) -> Capture | Revisit | Skip | None:
-    """What a record is for the ingest. ``loader``: the iterator's record loader, to parse the
-    HTTP headers of a response that is used (the iterator was told not to parse any)."""
-    kind = record.rec_type
+def _screen(
+    kind: str, target: str, warc_date: str, source: str, offset: int, wanted: Wanted | None
+) -> tuple[str, datetime] | Skip | None:
+    """What a record's WARC header alone says of it for the ingest: None for a record that is
+    no capture of a page, a `Skip` for one not used, else its URL and capture time (read on).
+    Both readers ask it: warcio's records (`_item`) and the members passed over unread."""
     if kind not in ("response", "revisit"):
         return None  # request, warcinfo, metadata, resource: not captures of a page
-    h = record.rec_headers
-    url = h.get_header("WARC-Target-URI") or ""
-    url = url.strip("<>")
+    url = target.strip("<>")
     if not url.startswith(("http://", "https://")):
         return None  # dns:, whois:, screenshots
     try:
-        date = parse_warc_date(h.get_header("WARC-Date") or "")
+        date = parse_warc_date(warc_date)
     except ValueError:
         return Skip(source, offset, url, "bad_record", "no valid WARC-Date")
     if wanted is not None:
         reason = wanted(url, date)
         if reason is not None:
             return Skip(source, offset, url, reason, "")
+    return url, date
+
+
+def _item(
+    record: Any, source: str, offset: int, wanted: Wanted | None, loader: Any
+) -> Capture | Revisit | Skip | None:
+    """What a record is for the ingest. ``loader``: the iterator's record loader, to parse the
+    HTTP headers of a response that is used (the iterator was told not to parse any)."""
+    kind = record.rec_type
+    h = record.rec_headers
+    screened = _screen(
+        kind,
+        h.get_header("WARC-Target-URI") or "",
+        h.get_header("WARC-Date") or "",
+        source,
+        offset,
+        wanted,
+    )
+    if not isinstance(screened, tuple):
+        return screened
+    url, date = screened
     record_id = h.get_header("WARC-Record-ID")
     digest = h.get_header("WARC-Payload-Digest")
     if kind == "revisit":
